@@ -1,0 +1,136 @@
+# moonlet - build, test, check, demo, bench, install.
+# Flags come from pkg-config; packages are installed by tools/deps.sh.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+LUA_PC ?= lua5.4
+LUA ?= lua5.4
+BUSTED ?= busted
+PREFIX ?= /usr/local
+INST_LIBDIR ?= $(PREFIX)/lib/lua/5.4
+INST_LUADIR ?= $(PREFIX)/share/lua/5.4
+BUILD ?= build
+SWITCH ?= asm
+
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+# Deferred (=) so that pkg-config runs after deps.sh installed it.
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv)
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs libuv)
+SWITCH_FLAGS_asm =
+SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
+ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
+LIBFLAG ?= -shared
+
+CORE_SRC = $(wildcard csrc/*.c)
+CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/switch_S.o
+SWITCH_TEST_SRC = test/run-tests.c test/test-switch.c csrc/switch.c csrc/switch.S
+CORE_SO = $(BUILD)/moonlet/core.so
+TESTMOD_SO = $(BUILD)/moonlet_testmod.so
+STAMP = $(BUILD)/.deps
+
+# Spec runs: the busted suite with the fast path, and with native switching
+# forced everywhere.
+BUSTED_RUN = $(BUSTED) --lua=$(LUA) -o TAP --cpath='./$(BUILD)/?.so' spec
+SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
+
+.PHONY: all deps test check demo bench install clean examples \
+	check-asan check-valgrind check-cross check-clang check-rock
+
+all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch
+
+$(STAMP):
+	@sh tools/deps.sh base
+	@mkdir -p $(BUILD) && touch $@
+
+deps: $(STAMP)
+
+$(BUILD)/obj/%.o: csrc/%.c csrc/*.h | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/switch_S.o: csrc/switch.S | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_SO): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
+
+$(TESTMOD_SO): spec/support/testmod.c | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/switch.h test/*.h | $(STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $(SWITCH_TEST_SRC) -lm
+
+# The README's test command: C tests and the whole spec suite in both
+# switching modes, ending with one "N passed, N failed" line.
+test: all
+	@tools/run-tests.sh \
+	  "switch tests ($(SWITCH))::./$(BUILD)/test-switch" \
+	  "switch tests (ucontext)::$(MAKE) -s $(BUILD)/test-switch-ucontext >/dev/null && ./$(BUILD)/test-switch-ucontext" \
+	  "specs (fast path)::$(SPEC_ENV) $(BUSTED_RUN)" \
+	  "specs (MOONLET_FORCE_NATIVE=1)::$(SPEC_ENV) MOONLET_FORCE_NATIVE=1 $(BUSTED_RUN)"
+
+$(BUILD)/test-switch-ucontext: $(SWITCH_TEST_SRC) csrc/switch.h | $(STAMP)
+	$(CC) $(ALL_CFLAGS) -DMOONLET_SWITCH_UCONTEXT -o $@ $(SWITCH_TEST_SRC) -lm
+
+# Sanitizers, Valgrind, clang, aarch64 under qemu-user, and the rockspec.
+check:
+	@sh tools/deps.sh base check
+	@tools/run-tests.sh \
+	  "clang -Werror build::$(MAKE) -s check-clang" \
+	  "aarch64 switch tests (qemu-user)::$(MAKE) -s check-cross" \
+	  "ASan+UBSan specs (fast path)::$(MAKE) -s check-asan" \
+	  "ASan+UBSan specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-asan ASAN_NATIVE=1" \
+	  "Valgrind specs (fast path)::$(MAKE) -s check-valgrind" \
+	  "Valgrind specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-valgrind VG_NATIVE=1" \
+	  "luarocks install::$(MAKE) -s check-rock"
+
+check-clang:
+	@$(MAKE) -s BUILD=build-clang CC=clang CFLAGS=-Werror all >/dev/null
+	@echo "ok 1 - clang -Wall -Wextra -Werror builds the module and tests"
+
+check-cross:
+	@aarch64-linux-gnu-gcc -std=gnu11 -O2 -static -Wall -Wextra -Werror \
+	  -o $(BUILD)/test-switch-aarch64 $(SWITCH_TEST_SRC) -lm
+	@qemu-aarch64 $(BUILD)/test-switch-aarch64
+
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_LIB = $(shell clang -print-file-name=libclang_rt.asan-x86_64.so)
+check-asan:
+	@$(MAKE) -s BUILD=build-asan CC=clang OPT="-O1 -g" CFLAGS="$(ASAN_FLAGS)" \
+	  LDFLAGS="-shared-libasan" all >/dev/null
+	@MOONLET_TEST_BUILD=build-asan LD_PRELOAD=$(ASAN_LIB) \
+	  ASAN_OPTIONS=detect_stack_use_after_return=0:detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(if $(ASAN_NATIVE),MOONLET_FORCE_NATIVE=1) \
+	  $(BUSTED) --lua=$(LUA) -o TAP --cpath='./build-asan/?.so' spec
+
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+  --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+  --suppressions=tools/valgrind.supp
+check-valgrind: all
+	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \
+	  $(if $(VG_NATIVE),MOONLET_FORCE_NATIVE=1) \
+	  $(VALGRIND) $(LUA) /usr/bin/busted -o TAP --cpath='./$(BUILD)/?.so' spec
+
+check-rock:
+	@sh tools/check-rock.sh
+
+demo: all
+	@LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./$(BUILD)/?.so;;' \
+	  $(LUA) examples/demo.lua
+
+bench: all
+	@sh tools/deps.sh bench
+	@sh bench/run.sh
+
+install: $(CORE_SO)
+	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet
+	install -m 755 $(CORE_SO) $(DESTDIR)$(INST_LIBDIR)/moonlet/core.so
+	install -m 644 lua/moonlet/*.lua $(DESTDIR)$(INST_LUADIR)/moonlet/
+
+clean:
+	rm -rf build build-asan build-clang

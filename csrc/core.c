@@ -1,0 +1,137 @@
+/*
+ * core.c - luaopen_moonlet_core: one loop per Lua state, kept in the
+ * registry, and the module table whose functions all carry it.
+ */
+#include <string.h>
+
+#include "future.h"
+
+static const char loop_key = 'L';
+
+void moonlet__open_callback(lua_State *L, moonlet_loop *lp);
+
+static int loop_gc(lua_State *L) {
+  moonlet__loop_close(L, lua_touserdata(L, 1));
+  return 0;
+}
+
+static int join_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  moonlet__check_wake(L, (moonlet_wait *)ctx);
+  return 0;
+}
+
+/* _join(task): waits until a task or future is done without looking at its
+ * outcome, so a failure nobody awaited is still reported. */
+static int l_join(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_wait *w = moonlet__enter_block(L, lp);
+  if (f->state != FS_PENDING) return 0;
+  mq_push(&f->waiters, &w->node);
+  w->detach = moonlet__detach_node;
+  return moonlet__block(L, lp, w, join_k);
+}
+
+/* _context(): where the caller runs: "task", "callback" or "main". */
+static int l_context(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  lua_pushstring(L, lp->current ? "task"
+                    : lp->in_callback || lp->driving ? "callback"
+                                                     : "main");
+  return 1;
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_stats(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  const moonlet_stats *s = &lp->stats;
+  lua_createtable(L, 0, 16);
+  set_int(L, "tasks", (lua_Integer)lp->nlive);
+  set_int(L, "ready", (lua_Integer)lp->nready);
+  set_int(L, "spawned", (lua_Integer)s->spawned);
+  set_int(L, "finished", (lua_Integer)s->finished);
+  set_int(L, "fast_switches", (lua_Integer)s->fast_switches);
+  set_int(L, "native_switches", (lua_Integer)s->native_switches);
+  set_int(L, "slices_copied", (lua_Integer)s->slices_copied);
+  set_int(L, "bytes_copied", (lua_Integer)s->bytes_copied);
+  set_int(L, "fresh_runners", (lua_Integer)s->fresh_runners);
+  set_int(L, "pooled_threads", lp->npool);
+  set_int(L, "free_tasks", lp->nfree);
+  set_int(L, "stack_size", (lua_Integer)(lp->stack.hi - lp->stack.lo));
+  lua_pushboolean(L, lp->force_native);
+  lua_setfield(L, -2, "force_native");
+  lua_pushstring(L, moonlet__ctx_backend());
+  lua_setfield(L, -2, "switch_backend");
+  return 1;
+}
+
+/* Counts the libuv handles still open, other than the loop's own. */
+static void count_handle(uv_handle_t *h, void *arg) {
+  moonlet_loop *lp = arg;
+  if (uv_is_closing(h)) return;
+  if (h == (uv_handle_t *)&lp->prepare || h == (uv_handle_t *)&lp->idle ||
+      h == (uv_handle_t *)&lp->main_wait.timer)
+    return;
+  if (h->type == UV_TIMER && !uv_is_active(h)) return; /* pooled */
+  lp->stats.open_handles++;
+}
+
+static int l_handles(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  lp->stats.open_handles = 0;
+  uv_walk(lp->uv, count_handle, lp);
+  lua_pushinteger(L, (lua_Integer)lp->stats.open_handles);
+  return 1;
+}
+
+static moonlet_loop *get_loop(lua_State *L) {
+  moonlet_loop *lp;
+  int r;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key) == LUA_TUSERDATA) {
+    lp = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return lp;
+  }
+  lua_pop(L, 1);
+  lp = lua_newuserdatauv(L, sizeof *lp, 0);
+  memset(lp, 0, sizeof *lp);
+  lp->refs = lp->pool_ref = LUA_NOREF;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, loop_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if ((r = moonlet__loop_init(L, lp)) != 0) {
+    lp->closed = 1;
+    luaL_error(L, "moonlet: cannot create the loop: %s", uv_strerror(r));
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &loop_key);
+  lua_newtable(L);
+  lp->refs = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(L);
+  lp->pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lp->LC = lua_newthread(L);
+  moonlet__ref(L, lp);
+  return lp;
+}
+
+int luaopen_moonlet_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"stats", l_stats},
+                                   {"_join", l_join},
+                                   {"_context", l_context},
+                                   {"_handles", l_handles},
+                                   {NULL, NULL}};
+  moonlet_loop *lp = get_loop(L);
+  lua_newtable(L);
+  moonlet__setfuncs(L, lp, funcs);
+  moonlet__open_errors(L, lp);
+  moonlet__open_future(L, lp);
+  moonlet__open_task(L, lp);
+  moonlet__open_timer(L, lp);
+  moonlet__open_callback(L, lp);
+  return 1;
+}

@@ -1,0 +1,612 @@
+/*
+ * sched.c - the run queue, task steps on the shared stack, the two ways of
+ * suspending (lua_yieldk fast path, native register switch), waking, and
+ * driving the loop from the main chunk.
+ *
+ * The shared stack holds at most one of: nothing (STACK_EMPTY); an idle
+ * runner frame (STACK_RUNNER), the loop that calls lua_resume; or the live
+ * slice of one natively suspended task (STACK_TASK, stack_owner). A task
+ * that starts or continues after a fast suspension runs on the runner; a
+ * natively suspended one continues where it stopped, after its slice is
+ * copied back if someone else used the stack meanwhile.
+ */
+#include "sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "future.h"
+#include "tools.h"
+
+#define POOL_MAX 1024      /* idle Lua threads kept for new tasks */
+#define FREE_MAX 1024      /* task structs kept for new tasks */
+#define TURN_STEPS 1024    /* steps before the loop polls I/O again */
+#define TURN_NS 1000000    /* ... or this much time, checked every 64 steps */
+
+/* --- refs ---------------------------------------------------------------- */
+
+int moonlet__ref(lua_State *L, moonlet_loop *lp) {
+  int r;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
+  lua_rotate(L, -2, 1);
+  r = luaL_ref(L, -2);
+  lua_pop(L, 1);
+  return r;
+}
+
+void moonlet__getref(lua_State *L, moonlet_loop *lp, int ref) {
+  if (ref < 0) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
+  lua_rawgeti(L, -1, ref);
+  lua_remove(L, -2);
+}
+
+void moonlet__unref(lua_State *L, moonlet_loop *lp, int ref) {
+  if (ref < 0) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
+  luaL_unref(L, -1, ref);
+  lua_pop(L, 1);
+}
+
+void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs) {
+  lua_pushlightuserdata(L, lp);
+  luaL_setfuncs(L, funcs, 1);
+}
+
+/* --- run queue ----------------------------------------------------------- */
+
+static void on_idle(uv_idle_t *h) { (void)h; }
+
+void moonlet__enqueue(moonlet_loop *lp, moonlet_runnable *r) {
+  if (mq_linked(&r->node)) return; /* already queued */
+  mq_push(&lp->ready, &r->node);
+  lp->nready++;
+  if (!lp->idle_active && !lp->closing) {
+    /* An active idle handle makes the next poll return at once. */
+    uv_idle_start(&lp->idle, on_idle);
+    lp->idle_active = 1;
+  }
+}
+
+/* Runs what is ready, in FIFO rounds: each round runs what was ready when it
+ * began. With a budget it stops after TURN_STEPS steps or TURN_NS, so that
+ * I/O and timers are polled; without, it runs until nothing is ready. */
+static void run_ready(moonlet_loop *lp, int budgeted) {
+  unsigned steps = 0, next_check = 64;
+  uint64_t start = budgeted ? uv_hrtime() : 0;
+  while (lp->nready > 0) {
+    size_t n = lp->nready;
+    while (n-- > 0) {
+      mqueue *q = mq_shift(&lp->ready);
+      moonlet_runnable *r;
+      if (!q) break;
+      lp->nready--;
+      r = mq_data(q, moonlet_runnable, node);
+      r->run(lp, r);
+      steps++;
+    }
+    if (!budgeted) continue;
+    if (steps >= TURN_STEPS) break;
+    if (steps >= next_check) {
+      next_check = steps + 64;
+      if (uv_hrtime() - start > TURN_NS) break;
+    }
+  }
+}
+
+static void update_idle(moonlet_loop *lp) {
+  if (lp->nready == 0 && lp->idle_active) {
+    uv_idle_stop(&lp->idle);
+    lp->idle_active = 0;
+  }
+}
+
+static void on_prepare(uv_prepare_t *h) {
+  moonlet_loop *lp = h->data;
+  run_ready(lp, 1);
+  update_idle(lp);
+}
+
+/* --- switching between the scheduler and the shared stack ---------------- */
+
+static void enter_stack(moonlet_loop *lp, moonlet_ctx *to) {
+  FIBER_START(&lp->sched_fake, lp->stack.lo,
+              (size_t)(lp->stack.hi - lp->stack.lo));
+  moonlet__ctx_switch(&lp->sched_ctx, to);
+  FIBER_FINISH(lp->sched_fake, NULL, NULL);
+}
+
+static void leave_stack(moonlet_loop *lp, moonlet_ctx *from, void **fake) {
+  FIBER_START(fake, lp->sched_lo, lp->sched_size);
+  moonlet__ctx_switch(from, &lp->sched_ctx);
+  FIBER_FINISH(*fake, &lp->sched_lo, &lp->sched_size);
+}
+
+static void out_of_memory(void) {
+  fputs("moonlet: out of memory saving a task's stack slice\n", stderr);
+  abort();
+}
+
+/* Copies the suspended owner's slice away so another task can use the
+ * stack. */
+static void copy_out_owner(moonlet_loop *lp) {
+  moonlet_task *o = lp->stack_owner;
+  const char *sp = o->ctx.sp;
+  if (sp < lp->stack.lo) sp = lp->stack.lo; /* ucontext's estimate */
+  if (moonlet__slice_save(&o->slice, &lp->stack, sp) != 0) out_of_memory();
+  lp->stats.slices_copied++;
+  lp->stats.bytes_copied += o->slice.len;
+  lp->stack_state = STACK_EMPTY;
+  lp->stack_owner = NULL;
+}
+
+/* --- task steps ---------------------------------------------------------- */
+
+static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
+                   int ran);
+
+/* Runs t's Lua thread until it suspends or ends. On the shared stack. */
+static void run_lua(moonlet_loop *lp, moonlet_task *t) {
+  lua_State *T = t->T;
+  int nargs = 0, nres = 0, st;
+  if (t->state == TS_NEW) {
+    nargs = t->nargs;
+  } else if (lua_status(T) != LUA_YIELD) {
+    lua_settop(T, 0);
+    lua_pushliteral(T, "task thread was resumed outside the scheduler");
+    finish(lp, t, LUA_ERRRUN, 1, 0);
+    return;
+  }
+  t->state = TS_RUNNING;
+  t->fast_yield = 0;
+  st = lua_resume(T, NULL, nargs, &nres);
+  if (st == LUA_YIELD) {
+    lua_pop(T, nres);
+    t->state = TS_FAST;
+    lp->stats.fast_switches++;
+    /* A bare coroutine.yield() in the task body acts as moonlet.yield(). */
+    if (!t->fast_yield) moonlet__enqueue(lp, &t->run);
+    return;
+  }
+  finish(lp, t, st, nres, 1);
+}
+
+static void runner_main(void *arg) {
+  moonlet_loop *lp = arg;
+  FIBER_FINISH(NULL, &lp->sched_lo, &lp->sched_size);
+  for (;;) {
+    run_lua(lp, lp->current);
+    lp->stack_state = STACK_RUNNER;
+    lp->stack_owner = NULL;
+    leave_stack(lp, &lp->runner_ctx, &lp->runner_fake);
+  }
+}
+
+/* Starts t, or continues it after a fast suspension, on the runner. */
+static void run_on_runner(moonlet_loop *lp) {
+  if (lp->stack_state == STACK_TASK) copy_out_owner(lp);
+  if (lp->stack_state == STACK_EMPTY) {
+    moonlet__stack_fresh(&lp->stack, lp->stack.hi - 1024, 1024);
+    moonlet__ctx_init(&lp->runner_ctx, lp->stack.lo,
+                      (size_t)(lp->stack.hi - lp->stack.lo), runner_main, lp);
+    lp->stats.fresh_runners++;
+  }
+  lp->stack_state = STACK_EMPTY; /* in use until whoever leaves says */
+  enter_stack(lp, &lp->runner_ctx);
+}
+
+/* Continues a natively suspended task where it stopped. */
+static void resume_native(moonlet_loop *lp, moonlet_task *t) {
+  if (lp->stack_state != STACK_TASK || lp->stack_owner != t) {
+    if (lp->stack_state == STACK_TASK) copy_out_owner(lp);
+    moonlet__slice_restore(&t->slice, &lp->stack);
+    lp->stats.slices_copied++;
+    lp->stats.bytes_copied += t->slice.len;
+  }
+  lp->stack_state = STACK_EMPTY;
+  lp->stack_owner = NULL;
+  enter_stack(lp, &t->ctx);
+}
+
+static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
+  moonlet_task *t = mq_data(r, moonlet_task, run);
+  if (t->state == TS_DONE) return;
+  if (t->state == TS_NEW && t->cancel_requested) {
+    /* Cancelled before it ever ran: its function never starts. */
+    lua_settop(t->T, 0);
+    moonlet__getref(t->T, lp, t->cancel_ref);
+    moonlet__push_error_object(
+        t->T, "cancelled",
+        lua_isstring(t->T, -1) ? lua_tostring(t->T, -1) : "task cancelled");
+    lua_remove(t->T, -2);
+    finish(lp, t, LUA_ERRRUN, 1, 0);
+    return;
+  }
+  t->wait.resumed = 1;
+  lp->current = t;
+  if (t->state == TS_NATIVE)
+    resume_native(lp, t);
+  else
+    run_on_runner(lp);
+  lp->current = NULL;
+}
+
+/* --- task bookkeeping ---------------------------------------------------- */
+
+static moonlet_task *alloc_task(moonlet_loop *lp) {
+  moonlet_task *t = lp->free_tasks;
+  if (t) {
+    lp->free_tasks = t->next_free;
+    lp->nfree--;
+  } else {
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    uv_timer_init(lp->uv, &t->wait.timer);
+    t->wait.timer.data = &t->wait;
+  }
+  moonlet__future_init(&t->fut);
+  t->fut.is_task = 1;
+  t->run.run = step_task;
+  mq_init(&t->run.node);
+  mq_init(&t->live_node);
+  mq_init(&t->wait.node);
+  t->loop = lp;
+  t->T = NULL;
+  t->thread_ref = t->box_ref = t->name_ref = t->cancel_ref = LUA_NOREF;
+  t->state = TS_NEW;
+  t->nargs = 0;
+  t->cancel_requested = t->box_gone = t->fast_yield = 0;
+  t->shield = 0;
+  t->id = ++lp->next_id;
+  t->wait.loop = lp;
+  t->wait.task = t;
+  t->wait.status = MW_OK;
+  t->wait.resumed = 0;
+  t->wait.detach = NULL;
+  t->fake_stack = NULL;
+  t->next_free = NULL;
+  return t;
+}
+
+static void free_struct(uv_handle_t *h) {
+  moonlet_task *t = mq_data(h, moonlet_task, wait.timer);
+  moonlet__slice_free(&t->slice);
+  free(t);
+}
+
+/* Gives back a finished task's struct once nothing refers to it. */
+static void recycle_struct(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
+  mq_remove(&t->live_node);
+  moonlet__future_clear(L, lp, &t->fut);
+  moonlet__unref(L, lp, t->name_ref);
+  moonlet__unref(L, lp, t->cancel_ref);
+  t->name_ref = t->cancel_ref = LUA_NOREF;
+  if (lp->closed) {
+    /* The loop already closed the timer. */
+    moonlet__slice_free(&t->slice);
+    free(t);
+  } else if (lp->nfree < FREE_MAX) {
+    t->next_free = lp->free_tasks;
+    lp->free_tasks = t;
+    lp->nfree++;
+  } else {
+    uv_close((uv_handle_t *)&t->wait.timer, free_struct);
+  }
+}
+
+static void recycle_thread(moonlet_loop *lp, moonlet_task *t) {
+  lua_State *T = t->T;
+  lua_settop(T, 0);
+  lua_sethook(T, NULL, 0, 0);
+  if (lp->npool < POOL_MAX && lua_status(T) == LUA_OK && !lp->closing) {
+    lua_rawgeti(T, LUA_REGISTRYINDEX, lp->pool_ref);
+    lua_pushthread(T);
+    lua_rawseti(T, -2, ++lp->npool);
+    lua_pop(T, 1);
+  }
+  moonlet__unref(T, lp, t->thread_ref);
+  t->thread_ref = LUA_NOREF;
+  t->T = NULL;
+}
+
+/* The task's function returned (st == LUA_OK, nres results on T) or raised
+ * (error on top of T). ran: whether the thread ever ran. On the shared stack
+ * when it ran: closing its to-be-closed variables may block again. */
+static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
+                   int ran) {
+  lua_State *T = t->T;
+  if (st == LUA_OK) {
+    moonlet__future_settle(T, lp, &t->fut, FS_DONE, nres, LUA_NOREF);
+  } else {
+    int state, tbref = LUA_NOREF;
+    if (ran && !moonlet__is_error_kind(T, -1, NULL)) {
+      /* Moonlet error objects carry their own traceback; for others, take
+       * it now, before the thread is reset. */
+      luaL_traceback(T, T, NULL, 0);
+      tbref = moonlet__ref(T, lp);
+    }
+    if (ran) {
+      /* Lua leaves a dead coroutine's to-be-closed variables open;
+       * resetting the thread closes them, with the error, as a normal
+       * unwind would have. It leaves the (possibly new) error on top. */
+      lua_resetthread(T);
+    }
+    state = moonlet__is_error_kind(T, -1, "cancelled") ? FS_CANCELLED
+                                                       : FS_FAILED;
+    moonlet__future_settle(T, lp, &t->fut, state, 1, tbref);
+  }
+  t->state = TS_DONE;
+  mq_remove(&t->live_node);
+  mq_push(&lp->done, &t->live_node);
+  lp->nlive--;
+  lp->stats.finished++;
+  moonlet__unref(T, lp, t->box_ref);
+  t->box_ref = LUA_NOREF;
+  if (t->box_gone) {
+    recycle_thread(lp, t);
+    recycle_struct(T, lp, t);
+  } else {
+    recycle_thread(lp, t);
+  }
+}
+
+moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
+  moonlet_task **box, *t;
+  lua_State *T;
+  int thread_ref, box_ref;
+  luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
+  if (lp->closed) luaL_error(L, "moonlet: the loop is closed");
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL; /* a safe, empty object until the task exists */
+  luaL_setmetatable(L, MOONLET_TASK_MT);
+  lua_pushvalue(L, -1);
+  box_ref = moonlet__ref(L, lp);
+  if (lp->npool > 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->pool_ref);
+    lua_rawgeti(L, -1, lp->npool);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, lp->npool--);
+    lua_remove(L, -2);
+    T = lua_tothread(L, -1);
+  } else {
+    T = lua_newthread(L);
+  }
+  thread_ref = moonlet__ref(L, lp);
+  if (!lua_checkstack(T, nargs + 1)) {
+    moonlet__unref(L, lp, thread_ref);
+    moonlet__unref(L, lp, box_ref);
+    luaL_error(L, "too many arguments to spawn");
+  }
+  t = alloc_task(lp);
+  if (!t) {
+    moonlet__unref(L, lp, thread_ref);
+    moonlet__unref(L, lp, box_ref);
+    luaL_error(L, "not enough memory");
+  }
+  *box = t;
+  t->T = T;
+  t->thread_ref = thread_ref;
+  t->box_ref = box_ref;
+  t->nargs = nargs;
+  lua_rotate(L, -nargs - 2, 1); /* box below the function */
+  lua_xmove(L, T, nargs + 1);
+  mq_push(&lp->live, &t->live_node);
+  lp->nlive++;
+  lp->stats.spawned++;
+  moonlet__enqueue(lp, &t->run);
+  return t;
+}
+
+void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
+  moonlet__getref(L, lp, t->box_ref);
+}
+
+void moonlet__task_release(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
+  if (t->state != TS_DONE) {
+    /* Only at lua_close can an unfinished task's object be collected;
+     * shutting the loop down finishes and frees it. */
+    t->box_gone = 1;
+    return;
+  }
+  recycle_struct(L, lp, t);
+}
+
+int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
+                         int msg_idx) {
+  moonlet_wait *w = &t->wait;
+  if (t->state == TS_DONE) return 0;
+  if (!t->cancel_requested) {
+    t->cancel_requested = 1;
+    if (msg_idx && !lua_isnoneornil(L, msg_idx)) {
+      lua_pushvalue(L, msg_idx);
+      t->cancel_ref = moonlet__ref(L, lp);
+    }
+  }
+  if (t->shield == 0 && w->status == MW_PENDING && w->detach) {
+    w->detach(w);
+    moonlet__wake(w, MW_CANCELLED);
+  }
+  return 1;
+}
+
+/* --- blocking ------------------------------------------------------------ */
+
+moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
+  moonlet_task *t = lp->current;
+  moonlet_wait *w;
+  if (t) {
+    if (lp->closing) moonlet__raise_cancelled(L, lp, t);
+    if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+      luaL_error(L, "cannot block inside a __gc finalizer");
+    if (t->cancel_requested && t->shield == 0)
+      moonlet__raise_cancelled(L, lp, t);
+    w = &t->wait;
+  } else {
+    if (lp->closing || lp->closed) luaL_error(L, "moonlet: the loop is closed");
+    if (lp->in_callback)
+      luaL_error(L, "cannot block inside a callback; spawn a task");
+    if (lp->driving)
+      luaL_error(L, "cannot block here: the loop is already running");
+    if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+      luaL_error(L, "cannot block inside a __gc finalizer");
+    w = &lp->main_wait;
+  }
+  w->status = MW_PENDING;
+  w->resumed = 0;
+  w->detach = NULL;
+  return w;
+}
+
+static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
+  t->state = TS_NATIVE;
+  lp->stats.native_switches++;
+  lp->stack_state = STACK_TASK;
+  lp->stack_owner = t;
+  leave_stack(lp, &t->ctx, &t->fake_stack);
+  t->state = TS_RUNNING;
+}
+
+int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
+                   lua_KFunction k) {
+  moonlet_task *t = w->task;
+  if (!t) {
+    if (moonlet__drive(lp, w) != 0) {
+      if (w->detach) w->detach(w);
+      w->detach = NULL;
+      w->status = MW_OK;
+      return luaL_error(L, "deadlock: nothing left to run can end this wait");
+    }
+    w->resumed = 1;
+  } else if (L == t->T && !lp->force_native && lua_isyieldable(L)) {
+    t->fast_yield = 1;
+    return lua_yieldk(L, 0, (lua_KContext)w, k);
+  } else {
+    native_suspend(lp, t);
+  }
+  return k(L, LUA_YIELD, (lua_KContext)w);
+}
+
+void moonlet__check_wake(lua_State *L, moonlet_wait *w) {
+  if (!w->resumed)
+    luaL_error(L, "task thread was resumed outside the scheduler");
+  w->resumed = 0;
+  if (w->status == MW_CANCELLED) {
+    moonlet__raise_cancelled(L, w->loop, w->task);
+  } else if (w->status == MW_TIMEOUT) {
+    moonlet__push_error_object(L, "timeout", "timed out");
+    lua_error(L);
+  }
+}
+
+void moonlet__wake(moonlet_wait *w, int status) {
+  if (w->status != MW_PENDING) return;
+  w->status = status;
+  w->detach = NULL;
+  if (w->task) moonlet__enqueue(w->loop, &w->task->run);
+}
+
+void moonlet__detach_node(moonlet_wait *w) { mq_remove(&w->node); }
+
+int moonlet__drive(moonlet_loop *lp, moonlet_wait *w) {
+  int r = 0;
+  lp->driving = 1;
+  while (w->status == MW_PENDING) {
+    int alive = uv_run(lp->uv, UV_RUN_ONCE);
+    if (!alive && w->status == MW_PENDING && lp->nready == 0) {
+      r = -1;
+      break;
+    }
+  }
+  lp->driving = 0;
+  return r;
+}
+
+/* --- loop lifetime ------------------------------------------------------- */
+
+int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
+  const char *fn = getenv("MOONLET_FORCE_NATIVE");
+  int r;
+  lp->L = L;
+  lp->uv = &lp->own_uv;
+  if ((r = uv_loop_init(lp->uv)) != 0) return r;
+  if ((r = moonlet__stack_open(&lp->stack, moonlet__stack_size_from_env())) !=
+      0) {
+    uv_loop_close(lp->uv);
+    return r;
+  }
+  mq_init(&lp->ready);
+  mq_init(&lp->live);
+  mq_init(&lp->done);
+  mq_init(&lp->timers);
+  lp->force_native = fn && *fn && *fn != '0';
+  lp->stack_state = STACK_EMPTY;
+  lp->on_error_ref = LUA_NOREF;
+  uv_prepare_init(lp->uv, &lp->prepare);
+  lp->prepare.data = lp;
+  uv_prepare_start(&lp->prepare, on_prepare);
+  uv_unref((uv_handle_t *)&lp->prepare);
+  uv_idle_init(lp->uv, &lp->idle);
+  lp->idle.data = lp;
+  uv_timer_init(lp->uv, &lp->main_wait.timer);
+  lp->main_wait.timer.data = &lp->main_wait;
+  lp->main_wait.loop = lp;
+  lp->main_wait.task = NULL;
+  lp->main_wait.status = MW_OK;
+  mq_init(&lp->main_wait.node);
+  return 0;
+}
+
+/* Cancels every unfinished task and runs them until they end, so their
+ * cleanup runs before the stack goes away. A task that keeps swallowing
+ * Cancelled in a loop is given up on after a bounded number of rounds. */
+static void shutdown_tasks(lua_State *L, moonlet_loop *lp) {
+  int round;
+  lp->closing = 1;
+  for (round = 0; round < 100 && lp->nlive > 0; round++) {
+    mqueue *q;
+    for (q = lp->live.next; q != &lp->live; q = q->next)
+      moonlet__task_cancel(L, lp, mq_data(q, moonlet_task, live_node), 0);
+    run_ready(lp, 0);
+  }
+  if (lp->nlive > 0)
+    fprintf(stderr, "moonlet: %zu task(s) ignored cancellation at shutdown\n",
+            lp->nlive);
+}
+
+static void close_task_timer(moonlet_task *t) {
+  uv_close((uv_handle_t *)&t->wait.timer, NULL);
+}
+
+void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
+  mqueue *q;
+  if (lp->closed) return;
+  if (lp->current || lp->driving || lp->in_callback) {
+    /* lua_close from inside a task or callback (os.exit(c, true)): we are
+     * on the stack we would free; leave everything to the process exit. */
+    lp->closed = 1;
+    return;
+  }
+  shutdown_tasks(L, lp);
+  moonlet__timers_close(L, lp);
+  lp->closed = 1;
+  uv_close((uv_handle_t *)&lp->prepare, NULL);
+  uv_close((uv_handle_t *)&lp->idle, NULL);
+  uv_close((uv_handle_t *)&lp->main_wait.timer, NULL);
+  for (q = lp->live.next; q != &lp->live; q = q->next)
+    close_task_timer(mq_data(q, moonlet_task, live_node));
+  for (q = lp->done.next; q != &lp->done; q = q->next)
+    close_task_timer(mq_data(q, moonlet_task, live_node));
+  while (lp->free_tasks) {
+    moonlet_task *t = lp->free_tasks;
+    lp->free_tasks = t->next_free;
+    uv_close((uv_handle_t *)&t->wait.timer, free_struct);
+  }
+  uv_run(lp->uv, UV_RUN_DEFAULT);
+  uv_loop_close(lp->uv);
+  /* Tasks that ignored cancellation keep their objects; their slices die
+   * with the stack. */
+  moonlet__stack_close(&lp->stack);
+}

@@ -1,0 +1,225 @@
+/*
+ * sched.h - the scheduler: the loop, its run queue, tasks and the waits they
+ * block in. Bindings use only this header and future.h: they register a wait
+ * with what they block on, call moonlet__block, and someone later calls
+ * moonlet__wake (DESIGN.md sections 1-3).
+ */
+#ifndef MOONLET_SCHED_H
+#define MOONLET_SCHED_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "queue.h"
+#include "stack.h"
+#include "switch.h"
+
+typedef struct moonlet_loop moonlet_loop;
+typedef struct moonlet_task moonlet_task;
+typedef struct moonlet_wait moonlet_wait;
+typedef struct moonlet_runnable moonlet_runnable;
+
+/* Something the run queue runs: a task step or a callback. */
+struct moonlet_runnable {
+  mqueue node;
+  void (*run)(moonlet_loop *lp, moonlet_runnable *r);
+};
+
+/* Outcome of a wait, set once by whoever ends it. */
+enum { MW_PENDING, MW_OK, MW_CANCELLED, MW_TIMEOUT };
+
+/* One blocking call in progress. It lives in heap memory (the task, or the
+ * loop for the main chunk), never on the shared stack, because the stack
+ * slice of a suspended task may be copied away. */
+struct moonlet_wait {
+  moonlet_loop *loop;
+  moonlet_task *task;   /* NULL: the main chunk, which drives the loop */
+  int status;
+  int resumed;          /* set by the scheduler when it resumes the waiter */
+  void (*detach)(moonlet_wait *w); /* unhooks it from what it waits on */
+  mqueue node;          /* link in the awaited object's waiter list */
+  uv_timer_t timer;     /* for sleep */
+};
+
+/* Futures: a result slot with waiters and done-callbacks (future.h). */
+enum { FS_PENDING, FS_DONE, FS_FAILED, FS_CANCELLED };
+
+typedef struct moonlet_future {
+  int state;
+  int nres;        /* number of result values */
+  int vref;        /* results (1 value, or a table of nres) or error, in refs */
+  int tbref;       /* traceback of a failure, in refs */
+  unsigned retrieved : 1; /* someone looked at the outcome */
+  unsigned is_task : 1;
+  mqueue waiters;   /* moonlet_wait.node */
+  mqueue callbacks; /* moonlet_handle run.node, queued until done */
+} moonlet_future;
+
+enum {
+  TS_NEW,       /* spawned, never ran */
+  TS_RUNNING,   /* on the shared stack right now */
+  TS_FAST,      /* suspended with lua_yieldk: no C frames kept */
+  TS_NATIVE,    /* suspended by a register switch: C frames kept */
+  TS_DONE
+};
+
+struct moonlet_task {
+  moonlet_future fut;     /* first: a task is a future */
+  moonlet_runnable run;   /* link in the run queue */
+  moonlet_loop *loop;
+  lua_State *T;           /* the task's Lua thread */
+  int thread_ref;         /* keeps T alive, in refs */
+  int box_ref;            /* keeps the Lua object alive while unfinished */
+  int name_ref;           /* name string, in refs */
+  int cancel_ref;         /* message given to cancel(), in refs */
+  int state;
+  int nargs;              /* arguments waiting on T for the first resume */
+  unsigned queued : 1, cancel_requested : 1, box_gone : 1, fast_yield : 1;
+  int shield;             /* > 0: cancellation is held back (shield) */
+  uint64_t id;
+  mqueue live_node;       /* link in the loop's list of unfinished tasks */
+  moonlet_wait wait;
+  moonlet_ctx ctx;        /* registers while natively suspended */
+  moonlet_slice slice;    /* its stack slice while another task owns it */
+  void *fake_stack;       /* AddressSanitizer's per-fiber state */
+  moonlet_task *next_free;
+};
+
+typedef struct moonlet_stats {
+  uint64_t spawned, finished, fast_switches, native_switches;
+  uint64_t slices_copied, bytes_copied, fresh_runners, open_handles;
+} moonlet_stats;
+
+/* Where the shared stack stands between steps. */
+enum { STACK_EMPTY, STACK_RUNNER, STACK_TASK };
+
+struct moonlet_loop {
+  uv_loop_t *uv;
+  uv_loop_t own_uv;
+  lua_State *L;           /* the main thread, for registry access */
+  lua_State *LC;          /* the thread that runs callbacks */
+  int refs;               /* registry ref of the table holding our refs */
+  int pool_ref;           /* registry ref of the pool of idle threads */
+  int npool;
+  int on_error_ref;
+  uv_prepare_t prepare;
+  uv_idle_t idle;
+  int idle_active;
+  mqueue ready;           /* moonlet_runnable.node */
+  size_t nready;
+  mqueue live;            /* unfinished tasks */
+  size_t nlive;
+  mqueue done;            /* finished tasks whose objects are alive */
+  mqueue timers;          /* pending call_later/call_every handles */
+  moonlet_task *current;  /* the task on the shared stack, or NULL */
+  int in_callback;
+  int driving;            /* the main chunk is driving the loop */
+  int closing;           /* shutting down: blocking raises Cancelled */
+  int closed;            /* uv loop and stack are gone */
+  int force_native;
+  moonlet_stack stack;
+  int stack_state;
+  moonlet_task *stack_owner;
+  moonlet_ctx sched_ctx, runner_ctx;
+  void *sched_fake, *runner_fake;
+  const void *sched_lo;
+  size_t sched_size;
+  moonlet_wait main_wait;
+  moonlet_task *free_tasks;
+  int nfree;
+  uint64_t next_id;
+  moonlet_stats stats;
+};
+
+/* The loop is the first upvalue of every moonlet.core function. */
+#define moonlet__loop(L) \
+  ((moonlet_loop *)lua_touserdata((L), lua_upvalueindex(1)))
+
+/* Registers funcs into the table on top with the loop as upvalue. */
+void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs);
+
+/* --- blocking ------------------------------------------------------------ */
+
+/* Checks that the caller may block here and returns the wait to register.
+ * Raises for callbacks, finalizers, a closed loop, and a cancelled task. */
+moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp);
+
+/* Suspends until w is woken, then returns k(L, LUA_YIELD, w). On the fast
+ * path this yields (k runs on resume); on the native path it switches
+ * stacks; for the main chunk it drives the loop. */
+int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
+                   lua_KFunction k);
+
+/* First thing every continuation does: raises Cancelled or Timeout, or an
+ * error if the task thread was resumed by someone else. */
+void moonlet__check_wake(lua_State *L, moonlet_wait *w);
+
+/* Ends a pending wait (no-op if already ended) and makes its task ready. */
+void moonlet__wake(moonlet_wait *w, int status);
+
+/* Unlinks w.node; the usual detach for waits kept in a list. */
+void moonlet__detach_node(moonlet_wait *w);
+
+/* --- run queue, tasks ---------------------------------------------------- */
+
+void moonlet__enqueue(moonlet_loop *lp, moonlet_runnable *r);
+
+/* Spawns the function at top-nargs with the nargs values above it (popping
+ * them) and pushes the task object. */
+moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs);
+
+/* Requests cancellation; returns 0 if the task had already finished. */
+int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
+                         int msg_idx);
+
+/* Pushes the Lua object of a task (nil if it is gone). */
+void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t);
+
+/* Called when a task object is collected. */
+void moonlet__task_release(lua_State *L, moonlet_loop *lp, moonlet_task *t);
+
+/* Drives the loop from the main chunk until w ends. Returns 0, or -1 when
+ * nothing is left that could end it (deadlock). */
+int moonlet__drive(moonlet_loop *lp, moonlet_wait *w);
+
+/* Sets up a loop (own uv loop, shared stack). Returns 0 or a libuv error. */
+int moonlet__loop_init(lua_State *L, moonlet_loop *lp);
+/* Cancels and finishes every task, closes every handle and the uv loop. */
+void moonlet__loop_close(lua_State *L, moonlet_loop *lp);
+/* Cancels pending call_later/call_every handles (timer.c). */
+void moonlet__timers_close(lua_State *L, moonlet_loop *lp);
+
+/* --- refs: values the loop keeps for C ----------------------------------- */
+
+int moonlet__ref(lua_State *L, moonlet_loop *lp);        /* pops a value */
+void moonlet__getref(lua_State *L, moonlet_loop *lp, int ref);
+void moonlet__unref(lua_State *L, moonlet_loop *lp, int ref);
+
+/* --- errors (errors.c) --------------------------------------------------- */
+
+/* Pushes a new Cancelled or Timeout error object with a traceback of L. */
+void moonlet__push_error_object(lua_State *L, const char *kind,
+                                const char *message);
+/* Raises Cancelled for the current task (message from cancel() if any). */
+int moonlet__raise_cancelled(lua_State *L, moonlet_loop *lp, moonlet_task *t);
+int moonlet__is_error_kind(lua_State *L, int idx, const char *kind);
+
+/* Calls the function below nargs values in protected mode with a traceback;
+ * errors go to moonlet__report. Returns the lua_pcall status. */
+int moonlet__pcall(lua_State *L, moonlet_loop *lp, int nargs,
+                   const char *where);
+
+/* Reports an error nobody handled: to on_error if set, else to stderr. The
+ * error is at err_idx; traceback may be NULL; obj_idx (0: none) is the
+ * task or future it came from. */
+void moonlet__report(lua_State *L, moonlet_loop *lp, int err_idx,
+                     const char *traceback, int obj_idx, const char *where);
+
+void moonlet__open_errors(lua_State *L, moonlet_loop *lp);
+void moonlet__open_future(lua_State *L, moonlet_loop *lp);
+void moonlet__open_task(lua_State *L, moonlet_loop *lp);
+void moonlet__open_timer(lua_State *L, moonlet_loop *lp);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * task.c - task objects: spawn, current, tasks, and what tasks add to the
+ * future methods (cancel, name, traceback). The scheduling of tasks is in
+ * sched.c.
+ */
+#include "future.h"
+
+extern const luaL_Reg moonlet__future_methods[];
+
+/* The task behind the object at idx; raises for other values. */
+static moonlet_task *check_task(lua_State *L, int idx) {
+  moonlet_task **box = luaL_checkudata(L, idx, MOONLET_TASK_MT);
+  if (!*box) luaL_argerror(L, idx, "task is not initialised");
+  return *box;
+}
+
+static int l_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  moonlet__spawn(L, moonlet__loop(L), lua_gettop(L) - 1);
+  return 1;
+}
+
+static int l_current(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  if (!lp->current) return 0;
+  moonlet__push_task(L, lp, lp->current);
+  return 1;
+}
+
+static int l_tasks(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  mqueue *q;
+  int n = 0;
+  lua_createtable(L, (int)lp->nlive, 0);
+  for (q = lp->live.next; q != &lp->live; q = q->next) {
+    moonlet_task *t = mq_data(q, moonlet_task, live_node);
+    if (t->box_gone) continue;
+    moonlet__push_task(L, lp, t);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
+static int t_cancel(lua_State *L) {
+  moonlet_task *t = check_task(L, 1);
+  lua_pushboolean(L, moonlet__task_cancel(L, moonlet__loop(L), t, 2));
+  return 1;
+}
+
+static void push_name(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
+  if (t->name_ref >= 0)
+    moonlet__getref(L, lp, t->name_ref);
+  else
+    lua_pushfstring(L, "task-%I", (lua_Integer)t->id);
+}
+
+static int t_name(lua_State *L) {
+  moonlet_task *t = check_task(L, 1);
+  push_name(L, moonlet__loop(L), t);
+  return 1;
+}
+
+static int t_set_name(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_task *t = check_task(L, 1);
+  luaL_checkstring(L, 2);
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  moonlet__unref(L, lp, t->name_ref);
+  t->name_ref = moonlet__ref(L, lp);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int t_traceback(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_task *t = check_task(L, 1);
+  if (t->state == TS_DONE) {
+    if (t->fut.state == FS_DONE) return 0;
+    if (t->fut.tbref >= 0) {
+      moonlet__getref(L, lp, t->fut.tbref);
+      return 1;
+    }
+    /* A moonlet error object carries its own traceback. */
+    moonlet__getref(L, lp, t->fut.vref);
+    if (lua_istable(L, -1)) lua_getfield(L, -1, "traceback");
+    return 1;
+  }
+  if (t->state == TS_NEW) {
+    lua_pushliteral(L, "stack traceback:\n\t(not started)");
+    return 1;
+  }
+  luaL_traceback(L, t->T, NULL, 0);
+  return 1;
+}
+
+static const char *task_status(moonlet_task *t) {
+  static const char *const done[] = {"pending", "done", "failed", "cancelled"};
+  switch (t->state) {
+    case TS_NEW: return "pending";
+    case TS_RUNNING: return "running";
+    case TS_DONE: return done[t->fut.state];
+    default: return "suspended";
+  }
+}
+
+static int t_status(lua_State *L) {
+  lua_pushstring(L, task_status(check_task(L, 1)));
+  return 1;
+}
+
+static int t_tostring(lua_State *L) {
+  moonlet_task **box = luaL_checkudata(L, 1, MOONLET_TASK_MT);
+  if (!*box) {
+    lua_pushliteral(L, "moonlet.task: (uninitialised)");
+    return 1;
+  }
+  lua_pushliteral(L, "moonlet.task: ");
+  push_name(L, moonlet__loop(L), *box);
+  lua_pushfstring(L, " (%s)", task_status(*box));
+  lua_concat(L, 3);
+  return 1;
+}
+
+/* An error nobody retrieved is reported when the task object goes. */
+static int t_gc(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_task **box = luaL_checkudata(L, 1, MOONLET_TASK_MT);
+  moonlet_task *t = *box;
+  if (!t) return 0;
+  *box = NULL;
+  if (t->state == TS_DONE && t->fut.state == FS_FAILED && !t->fut.retrieved) {
+    int top = lua_gettop(L);
+    const char *tb = NULL;
+    moonlet__getref(L, lp, t->fut.vref);
+    moonlet__getref(L, lp, t->fut.tbref);
+    tb = lua_tostring(L, -1);
+    lua_pushliteral(L, "task '");
+    push_name(L, lp, t);
+    lua_pushliteral(L, "' failed and nobody awaited it");
+    lua_concat(L, 3);
+    *box = t; /* the handler may look at the task */
+    moonlet__report(L, lp, top + 1, tb, 1, lua_tostring(L, -1));
+    *box = NULL;
+    lua_settop(L, top);
+  }
+  moonlet__task_release(L, lp, t);
+  return 0;
+}
+
+void moonlet__open_task(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg methods[] = {
+      {"cancel", t_cancel},       {"name", t_name},
+      {"set_name", t_set_name},   {"traceback", t_traceback},
+      {"status", t_status},       {NULL, NULL}};
+  static const luaL_Reg meta[] = {
+      {"__tostring", t_tostring}, {"__gc", t_gc}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"spawn", l_spawn},
+                                   {"current", l_current},
+                                   {"tasks", l_tasks},
+                                   {NULL, NULL}};
+  if (luaL_newmetatable(L, MOONLET_TASK_MT)) {
+    moonlet__setfuncs(L, lp, meta);
+    lua_newtable(L);
+    moonlet__setfuncs(L, lp, moonlet__future_methods);
+    moonlet__setfuncs(L, lp, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  moonlet__setfuncs(L, lp, funcs);
+}

@@ -1,0 +1,37 @@
+-- moonlet: tasks, futures, timers and (later) channels and I/O for Lua 5.4.
+-- The C core (moonlet.core) does the scheduling; this layer adds policy.
+local core = require "moonlet.core"
+
+local M = {}
+for k, v in pairs(core) do
+  if type(k) == "string" and k:sub(1, 1) ~= "_" then M[k] = v end
+end
+
+M._VERSION = "moonlet scm"
+
+--- Runs fn(...) as the main task and drives the loop until it ends, then
+-- cancels what it left running and waits for that to finish (like
+-- asyncio.run). Returns fn's results or raises its error.
+function M.run(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'run' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  if core._context() ~= "main" then
+    error("moonlet.run cannot be called from inside a task or callback; use spawn", 2)
+  end
+  local main = core.spawn(fn, ...)
+  main:set_name("main")
+  local ok, deadlock = pcall(core._join, main)
+  -- Leftovers, and the main task itself after a deadlock, are cancelled and
+  -- given the chance to clean up. Their own failures are still reported.
+  for _ = 1, 100 do
+    local left = core.tasks()
+    if #left == 0 then break end
+    for _, t in ipairs(left) do t:cancel("moonlet.run is finishing") end
+    for _, t in ipairs(left) do pcall(core._join, t) end
+  end
+  if not ok then error(deadlock, 0) end
+  return main:result()
+end
+
+return M

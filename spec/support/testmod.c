@@ -1,0 +1,64 @@
+/*
+ * testmod.c - a test-only C module for the specs: C frames between Lua and
+ * a blocking call, which only native switching can suspend across.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+
+/* call(f, ...): calls f with lua_call, which is not yieldable. */
+static int t_call(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* nest(depth, f): calls f from under depth C frames, each with a local
+ * buffer that must survive f's suspension; returns f's result and whether
+ * every buffer is intact. */
+static int nest(lua_State *L, int depth) {
+  volatile char buf[256];
+  int ok, r;
+  memset((char *)buf, depth & 0xff, sizeof buf);
+  if (depth == 0) {
+    lua_pushvalue(L, 2);
+    lua_call(L, 0, 1);
+    r = 1;
+  } else {
+    r = nest(L, depth - 1);
+  }
+  ok = 1;
+  for (size_t i = 0; i < sizeof buf; i++)
+    if (buf[i] != (char)(depth & 0xff)) ok = 0;
+  return r && ok;
+}
+
+static int t_nest(lua_State *L) {
+  int depth = (int)luaL_checkinteger(L, 1);
+  int ok;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  ok = nest(L, depth);
+  lua_pushboolean(L, ok);
+  return 2;
+}
+
+/* overflow(): unbounded C recursion, to hit the shared stack's guard. */
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static int overflow_depth(volatile int n) {
+  volatile char pad[1024];
+  pad[0] = (char)n;
+  return overflow_depth(n + 1) + pad[0];
+}
+
+static int t_overflow(lua_State *L) {
+  lua_pushinteger(L, overflow_depth(0));
+  return 1;
+}
+
+int luaopen_moonlet_testmod(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow}, {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  return 1;
+}

@@ -1,0 +1,71 @@
+-- Helpers shared by the specs.
+local m = require "moonlet"
+local core = require "moonlet.core"
+
+local U = {}
+
+U.native_forced = os.getenv("MOONLET_FORCE_NATIVE") == "1"
+U.under_valgrind = os.getenv("MOONLET_UNDER_VALGRIND") == "1"
+U.build = os.getenv("MOONLET_TEST_BUILD") or "build"
+
+--- Runs fn(...) in a task while a ticker task counts turns. Returns the
+-- number of ticks that happened before fn finished, then fn's results.
+function U.with_ticker(fn, ...)
+  local ticks, stop = 0, false
+  local ticker = m.spawn(function()
+    while not stop do ticks = ticks + 1; m.yield() end
+  end)
+  local t = m.spawn(fn, ...)
+  local res = table.pack(pcall(t.await, t))
+  local seen = ticks
+  stop = true
+  ticker:await()
+  if not res[1] then error(res[2], 0) end
+  return seen, table.unpack(res, 2, res.n)
+end
+
+--- Native switches performed while running fn(...).
+function U.native_switches(fn, ...)
+  local before = m.stats().native_switches
+  fn(...)
+  return m.stats().native_switches - before
+end
+
+--- The leak check every spec file ends with: nothing left running, no
+-- handle left open once the loop has run dry and garbage is collected.
+function U.assert_clean()
+  for _ = 1, 20 do
+    if m.stats().tasks == 0 and core._handles() == 0 then break end
+    m.sleep(0.01)
+  end
+  collectgarbage()
+  collectgarbage()
+  local names = {}
+  for _, t in ipairs(m.tasks()) do names[#names + 1] = t:name() .. " " .. t:status() end
+  assert(#names == 0, "tasks left alive: " .. table.concat(names, ", "))
+  assert(core._handles() == 0, core._handles() .. " libuv handles left open")
+end
+
+--- Runs a Lua script in a child lua5.4 with the build on its paths.
+-- Returns exit status, stdout and stderr.
+function U.run_script(code, env)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(code)
+  f:close()
+  local errpath = path .. ".err"
+  local cmd = string.format(
+    "%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 %s 2>%s",
+    env or "", U.build, path, errpath)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  local _, _, code_ = p:close()
+  local ef = io.open(errpath, "r")
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(path)
+  os.remove(errpath)
+  return code_, out, err
+end
+
+return U

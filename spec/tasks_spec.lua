@@ -1,0 +1,163 @@
+-- Tasks and the scheduler: spawn, order, sleep, yield, current, tasks,
+-- names, status, traceback, stats.
+local m = require "moonlet"
+local U = require "support.util"
+
+describe("tasks", function()
+  it("start on a later turn, in FIFO order, and interleave at each yield", function()
+    local log = {}
+    local ts = {}
+    for i = 1, 3 do
+      ts[i] = m.spawn(function()
+        log[#log + 1] = i
+        m.yield()
+        log[#log + 1] = i + 10
+      end)
+    end
+    assert.same({}, log)
+    for _, t in ipairs(ts) do t:await() end
+    assert.same({ 1, 2, 3, 11, 12, 13 }, log)
+  end)
+
+  it("pass arguments and return several values, nil included", function()
+    local t = m.spawn(function(a, b, c) return c, nil, a + b, nil end, 1, 2, "x")
+    local r = table.pack(t:await())
+    assert.equal(4, r.n)
+    assert.same({ "x", nil, 3, nil }, { r[1], r[2], r[3], r[4] })
+    assert.same({ "x", nil, 3, nil }, { t:result() })
+  end)
+
+  it("sleep concurrently: 200 sleeps of 50 ms take about one sleep", function()
+    local t0 = m.now()
+    local ts = {}
+    for i = 1, 200 do ts[i] = m.spawn(function() m.sleep(0.05); return i end) end
+    local sum = 0
+    for _, t in ipairs(ts) do sum = sum + t:await() end
+    assert.equal(200 * 201 / 2, sum)
+    -- A generous bound: sequential sleeps would take 10 s.
+    assert.is_true(m.now() - t0 < 5)
+  end)
+
+  it("wake from sleep in deadline order", function()
+    local order = {}
+    local ts = {}
+    for _, d in ipairs({ 30, 10, 20 }) do
+      ts[#ts + 1] = m.spawn(function() m.sleep(d / 1000); order[#order + 1] = d end)
+    end
+    for _, t in ipairs(ts) do t:await() end
+    assert.same({ 10, 20, 30 }, order)
+  end)
+
+  it("know the current task; the main chunk has none", function()
+    assert.is_nil(m.current())
+    local t
+    t = m.spawn(function() return m.current() == t end)
+    assert.is_true(t:await())
+  end)
+
+  it("are listed by tasks() until they finish", function()
+    local f = m.future()
+    local t = m.spawn(function() f:await() end)
+    local found = false
+    for _, x in ipairs(m.tasks()) do if x == t then found = true end end
+    assert.is_true(found)
+    f:set_result()
+    t:await()
+    for _, x in ipairs(m.tasks()) do assert.are_not.equal(t, x) end
+  end)
+
+  it("have names, statuses and tracebacks", function()
+    local f = m.future()
+    local t = m.spawn(function() f:await(); error("bad thing") end)
+    assert.matches("^task%-%d+$", t:name())
+    assert.equal(t, t:set_name("worker"))
+    assert.equal("worker", t:name())
+    assert.equal("pending", t:status())
+    assert.matches("moonlet.task: worker %(pending%)", tostring(t))
+    m.yield()
+    assert.equal("suspended", t:status())
+    assert.matches("stack traceback", t:traceback())
+    f:set_result()
+    local ok, err = pcall(t.await, t)
+    assert.is_false(ok)
+    assert.matches("bad thing", err)
+    assert.equal("failed", t:status())
+    assert.matches("in function", t:traceback())
+    local done = m.spawn(function() return m.current():status() end)
+    assert.equal("running", done:await())
+    assert.equal("done", done:status())
+    assert.is_nil(done:traceback())
+  end)
+
+  it("turn a bare coroutine.yield in the task body into a scheduler yield", function()
+    local log = {}
+    local a = m.spawn(function() log[#log + 1] = "a1"; coroutine.yield("ignored"); log[#log + 1] = "a2" end)
+    local b = m.spawn(function() log[#log + 1] = "b1" end)
+    a:await(); b:await()
+    assert.same({ "a1", "b1", "a2" }, log)
+  end)
+
+  it("refuse a task thread resumed from outside the scheduler", function()
+    local co
+    local victim = m.spawn(function() co = coroutine.running(); m.sleep(0.01); return "slept" end)
+    m.yield()
+    local ok, err = coroutine.resume(co)
+    assert.is_false(ok)
+    if U.native_forced then
+      -- Natively suspended: Lua itself sees a running thread, and the task
+      -- goes on undisturbed.
+      assert.matches("cannot resume non%-suspended coroutine", err)
+      assert.equal("slept", victim:await())
+    else
+      assert.matches("resumed outside the scheduler", err)
+      local ok2, err2 = pcall(victim.await, victim)
+      assert.is_false(ok2)
+      assert.matches("resumed outside the scheduler", tostring(err2))
+    end
+  end)
+
+  it("count switches and slices in stats", function()
+    local s0 = m.stats()
+    local t = m.spawn(function()
+      local l = { 3, 2, 1 }
+      table.sort(l, function(a, b) m.yield(); return a < b end)
+    end)
+    local u = m.spawn(function() for _ = 1, 3 do m.yield() end end)
+    t:await(); u:await()
+    local s1 = m.stats()
+    assert.equal(2, s1.spawned - s0.spawned)
+    assert.equal(2, s1.finished - s0.finished)
+    assert.is_true(s1.native_switches > s0.native_switches)
+    assert.is_true(s1.slices_copied > s0.slices_copied)
+    assert.is_true(s1.bytes_copied > s0.bytes_copied)
+    if U.native_forced then
+      assert.equal(s0.fast_switches, s1.fast_switches)
+      assert.is_true(s1.force_native)
+    else
+      assert.is_true(s1.fast_switches > s0.fast_switches)
+    end
+    assert.is_string(s1.switch_backend)
+    assert.is_true(s1.stack_size >= 512 * 1024)
+  end)
+
+  it("reuse finished threads and task structs", function()
+    for _ = 1, 3 do
+      local ts = {}
+      for i = 1, 100 do ts[i] = m.spawn(function() m.yield() end) end
+      for _, t in ipairs(ts) do t:await() end
+    end
+    collectgarbage()
+    local s = m.stats()
+    assert.is_true(s.pooled_threads > 0)
+    assert.is_true(s.free_tasks > 0)
+  end)
+
+  it("run 100,000 tasks at once", function()
+    local n, done = 100000, 0
+    for _ = 1, n do m.spawn(function() m.yield(); done = done + 1 end) end
+    while done < n do m.sleep(0.001) end
+    assert.equal(n, done)
+  end)
+
+  it("leaves no task or handle behind", U.assert_clean)
+end)
