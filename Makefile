@@ -15,8 +15,8 @@ SWITCH ?= asm
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # Deferred (=) so that pkg-config runs after deps.sh installed it.
-DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv)
-DEP_LIBS = $(shell $(PKG_CONFIG) --libs libuv)
+DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv)
+DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv)
 SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
 ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
@@ -34,10 +34,14 @@ STAMP = $(BUILD)/.deps
 BUSTED_RUN = $(BUSTED) --lua=$(LUA) -o TAP --cpath='./$(BUILD)/?.so' spec
 SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 
-.PHONY: all deps test check demo bench install clean examples \
+.PHONY: all module deps test check demo bench install clean examples \
 	check-asan check-valgrind check-cross check-clang check-rock
 
 all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch
+module: $(CORE_SO)
+
+# Builds from luarocks (SKIP_DEPS=1) never call apt-get.
+DEPS = $(if $(SKIP_DEPS),,$(STAMP))
 
 $(STAMP):
 	@sh tools/deps.sh base
@@ -45,11 +49,11 @@ $(STAMP):
 
 deps: $(STAMP)
 
-$(BUILD)/obj/%.o: csrc/%.c csrc/*.h | $(STAMP)
+$(BUILD)/obj/%.o: csrc/%.c csrc/*.h | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/switch_S.o: csrc/switch.S | $(STAMP)
+$(BUILD)/obj/switch_S.o: csrc/switch.S | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -57,11 +61,11 @@ $(CORE_SO): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
 
-$(TESTMOD_SO): spec/support/testmod.c | $(STAMP)
+$(TESTMOD_SO): spec/support/testmod.c | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
 
-$(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/switch.h test/*.h | $(STAMP)
+$(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/switch.h test/*.h | $(DEPS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(SWITCH_TEST_SRC) -lm
 
 # The README's test command: C tests and the whole spec suite in both
@@ -73,7 +77,7 @@ test: all
 	  "specs (fast path)::$(SPEC_ENV) $(BUSTED_RUN)" \
 	  "specs (MOONLET_FORCE_NATIVE=1)::$(SPEC_ENV) MOONLET_FORCE_NATIVE=1 $(BUSTED_RUN)"
 
-$(BUILD)/test-switch-ucontext: $(SWITCH_TEST_SRC) csrc/switch.h | $(STAMP)
+$(BUILD)/test-switch-ucontext: $(SWITCH_TEST_SRC) csrc/switch.h | $(DEPS)
 	$(CC) $(ALL_CFLAGS) -DMOONLET_SWITCH_UCONTEXT -o $@ $(SWITCH_TEST_SRC) -lm
 
 # Sanitizers, Valgrind, clang, aarch64 under qemu-user, and the rockspec.
@@ -127,7 +131,7 @@ bench: all
 	@sh tools/deps.sh bench
 	@sh bench/run.sh
 
-install: $(CORE_SO)
+install: module
 	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet
 	install -m 755 $(CORE_SO) $(DESTDIR)$(INST_LIBDIR)/moonlet/core.so
 	install -m 644 lua/moonlet/*.lua $(DESTDIR)$(INST_LUADIR)/moonlet/

@@ -87,6 +87,7 @@ static void run_ready(moonlet_loop *lp, int budgeted) {
       r = mq_data(q, moonlet_runnable, node);
       r->run(lp, r);
       steps++;
+      if (r == &lp->main_run) return; /* the main chunk continues now */
     }
     if (!budgeted) continue;
     if (steps >= TURN_STEPS) break;
@@ -505,17 +506,28 @@ void moonlet__wake(moonlet_wait *w, int status) {
   if (w->status != MW_PENDING) return;
   w->status = status;
   w->detach = NULL;
-  if (w->task) moonlet__enqueue(w->loop, &w->task->run);
+  /* The main chunk takes its turn in the run queue like a task, so what
+   * became ready before it runs before it continues. */
+  moonlet__enqueue(w->loop, w->task ? &w->task->run : &w->loop->main_run);
 }
 
 void moonlet__detach_node(moonlet_wait *w) { mq_remove(&w->node); }
 
+/* The main chunk's turn in the run queue: end the driving. */
+static void main_turn(moonlet_loop *lp, moonlet_runnable *r) {
+  (void)r;
+  lp->main_ready = 1;
+  uv_stop(lp->uv); /* do not block in this iteration's poll */
+}
+
 int moonlet__drive(moonlet_loop *lp, moonlet_wait *w) {
   int r = 0;
+  (void)w;
   lp->driving = 1;
-  while (w->status == MW_PENDING) {
+  lp->main_ready = 0;
+  while (!lp->main_ready) {
     int alive = uv_run(lp->uv, UV_RUN_ONCE);
-    if (!alive && w->status == MW_PENDING && lp->nready == 0) {
+    if (!alive && !lp->main_ready && lp->nready == 0) {
       r = -1;
       break;
     }
@@ -556,6 +568,8 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   lp->main_wait.task = NULL;
   lp->main_wait.status = MW_OK;
   mq_init(&lp->main_wait.node);
+  lp->main_run.run = main_turn;
+  mq_init(&lp->main_run.node);
   return 0;
 }
 

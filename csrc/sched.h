@@ -127,6 +127,8 @@ struct moonlet_loop {
   const void *sched_lo;
   size_t sched_size;
   moonlet_wait main_wait;
+  moonlet_runnable main_run; /* the main chunk's turn in the run queue */
+  int main_ready;
   moonlet_task *free_tasks;
   int nfree;
   uint64_t next_id;

@@ -22,7 +22,7 @@
 static _Atomic uintptr_t guard_lo[MAX_GUARDS], guard_hi[MAX_GUARDS];
 static struct sigaction previous_segv;
 static atomic_int segv_installed;
-static _Thread_local int altstack_done;
+static _Thread_local void *altstack_mem; /* lives as long as its thread */
 
 static const char overflow_msg[] =
     "moonlet: shared stack overflow (C recursion too deep)\n";
@@ -53,16 +53,17 @@ static void on_segv(int sig, siginfo_t *si, void *uctx) {
 
 /* The handler must run on an alternate stack: the faulting one is full. */
 static void install_handler(void) {
-  if (!altstack_done) {
-    stack_t old;
-    altstack_done = 1;
-    if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
-      stack_t ss;
-      ss.ss_size = 64 * 1024;
-      ss.ss_sp = malloc(ss.ss_size); /* lives as long as the thread */
-      ss.ss_flags = 0;
-      if (ss.ss_sp && sigaltstack(&ss, NULL) != 0) free(ss.ss_sp);
-    }
+  stack_t old;
+  if (!altstack_mem && sigaltstack(NULL, &old) == 0 &&
+      (old.ss_flags & SS_DISABLE)) {
+    stack_t ss;
+    ss.ss_size = 64 * 1024;
+    ss.ss_sp = malloc(ss.ss_size);
+    ss.ss_flags = 0;
+    if (ss.ss_sp && sigaltstack(&ss, NULL) == 0)
+      altstack_mem = ss.ss_sp;
+    else
+      free(ss.ss_sp);
   }
   if (atomic_exchange(&segv_installed, 1) == 0) {
     struct sigaction sa;

@@ -1,0 +1,1 @@
+-- Nothing to set up: the installed copy is found through LUA_PATH/LUA_CPATH.
