@@ -113,8 +113,7 @@ check-asan:
 	  $(BUSTED) --lua=$(LUA) -o TAP --cpath='./build-asan/?.so' spec
 
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
-  --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-  --suppressions=tools/valgrind.supp
+  --errors-for-leak-kinds=definite --show-leak-kinds=definite
 check-valgrind: all
 	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \
 	  $(if $(VG_NATIVE),MOONLET_FORCE_NATIVE=1) \

@@ -12,12 +12,14 @@
 
 enum { H_IDLE, H_READY, H_PARKED, H_TIMER, H_DONE };
 
+/* The handle object's user value holds {fn, args...}; while it is queued or
+ * its timer runs, self_ref keeps the object alive; while parked, the future
+ * it waits for does. */
 struct moonlet_handle {
-  moonlet_runnable run;   /* link in the run queue or a future's list */
+  moonlet_runnable run;   /* link in the run queue */
   moonlet_loop *loop;
-  int fn_ref;             /* {fn, args...} in refs */
   int nargs;
-  int self_ref;           /* keeps the handle object alive while pending */
+  int self_ref;
   int where;
   uv_timer_t *timer;      /* call_later/call_every; freed in its close cb */
   mqueue timer_node;      /* link in loop->timers */
@@ -25,27 +27,27 @@ struct moonlet_handle {
 
 static void free_timer(uv_handle_t *h) { free(h); }
 
-/* The handle will not run again: drop what it keeps alive. */
+/* The handle will not run again: let go of it. */
 static void handle_finish(lua_State *L, moonlet_handle *h) {
-  moonlet_loop *lp = h->loop;
   if (h->timer) {
     uv_close((uv_handle_t *)h->timer, free_timer);
     h->timer = NULL;
     mq_remove(&h->timer_node);
   }
   h->where = H_DONE;
-  moonlet__unref(L, lp, h->fn_ref);
-  h->fn_ref = LUA_NOREF;
-  moonlet__unref(L, lp, h->self_ref); /* may make h collectable */
+  moonlet__unref(L, h->loop, h->self_ref); /* may make h collectable */
+  h->self_ref = LUA_NOREF;
 }
 
 static void invoke(moonlet_loop *lp, moonlet_handle *h) {
   lua_State *L = lp->LC;
   int k;
-  moonlet__getref(L, lp, h->fn_ref);
+  moonlet__getref(L, lp, h->self_ref);
+  lua_getiuservalue(L, -1, 1);
   luaL_checkstack(L, h->nargs + 2, NULL);
   for (k = 1; k <= h->nargs + 1; k++) lua_rawgeti(L, -k, k);
-  lua_remove(L, -h->nargs - 2);
+  lua_remove(L, -h->nargs - 2); /* the packed table */
+  lua_remove(L, -h->nargs - 2); /* the handle */
   lp->in_callback = 1;
   moonlet__pcall(L, lp, h->nargs, "a callback");
   lp->in_callback = 0;
@@ -63,51 +65,71 @@ static void run_handle(moonlet_loop *lp, moonlet_runnable *r) {
 moonlet_handle *moonlet__handle_new(lua_State *L, moonlet_loop *lp, int fn_idx,
                                     int nargs) {
   moonlet_handle *h;
-  int k, fn_ref;
+  int k;
   fn_idx = lua_absindex(L, fn_idx);
+  h = lua_newuserdatauv(L, sizeof *h, 1);
+  h->run.run = run_handle;
+  mq_init(&h->run.node);
+  mq_init(&h->timer_node);
+  h->loop = lp;
+  h->nargs = nargs;
+  h->self_ref = LUA_NOREF;
+  h->where = H_IDLE;
+  h->timer = NULL;
+  luaL_setmetatable(L, HANDLE_MT);
   lua_createtable(L, nargs + 1, 0);
   for (k = 0; k <= nargs; k++) {
     lua_pushvalue(L, fn_idx + k);
     lua_rawseti(L, -2, k + 1);
   }
-  fn_ref = moonlet__ref(L, lp);
-  h = lua_newuserdatauv(L, sizeof *h, 0);
-  h->run.run = run_handle;
-  mq_init(&h->run.node);
-  mq_init(&h->timer_node);
-  h->loop = lp;
-  h->fn_ref = fn_ref;
-  h->nargs = nargs;
-  h->where = H_IDLE;
-  h->timer = NULL;
-  luaL_setmetatable(L, HANDLE_MT);
-  lua_pushvalue(L, -1);
-  h->self_ref = moonlet__ref(L, lp);
+  lua_setiuservalue(L, -2, 1);
   return h;
 }
 
-void moonlet__handle_schedule(moonlet_loop *lp, moonlet_handle *h) {
-  mq_remove(&h->run.node);
+static void anchor(lua_State *L, moonlet_handle *h, int idx) {
+  if (h->self_ref != LUA_NOREF) return;
+  lua_pushvalue(L, idx);
+  h->self_ref = moonlet__ref(L, h->loop);
+}
+
+void moonlet__handle_schedule(lua_State *L, moonlet_loop *lp, int idx) {
+  moonlet_handle *h = lua_touserdata(L, idx);
+  anchor(L, h, idx);
   h->where = H_READY;
   moonlet__enqueue(lp, &h->run);
 }
 
-void moonlet__handle_park(moonlet_handle *h, mqueue *list) {
+void moonlet__handle_park(lua_State *L, int idx, int obj) {
+  moonlet_handle *h = lua_touserdata(L, idx);
+  idx = lua_absindex(L, idx);
+  if (lua_getiuservalue(L, obj, MOONLET_UV_CALLBACKS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, obj, MOONLET_UV_CALLBACKS);
+  }
+  lua_pushvalue(L, idx);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
   h->where = H_PARKED;
-  mq_push(list, &h->run.node);
 }
 
-void moonlet__handle_schedule_all(moonlet_loop *lp, mqueue *list) {
-  mqueue *q;
-  while ((q = mq_shift(list)) != NULL)
-    moonlet__handle_schedule(lp, mq_data(q, moonlet_handle, run.node));
-}
-
-void moonlet__handle_drop_all(lua_State *L, moonlet_loop *lp, mqueue *list) {
-  mqueue *q;
-  (void)lp;
-  while ((q = mq_shift(list)) != NULL)
-    handle_finish(L, mq_data(q, moonlet_handle, run.node));
+void moonlet__handle_schedule_parked(lua_State *L, moonlet_loop *lp, int obj) {
+  lua_Integer i, n;
+  obj = lua_absindex(L, obj);
+  if (lua_getiuservalue(L, obj, MOONLET_UV_CALLBACKS) == LUA_TTABLE) {
+    n = (lua_Integer)lua_rawlen(L, -1);
+    for (i = 1; i <= n; i++) {
+      moonlet_handle *h;
+      lua_rawgeti(L, -1, i);
+      h = lua_touserdata(L, -1);
+      if (h && h->where == H_PARKED) moonlet__handle_schedule(L, lp, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setiuservalue(L, obj, MOONLET_UV_CALLBACKS);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -129,8 +151,6 @@ static int h_cancel(lua_State *L) {
     /* Take it out of the run queue; the count must follow. */
     mq_remove(&h->run.node);
     lp->nready--;
-  } else if (h->where == H_PARKED) {
-    mq_remove(&h->run.node);
   }
   if (h->where != H_DONE) handle_finish(L, h);
   lua_pushboolean(L, pending);
@@ -154,7 +174,8 @@ static int h_tostring(lua_State *L) {
 static int l_call_soon(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  moonlet__handle_schedule(lp, moonlet__handle_new(L, lp, 1, lua_gettop(L) - 1));
+  moonlet__handle_new(L, lp, 1, lua_gettop(L) - 1);
+  moonlet__handle_schedule(L, lp, -1);
   return 1;
 }
 
@@ -177,6 +198,7 @@ static int start_timer(lua_State *L, int repeat) {
   t = malloc(sizeof *t);
   if (!t) return luaL_error(L, "not enough memory");
   h = moonlet__handle_new(L, lp, 2, lua_gettop(L) - 2);
+  anchor(L, h, -1);
   uv_timer_init(lp->uv, t);
   t->data = h;
   h->timer = t;

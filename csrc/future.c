@@ -2,86 +2,85 @@
  * future.c - futures: a one-shot result slot that tasks await, with
  * done-callbacks. Tasks share everything here through moonlet_future, which
  * is their first member; task.c adds what only tasks have.
+ *
+ * The outcome lives in the object's first user value (one value, a table of
+ * several, or the error), parked done-callbacks in the second, so the
+ * collector frees them with the object. A plain future has no finalizer,
+ * which keeps creating one cheap; only when it fails does it get the
+ * metatable with __gc, to report an error nobody retrieved.
  */
 #include "future.h"
-
-#include <string.h>
 
 void moonlet__future_init(moonlet_future *f) {
   f->state = FS_PENDING;
   f->nres = 0;
-  f->vref = f->tbref = LUA_NOREF;
   f->retrieved = 0;
   f->is_task = 0;
+  f->has_callbacks = 0;
   mq_init(&f->waiters);
-  mq_init(&f->callbacks);
 }
 
 void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
-                            int state, int n, int tbref) {
+                            int obj, int state, int n) {
   mqueue *q;
-  if (n == 0) {
-    f->vref = LUA_NOREF;
-  } else if (n == 1) {
-    f->vref = moonlet__ref(L, lp); /* nil becomes LUA_REFNIL */
-  } else {
+  obj = lua_absindex(L, obj);
+  if (n == 1) {
+    lua_setiuservalue(L, obj, MOONLET_UV_RESULT);
+  } else if (n > 1) {
     int k;
     lua_createtable(L, n, 0);
     lua_insert(L, -n - 1);
     for (k = n; k >= 1; k--) lua_rawseti(L, -k - 1, k);
-    f->vref = moonlet__ref(L, lp);
+    lua_setiuservalue(L, obj, MOONLET_UV_RESULT);
   }
   f->nres = n;
-  f->tbref = tbref;
   f->state = state;
+  if (state == FS_FAILED && !f->is_task)
+    moonlet__setmt(L, lp, obj, MOONLET_MT_FUTURE_FAILED);
   while ((q = mq_shift(&f->waiters)) != NULL)
     moonlet__wake(mq_data(q, moonlet_wait, node), MW_OK);
-  moonlet__handle_schedule_all(lp, &f->callbacks);
+  if (f->has_callbacks) moonlet__handle_schedule_parked(L, lp, obj);
 }
 
-void moonlet__future_clear(lua_State *L, moonlet_loop *lp, moonlet_future *f) {
-  moonlet__unref(L, lp, f->vref);
-  moonlet__unref(L, lp, f->tbref);
-  f->vref = f->tbref = LUA_NOREF;
-}
-
-int moonlet__future_outcome(lua_State *L, moonlet_loop *lp,
-                            moonlet_future *f) {
+int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
   f->retrieved = 1;
   if (f->state == FS_DONE) {
     int k;
-    if (f->nres <= 1) {
-      if (f->nres == 1) moonlet__getref(L, lp, f->vref);
-      return f->nres;
-    }
-    luaL_checkstack(L, f->nres + 1, "too many results");
-    moonlet__getref(L, lp, f->vref);
+    if (f->nres == 0) return 0;
+    lua_getiuservalue(L, obj, MOONLET_UV_RESULT);
+    if (f->nres == 1) return 1;
+    luaL_checkstack(L, f->nres, "too many results");
     for (k = 1; k <= f->nres; k++) lua_rawgeti(L, -k, k);
     lua_remove(L, -f->nres - 1);
     return f->nres;
   }
-  moonlet__getref(L, lp, f->vref);
+  lua_getiuservalue(L, obj, MOONLET_UV_RESULT);
   return lua_error(L);
 }
 
-moonlet_future *moonlet__to_future(lua_State *L, int idx) {
-  void *p = luaL_testudata(L, idx, MOONLET_FUTURE_MT);
-  if (p) return p;
-  p = luaL_testudata(L, idx, MOONLET_TASK_MT);
-  if (p) return *(moonlet_future **)p; /* NULL while under construction */
-  return NULL;
+moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx) {
+  switch (moonlet__objkind(L, lp, idx)) {
+    case MOONLET_MT_FUTURE:
+    case MOONLET_MT_FUTURE_FAILED:
+      return lua_touserdata(L, idx);
+    case MOONLET_MT_TASK: /* NULL while under construction */
+      return *(moonlet_future **)lua_touserdata(L, idx);
+    default:
+      return NULL;
+  }
 }
 
-moonlet_future *moonlet__check_future(lua_State *L, int idx) {
-  moonlet_future *f = moonlet__to_future(L, idx);
+moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {
+  moonlet_future *f = moonlet__to_future(L, lp, idx);
   if (!f) luaL_typeerror(L, idx, "future or task");
   return f;
 }
 
 /* --- methods ------------------------------------------------------------- */
 
-static moonlet_future *check_plain(lua_State *L, const char *what) {
-  moonlet_future *f = moonlet__check_future(L, 1);
+static moonlet_future *check_plain(lua_State *L, moonlet_loop *lp,
+                                   const char *what) {
+  moonlet_future *f = moonlet__check_future(L, lp, 1);
   if (f->is_task)
     luaL_error(L, "cannot %s a task; its function's outcome is its result",
                what);
@@ -91,29 +90,30 @@ static moonlet_future *check_plain(lua_State *L, const char *what) {
 
 static int f_set_result(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = check_plain(L, "set the result of");
-  moonlet__future_settle(L, lp, f, FS_DONE, lua_gettop(L) - 1, LUA_NOREF);
+  moonlet_future *f = check_plain(L, lp, "set the result of");
+  moonlet__future_settle(L, lp, f, 1, FS_DONE, lua_gettop(L) - 1);
   return 0;
 }
 
 static int f_set_error(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = check_plain(L, "set the error of");
+  moonlet_future *f = check_plain(L, lp, "set the error of");
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "error value expected");
   lua_settop(L, 2);
-  moonlet__future_settle(L, lp, f, FS_FAILED, 1, LUA_NOREF);
+  moonlet__future_settle(L, lp, f, 1, FS_FAILED, 1);
   return 0;
 }
 
 static int f_cancel(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_future *f = moonlet__check_future(L, lp, 1);
   if (f->state != FS_PENDING) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  moonlet__push_error_object(L, "cancelled", luaL_optstring(L, 2, "future cancelled"));
-  moonlet__future_settle(L, lp, f, FS_CANCELLED, 1, LUA_NOREF);
+  moonlet__push_error_object(L, "cancelled",
+                             luaL_optstring(L, 2, "future cancelled"));
+  moonlet__future_settle(L, lp, f, 1, FS_CANCELLED, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -122,46 +122,48 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   moonlet__check_wake(L, w);
-  return moonlet__future_outcome(L, w->loop, moonlet__check_future(L, 1));
+  return moonlet__future_outcome(L, moonlet__to_future(L, w->loop, 1), 1);
 }
 
 static int f_await(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_future *f = moonlet__check_future(L, lp, 1);
   moonlet_wait *w;
   if (lp->current && f == &lp->current->fut)
     return luaL_error(L, "a task cannot await itself");
   w = moonlet__enter_block(L, lp);
-  if (f->state != FS_PENDING) return moonlet__future_outcome(L, lp, f);
   lua_settop(L, 1);
+  if (f->state != FS_PENDING) return moonlet__future_outcome(L, f, 1);
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
   return moonlet__block(L, lp, w, await_k);
 }
 
 static int f_result(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
   if (f->state == FS_PENDING) return luaL_error(L, "future is not done");
   lua_settop(L, 1);
-  return moonlet__future_outcome(L, moonlet__loop(L), f);
+  return moonlet__future_outcome(L, f, 1);
 }
 
 static int f_error(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
   if (f->state == FS_PENDING) return luaL_error(L, "future is not done");
   f->retrieved = 1;
   if (f->state == FS_DONE) return 0;
-  moonlet__getref(L, moonlet__loop(L), f->vref);
+  lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
   return 1;
 }
 
 static int f_done(lua_State *L) {
-  lua_pushboolean(L, moonlet__check_future(L, 1)->state != FS_PENDING);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  lua_pushboolean(L, f->state != FS_PENDING);
   return 1;
 }
 
 static int f_cancelled(lua_State *L) {
-  lua_pushboolean(L, moonlet__check_future(L, 1)->state == FS_CANCELLED);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  lua_pushboolean(L, f->state == FS_CANCELLED);
   return 1;
 }
 
@@ -169,52 +171,51 @@ static const char *const state_names[] = {"pending", "done", "failed",
                                           "cancelled"};
 
 static int f_status(lua_State *L) {
-  lua_pushstring(L, state_names[moonlet__check_future(L, 1)->state]);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  lua_pushstring(L, state_names[f->state]);
   return 1;
 }
 
 static int f_on_done(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, 1);
-  moonlet_handle *h;
+  moonlet_future *f = moonlet__check_future(L, lp, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   lua_pushvalue(L, 1); /* the callback gets the future */
-  h = moonlet__handle_new(L, lp, 2, 1);
-  if (f->state == FS_PENDING)
-    moonlet__handle_park(h, &f->callbacks);
-  else
-    moonlet__handle_schedule(lp, h);
+  moonlet__handle_new(L, lp, 2, 1);
+  if (f->state == FS_PENDING) {
+    moonlet__handle_park(L, -1, 1);
+    f->has_callbacks = 1;
+  } else {
+    moonlet__handle_schedule(L, lp, -1);
+  }
   return 1;
 }
 
 static int f_tostring(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, 1);
+  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
   lua_pushfstring(L, "moonlet.future: %p (%s)", (void *)f,
                   state_names[f->state]);
   return 1;
 }
 
-/* A failure nobody looked at is reported when its future is collected. */
+/* Only failed futures have this finalizer: report if nobody looked. */
 static int f_gc(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = luaL_checkudata(L, 1, MOONLET_FUTURE_MT);
-  if (f->state == FS_FAILED && !f->retrieved) {
-    moonlet__getref(L, lp, f->vref);
-    moonlet__report(L, lp, lua_gettop(L), NULL, 1,
+  moonlet_future *f = lua_touserdata(L, 1);
+  if (!f->retrieved) {
+    f->retrieved = 1;
+    lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
+    moonlet__report(L, moonlet__loop(L), lua_gettop(L), NULL, 1,
                     "a future whose error nobody retrieved");
-    lua_pop(L, 1);
   }
-  moonlet__future_clear(L, lp, f);
-  moonlet__handle_drop_all(L, lp, &f->callbacks);
-  f->state = FS_CANCELLED;
   return 0;
 }
 
 static int l_future(lua_State *L) {
-  moonlet_future *f = lua_newuserdatauv(L, sizeof *f, 0);
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_future *f = lua_newuserdatauv(L, sizeof *f, 2);
   moonlet__future_init(f);
-  luaL_setmetatable(L, MOONLET_FUTURE_MT);
+  moonlet__setmt(L, lp, -1, MOONLET_MT_FUTURE);
   return 1;
 }
 
@@ -227,16 +228,30 @@ const luaL_Reg moonlet__future_methods[] = {
     {"status", f_status},         {"on_done", f_on_done},
     {NULL, NULL}};
 
-void moonlet__open_future(lua_State *L, moonlet_loop *lp) {
-  static const luaL_Reg meta[] = {
-      {"__tostring", f_tostring}, {"__gc", f_gc}, {NULL, NULL}};
-  static const luaL_Reg funcs[] = {{"future", l_future}, {NULL, NULL}};
-  if (luaL_newmetatable(L, MOONLET_FUTURE_MT)) {
-    moonlet__setfuncs(L, lp, meta);
-    lua_newtable(L);
-    moonlet__setfuncs(L, lp, moonlet__future_methods);
-    lua_setfield(L, -2, "__index");
+/* Makes the metatable named name (with __tostring, the methods, and __gc
+ * if given) and records it as kind. */
+static void new_future_mt(lua_State *L, moonlet_loop *lp, const char *name,
+                          int kind, lua_CFunction gc) {
+  static const luaL_Reg meta[] = {{"__tostring", f_tostring}, {NULL, NULL}};
+  luaL_newmetatable(L, name);
+  moonlet__setfuncs(L, lp, meta);
+  if (gc) {
+    lua_pushlightuserdata(L, lp);
+    lua_pushcclosure(L, gc, 1);
+    lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  lua_newtable(L);
+  moonlet__setfuncs(L, lp, moonlet__future_methods);
+  lua_setfield(L, -2, "__index");
+  moonlet__register_mt(L, lp, kind);
+}
+
+void moonlet__open_future(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg funcs[] = {{"future", l_future}, {NULL, NULL}};
+  if (!lp->mt[MOONLET_MT_FUTURE]) {
+    new_future_mt(L, lp, MOONLET_FUTURE_MT, MOONLET_MT_FUTURE, NULL);
+    new_future_mt(L, lp, MOONLET_FUTURE_MT ".failed",
+                  MOONLET_MT_FUTURE_FAILED, f_gc);
+  }
   moonlet__setfuncs(L, lp, funcs); /* into the module table */
 }

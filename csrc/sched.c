@@ -56,6 +56,30 @@ void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs) {
   luaL_setfuncs(L, funcs, 1);
 }
 
+/* Our metatables stay in the registry for the life of the state, and Lua
+ * never moves objects, so a type check compares addresses. */
+int moonlet__objkind(lua_State *L, moonlet_loop *lp, int idx) {
+  const void *mt;
+  int k;
+  if (!lua_touserdata(L, idx) || !lua_getmetatable(L, idx)) return -1;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  for (k = 0; k < MOONLET_MT_COUNT; k++)
+    if (mt == lp->mt_ptr[k]) return k;
+  return -1;
+}
+
+void moonlet__register_mt(lua_State *L, moonlet_loop *lp, int kind) {
+  lp->mt_ptr[kind] = lua_topointer(L, -1);
+  lp->mt[kind] = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void moonlet__setmt(lua_State *L, moonlet_loop *lp, int idx, int kind) {
+  idx = lua_absindex(L, idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[kind]);
+  lua_setmetatable(L, idx);
+}
+
 /* --- run queue ----------------------------------------------------------- */
 
 static void on_idle(uv_idle_t *h) { (void)h; }
@@ -281,7 +305,6 @@ static void free_struct(uv_handle_t *h) {
 /* Gives back a finished task's struct once nothing refers to it. */
 static void recycle_struct(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
   mq_remove(&t->live_node);
-  moonlet__future_clear(L, lp, &t->fut);
   moonlet__unref(L, lp, t->name_ref);
   moonlet__unref(L, lp, t->cancel_ref);
   t->name_ref = t->cancel_ref = LUA_NOREF;
@@ -319,15 +342,22 @@ static void recycle_thread(moonlet_loop *lp, moonlet_task *t) {
 static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
                    int ran) {
   lua_State *T = t->T;
+  int box;
   if (st == LUA_OK) {
-    moonlet__future_settle(T, lp, &t->fut, FS_DONE, nres, LUA_NOREF);
+    moonlet__push_task(T, lp, t);
+    lua_insert(T, -nres - 1);
+    box = lua_absindex(T, -nres - 1);
+    moonlet__future_settle(T, lp, &t->fut, box, FS_DONE, nres);
   } else {
-    int state, tbref = LUA_NOREF;
+    int state;
     if (ran && !moonlet__is_error_kind(T, -1, NULL)) {
       /* Moonlet error objects carry their own traceback; for others, take
        * it now, before the thread is reset. */
       luaL_traceback(T, T, NULL, 0);
-      tbref = moonlet__ref(T, lp);
+      moonlet__push_task(T, lp, t);
+      lua_insert(T, -2);
+      lua_setiuservalue(T, -2, MOONLET_UV_TRACEBACK);
+      lua_pop(T, 1);
     }
     if (ran) {
       /* Lua leaves a dead coroutine's to-be-closed variables open;
@@ -337,8 +367,12 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
     }
     state = moonlet__is_error_kind(T, -1, "cancelled") ? FS_CANCELLED
                                                        : FS_FAILED;
-    moonlet__future_settle(T, lp, &t->fut, state, 1, tbref);
+    moonlet__push_task(T, lp, t);
+    lua_insert(T, -2);
+    box = lua_absindex(T, -2);
+    moonlet__future_settle(T, lp, &t->fut, box, state, 1);
   }
+  lua_settop(T, 0);
   t->state = TS_DONE;
   mq_remove(&t->live_node);
   mq_push(&lp->done, &t->live_node);
@@ -360,9 +394,9 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   int thread_ref, box_ref;
   luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
   if (lp->closed) luaL_error(L, "moonlet: the loop is closed");
-  box = lua_newuserdatauv(L, sizeof *box, 0);
+  box = lua_newuserdatauv(L, sizeof *box, 3);
   *box = NULL; /* a safe, empty object until the task exists */
-  luaL_setmetatable(L, MOONLET_TASK_MT);
+  moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
   lua_pushvalue(L, -1);
   box_ref = moonlet__ref(L, lp);
   if (lp->npool > 0) {

@@ -46,16 +46,29 @@ struct moonlet_wait {
 /* Futures: a result slot with waiters and done-callbacks (future.h). */
 enum { FS_PENDING, FS_DONE, FS_FAILED, FS_CANCELLED };
 
+/* User values of future and task objects. */
+enum {
+  MOONLET_UV_RESULT = 1,    /* the result, a table of results, or the error */
+  MOONLET_UV_CALLBACKS = 2, /* array of parked done-callback handles */
+  MOONLET_UV_TRACEBACK = 3  /* tasks: traceback of a failure */
+};
+
 typedef struct moonlet_future {
   int state;
-  int nres;        /* number of result values */
-  int vref;        /* results (1 value, or a table of nres) or error, in refs */
-  int tbref;       /* traceback of a failure, in refs */
-  unsigned retrieved : 1; /* someone looked at the outcome */
+  int nres;                /* number of result values */
+  unsigned retrieved : 1;  /* someone looked at the outcome */
   unsigned is_task : 1;
-  mqueue waiters;   /* moonlet_wait.node */
-  mqueue callbacks; /* moonlet_handle run.node, queued until done */
+  unsigned has_callbacks : 1;
+  mqueue waiters;          /* moonlet_wait.node */
 } moonlet_future;
+
+/* Metatables the loop knows by registry ref, for fast type checks. */
+enum {
+  MOONLET_MT_FUTURE,
+  MOONLET_MT_FUTURE_FAILED,
+  MOONLET_MT_TASK,
+  MOONLET_MT_COUNT
+};
 
 enum {
   TS_NEW,       /* spawned, never ran */
@@ -71,7 +84,7 @@ struct moonlet_task {
   moonlet_loop *loop;
   lua_State *T;           /* the task's Lua thread */
   int thread_ref;         /* keeps T alive, in refs */
-  int box_ref;            /* keeps the Lua object alive while unfinished */
+  int box_ref;            /* the Lua object, in refs, while unfinished */
   int name_ref;           /* name string, in refs */
   int cancel_ref;         /* message given to cancel(), in refs */
   int state;
@@ -104,6 +117,8 @@ struct moonlet_loop {
   int pool_ref;           /* registry ref of the pool of idle threads */
   int npool;
   int on_error_ref;
+  int mt[MOONLET_MT_COUNT]; /* registry refs of our metatables, 0 unset */
+  const void *mt_ptr[MOONLET_MT_COUNT];
   uv_prepare_t prepare;
   uv_idle_t idle;
   int idle_active;
@@ -141,6 +156,13 @@ struct moonlet_loop {
 
 /* Registers funcs into the table on top with the loop as upvalue. */
 void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs);
+
+/* The MOONLET_MT_* kind of the object at idx, or -1. */
+int moonlet__objkind(lua_State *L, moonlet_loop *lp, int idx);
+/* Pops a new metatable and records it as kind. */
+void moonlet__register_mt(lua_State *L, moonlet_loop *lp, int kind);
+/* Sets the metatable kind on the object at idx. */
+void moonlet__setmt(lua_State *L, moonlet_loop *lp, int idx, int kind);
 
 /* --- blocking ------------------------------------------------------------ */
 

@@ -73,16 +73,12 @@ static int t_set_name(lua_State *L) {
 }
 
 static int t_traceback(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
   moonlet_task *t = check_task(L, 1);
   if (t->state == TS_DONE) {
     if (t->fut.state == FS_DONE) return 0;
-    if (t->fut.tbref >= 0) {
-      moonlet__getref(L, lp, t->fut.tbref);
-      return 1;
-    }
+    if (lua_getiuservalue(L, 1, MOONLET_UV_TRACEBACK) == LUA_TSTRING) return 1;
     /* A moonlet error object carries its own traceback. */
-    moonlet__getref(L, lp, t->fut.vref);
+    lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
     if (lua_istable(L, -1)) lua_getfield(L, -1, "traceback");
     return 1;
   }
@@ -132,8 +128,8 @@ static int t_gc(lua_State *L) {
   if (t->state == TS_DONE && t->fut.state == FS_FAILED && !t->fut.retrieved) {
     int top = lua_gettop(L);
     const char *tb = NULL;
-    moonlet__getref(L, lp, t->fut.vref);
-    moonlet__getref(L, lp, t->fut.tbref);
+    lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
+    lua_getiuservalue(L, 1, MOONLET_UV_TRACEBACK);
     tb = lua_tostring(L, -1);
     lua_pushliteral(L, "task '");
     push_name(L, lp, t);
@@ -159,13 +155,14 @@ void moonlet__open_task(lua_State *L, moonlet_loop *lp) {
                                    {"current", l_current},
                                    {"tasks", l_tasks},
                                    {NULL, NULL}};
-  if (luaL_newmetatable(L, MOONLET_TASK_MT)) {
+  if (!lp->mt[MOONLET_MT_TASK]) {
+    luaL_newmetatable(L, MOONLET_TASK_MT);
     moonlet__setfuncs(L, lp, meta);
     lua_newtable(L);
     moonlet__setfuncs(L, lp, moonlet__future_methods);
     moonlet__setfuncs(L, lp, methods);
     lua_setfield(L, -2, "__index");
+    moonlet__register_mt(L, lp, MOONLET_MT_TASK);
   }
-  lua_pop(L, 1);
   moonlet__setfuncs(L, lp, funcs);
 }

@@ -1,0 +1,85 @@
+// Go baselines for bench/run.sh, run with GOMAXPROCS=1. Each prints
+// "RESULT <name> <value>", timed inside the program with a monotonic clock.
+//
+//	bench-go spawn N | switch N | idle N
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+func rssKB() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmRSS:") {
+			v, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[2])
+	switch os.Args[1] {
+	case "spawn":
+		// Goroutines created back to back; each yields once and finishes.
+		var done int64
+		all := make(chan struct{})
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			go func() {
+				runtime.Gosched()
+				if atomic.AddInt64(&done, 1) == int64(n) {
+					close(all)
+				}
+			}()
+		}
+		<-all
+		fmt.Printf("RESULT tasks_per_s %g\n", float64(n)/time.Since(t0).Seconds())
+	case "switch":
+		// Unbuffered channel ping-pong: n one-way handoffs.
+		ping, pong := make(chan int), make(chan int)
+		go func() {
+			for v := range ping {
+				pong <- v + 1
+			}
+		}()
+		t0 := time.Now()
+		v := 0
+		for i := 0; i < n/2; i++ {
+			ping <- v
+			v = <-pong
+		}
+		fmt.Printf("RESULT ns_per_handoff %g\n", float64(time.Since(t0).Nanoseconds())/float64(n))
+	case "idle":
+		runtime.GC()
+		base := rssKB()
+		var asleep int64
+		all := make(chan struct{})
+		for i := 0; i < n; i++ {
+			d := time.Duration(2+i%9) * time.Second
+			go func() {
+				if atomic.AddInt64(&asleep, 1) == int64(n) {
+					close(all)
+				}
+				time.Sleep(d)
+			}()
+		}
+		<-all
+		runtime.Gosched()
+		fmt.Printf("RESULT bytes_per_task %g\n", float64(rssKB()-base)*1024/float64(n))
+	}
+}
