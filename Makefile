@@ -128,7 +128,7 @@ demo: all
 
 bench: all
 	@sh tools/deps.sh bench
-	@sh bench/run.sh
+	@sh bench/run.sh $(REPS)
 
 install: module
 	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet

@@ -102,11 +102,12 @@ void moonlet__handle_schedule(lua_State *L, moonlet_loop *lp, int idx) {
 void moonlet__handle_park(lua_State *L, int idx, int obj) {
   moonlet_handle *h = lua_touserdata(L, idx);
   idx = lua_absindex(L, idx);
-  if (lua_getiuservalue(L, obj, MOONLET_UV_CALLBACKS) != LUA_TTABLE) {
+  obj = lua_absindex(L, obj);
+  if (lua_getiuservalue(L, obj, MOONLET_UV_RESULT) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, obj, MOONLET_UV_CALLBACKS);
+    lua_setiuservalue(L, obj, MOONLET_UV_RESULT);
   }
   lua_pushvalue(L, idx);
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
@@ -114,22 +115,16 @@ void moonlet__handle_park(lua_State *L, int idx, int obj) {
   h->where = H_PARKED;
 }
 
-void moonlet__handle_schedule_parked(lua_State *L, moonlet_loop *lp, int obj) {
-  lua_Integer i, n;
-  obj = lua_absindex(L, obj);
-  if (lua_getiuservalue(L, obj, MOONLET_UV_CALLBACKS) == LUA_TTABLE) {
-    n = (lua_Integer)lua_rawlen(L, -1);
-    for (i = 1; i <= n; i++) {
-      moonlet_handle *h;
-      lua_rawgeti(L, -1, i);
-      h = lua_touserdata(L, -1);
-      if (h && h->where == H_PARKED) moonlet__handle_schedule(L, lp, -1);
-      lua_pop(L, 1);
-    }
+void moonlet__handle_schedule_parked(lua_State *L, moonlet_loop *lp, int list) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, list);
+  list = lua_absindex(L, list);
+  for (i = 1; i <= n; i++) {
+    moonlet_handle *h;
+    lua_rawgeti(L, list, i);
+    h = lua_touserdata(L, -1);
+    if (h && h->where == H_PARKED) moonlet__handle_schedule(L, lp, -1);
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  lua_setiuservalue(L, obj, MOONLET_UV_CALLBACKS);
 }
 
 static void on_timer(uv_timer_t *t) {

@@ -61,7 +61,7 @@ static int l_stats(lua_State *L) {
   set_int(L, "bytes_copied", (lua_Integer)s->bytes_copied);
   set_int(L, "fresh_runners", (lua_Integer)s->fresh_runners);
   set_int(L, "pooled_threads", lp->npool);
-  set_int(L, "free_tasks", lp->nfree);
+  set_int(L, "sleeping", (lua_Integer)lp->nsleepers);
   set_int(L, "stack_size", (lua_Integer)(lp->stack.hi - lp->stack.lo));
   lua_pushboolean(L, lp->force_native);
   lua_setfield(L, -2, "force_native");
@@ -75,9 +75,8 @@ static void count_handle(uv_handle_t *h, void *arg) {
   moonlet_loop *lp = arg;
   if (uv_is_closing(h)) return;
   if (h == (uv_handle_t *)&lp->prepare || h == (uv_handle_t *)&lp->idle ||
-      h == (uv_handle_t *)&lp->main_wait.timer)
+      h == (uv_handle_t *)&lp->sleep_timer)
     return;
-  if (h->type == UV_TIMER && !uv_is_active(h)) return; /* pooled */
   lp->stats.open_handles++;
 }
 

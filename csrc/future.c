@@ -3,9 +3,9 @@
  * done-callbacks. Tasks share everything here through moonlet_future, which
  * is their first member; task.c adds what only tasks have.
  *
- * The outcome lives in the object's first user value (one value, a table of
- * several, or the error), parked done-callbacks in the second, so the
- * collector frees them with the object. A plain future has no finalizer,
+ * The object's first user value holds the parked done-callbacks while the
+ * future is pending, then its outcome (one value, a table of several, or the
+ * error), so the collector frees them with the object. A plain future has no finalizer,
  * which keeps creating one cheap; only when it fails does it get the
  * metatable with __gc, to report an error nobody retrieved.
  */
@@ -24,6 +24,11 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
                             int obj, int state, int n) {
   mqueue *q;
   obj = lua_absindex(L, obj);
+  if (f->has_callbacks) {
+    /* The slot that held them is about to hold the outcome. */
+    lua_getiuservalue(L, obj, MOONLET_UV_RESULT);
+    lua_insert(L, -n - 1);
+  }
   if (n == 1) {
     lua_setiuservalue(L, obj, MOONLET_UV_RESULT);
   } else if (n > 1) {
@@ -39,7 +44,11 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
     moonlet__setmt(L, lp, obj, MOONLET_MT_FUTURE_FAILED);
   while ((q = mq_shift(&f->waiters)) != NULL)
     moonlet__wake(mq_data(q, moonlet_wait, node), MW_OK);
-  if (f->has_callbacks) moonlet__handle_schedule_parked(L, lp, obj);
+  if (f->has_callbacks) {
+    f->has_callbacks = 0;
+    moonlet__handle_schedule_parked(L, lp, -1);
+    lua_pop(L, 1);
+  }
 }
 
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
@@ -59,15 +68,8 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
 }
 
 moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx) {
-  switch (moonlet__objkind(L, lp, idx)) {
-    case MOONLET_MT_FUTURE:
-    case MOONLET_MT_FUTURE_FAILED:
-      return lua_touserdata(L, idx);
-    case MOONLET_MT_TASK: /* NULL while under construction */
-      return *(moonlet_future **)lua_touserdata(L, idx);
-    default:
-      return NULL;
-  }
+  /* Every kind we know starts with a moonlet_future. */
+  return moonlet__objkind(L, lp, idx) >= 0 ? lua_touserdata(L, idx) : NULL;
 }
 
 moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {
@@ -213,7 +215,7 @@ static int f_gc(lua_State *L) {
 
 static int l_future(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = lua_newuserdatauv(L, sizeof *f, 2);
+  moonlet_future *f = lua_newuserdatauv(L, sizeof *f, MOONLET_FUTURE_UVS);
   moonlet__future_init(f);
   moonlet__setmt(L, lp, -1, MOONLET_MT_FUTURE);
   return 1;

@@ -36,7 +36,7 @@ void moonlet__handle_schedule(lua_State *L, moonlet_loop *lp, int idx);
 /* Parks the handle object at idx with the future object at obj, until the
  * future settles; the future keeps it alive. */
 void moonlet__handle_park(lua_State *L, int idx, int obj);
-/* Queues every handle parked with the future object at obj. */
-void moonlet__handle_schedule_parked(lua_State *L, moonlet_loop *lp, int obj);
+/* Queues every handle in the list of parked handles at index list. */
+void moonlet__handle_schedule_parked(lua_State *L, moonlet_loop *lp, int list);
 
 #endif

@@ -40,18 +40,24 @@ struct moonlet_wait {
   int resumed;          /* set by the scheduler when it resumes the waiter */
   void (*detach)(moonlet_wait *w); /* unhooks it from what it waits on */
   mqueue node;          /* link in the awaited object's waiter list */
-  uv_timer_t timer;     /* for sleep */
+  uint64_t deadline;    /* sleep: loop time in ms */
+  uint32_t seq;         /* sleep: arrival order among equal deadlines */
+  uint32_t heap_idx;    /* sleep: index in loop->sleepers */
 };
 
 /* Futures: a result slot with waiters and done-callbacks (future.h). */
 enum { FS_PENDING, FS_DONE, FS_FAILED, FS_CANCELLED };
 
-/* User values of future and task objects. */
+/* User values of future and task objects. While a future is pending its
+ * first user value holds the parked done-callbacks, then its outcome. */
 enum {
-  MOONLET_UV_RESULT = 1,    /* the result, a table of results, or the error */
-  MOONLET_UV_CALLBACKS = 2, /* array of parked done-callback handles */
-  MOONLET_UV_TRACEBACK = 3  /* tasks: traceback of a failure */
+  MOONLET_UV_RESULT = 1, /* callbacks; then the result(s) or the error */
+  MOONLET_UV_AUX = 2,    /* tasks: cancel message; then the traceback */
+  MOONLET_UV_THREAD = 3, /* tasks: the Lua thread while it runs */
+  MOONLET_UV_NAME = 4    /* tasks: the name given with set_name */
 };
+#define MOONLET_FUTURE_UVS 1
+#define MOONLET_TASK_UVS 4
 
 typedef struct moonlet_future {
   int state;
@@ -62,11 +68,13 @@ typedef struct moonlet_future {
   mqueue waiters;          /* moonlet_wait.node */
 } moonlet_future;
 
-/* Metatables the loop knows by registry ref, for fast type checks. */
+/* Metatables the loop knows, for fast type checks. The *_FAILED variants
+ * add a finalizer that reports an error nobody retrieved. */
 enum {
   MOONLET_MT_FUTURE,
   MOONLET_MT_FUTURE_FAILED,
   MOONLET_MT_TASK,
+  MOONLET_MT_TASK_FAILED,
   MOONLET_MT_COUNT
 };
 
@@ -78,18 +86,17 @@ enum {
   TS_DONE
 };
 
+/* A task lives inside its Lua object; the loop anchors the object (box_ref)
+ * until the task ends, then the collector owns it like any value. */
 struct moonlet_task {
   moonlet_future fut;     /* first: a task is a future */
   moonlet_runnable run;   /* link in the run queue */
   moonlet_loop *loop;
-  lua_State *T;           /* the task's Lua thread */
-  int thread_ref;         /* keeps T alive, in refs */
-  int box_ref;            /* the Lua object, in refs, while unfinished */
-  int name_ref;           /* name string, in refs */
-  int cancel_ref;         /* message given to cancel(), in refs */
+  lua_State *T;           /* the task's Lua thread (user value THREAD) */
+  int box_ref;            /* the task object, in refs, while unfinished */
   int state;
   int nargs;              /* arguments waiting on T for the first resume */
-  unsigned queued : 1, cancel_requested : 1, box_gone : 1, fast_yield : 1;
+  unsigned cancel_requested : 1, fast_yield : 1;
   int shield;             /* > 0: cancellation is held back (shield) */
   uint64_t id;
   mqueue live_node;       /* link in the loop's list of unfinished tasks */
@@ -97,7 +104,6 @@ struct moonlet_task {
   moonlet_ctx ctx;        /* registers while natively suspended */
   moonlet_slice slice;    /* its stack slice while another task owns it */
   void *fake_stack;       /* AddressSanitizer's per-fiber state */
-  moonlet_task *next_free;
 };
 
 typedef struct moonlet_stats {
@@ -124,10 +130,16 @@ struct moonlet_loop {
   int idle_active;
   mqueue ready;           /* moonlet_runnable.node */
   size_t nready;
+  size_t round_left;      /* runnables left in this round of the turn */
+  unsigned turn_steps, turn_check;
+  uint64_t turn_start;
+  int turn_budgeted;
   mqueue live;            /* unfinished tasks */
   size_t nlive;
-  mqueue done;            /* finished tasks whose objects are alive */
   mqueue timers;          /* pending call_later/call_every handles */
+  uv_timer_t sleep_timer; /* due at the earliest sleeper's deadline */
+  moonlet_wait **sleepers; /* min-heap of sleeping waits */
+  uint32_t nsleepers, cap_sleepers, sleep_seq;
   moonlet_task *current;  /* the task on the shared stack, or NULL */
   int in_callback;
   int driving;            /* the main chunk is driving the loop */
@@ -144,8 +156,6 @@ struct moonlet_loop {
   moonlet_wait main_wait;
   moonlet_runnable main_run; /* the main chunk's turn in the run queue */
   int main_ready;
-  moonlet_task *free_tasks;
-  int nfree;
   uint64_t next_id;
   moonlet_stats stats;
 };
@@ -201,8 +211,8 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
 /* Pushes the Lua object of a task (nil if it is gone). */
 void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t);
 
-/* Called when a task object is collected. */
-void moonlet__task_release(lua_State *L, moonlet_loop *lp, moonlet_task *t);
+/* The task of the task object at idx, or NULL. */
+moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx);
 
 /* Drives the loop from the main chunk until w ends. Returns 0, or -1 when
  * nothing is left that could end it (deadlock). */
@@ -212,8 +222,11 @@ int moonlet__drive(moonlet_loop *lp, moonlet_wait *w);
 int moonlet__loop_init(lua_State *L, moonlet_loop *lp);
 /* Cancels and finishes every task, closes every handle and the uv loop. */
 void moonlet__loop_close(lua_State *L, moonlet_loop *lp);
-/* Cancels pending call_later/call_every handles (timer.c). */
+/* Cancels pending call_later/call_every handles (callback.c). */
 void moonlet__timers_close(lua_State *L, moonlet_loop *lp);
+/* The sleep heap's timer (timer.c). */
+void moonlet__timer_init(moonlet_loop *lp);
+void moonlet__timer_close(moonlet_loop *lp);
 
 /* --- refs: values the loop keeps for C ----------------------------------- */
 

@@ -9,9 +9,9 @@ extern const luaL_Reg moonlet__future_methods[];
 
 /* The task behind the object at idx; raises for other values. */
 static moonlet_task *check_task(lua_State *L, int idx) {
-  moonlet_task **box = luaL_checkudata(L, idx, MOONLET_TASK_MT);
-  if (!*box) luaL_argerror(L, idx, "task is not initialised");
-  return *box;
+  moonlet_task *t = moonlet__to_task(L, moonlet__loop(L), idx);
+  if (!t) luaL_typeerror(L, idx, "task");
+  return t;
 }
 
 static int l_spawn(lua_State *L) {
@@ -33,9 +33,7 @@ static int l_tasks(lua_State *L) {
   int n = 0;
   lua_createtable(L, (int)lp->nlive, 0);
   for (q = lp->live.next; q != &lp->live; q = q->next) {
-    moonlet_task *t = mq_data(q, moonlet_task, live_node);
-    if (t->box_gone) continue;
-    moonlet__push_task(L, lp, t);
+    moonlet__push_task(L, lp, mq_data(q, moonlet_task, live_node));
     lua_rawseti(L, -2, ++n);
   }
   return 1;
@@ -47,28 +45,24 @@ static int t_cancel(lua_State *L) {
   return 1;
 }
 
-static void push_name(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
-  if (t->name_ref >= 0)
-    moonlet__getref(L, lp, t->name_ref);
-  else
+/* Pushes the name of the task object at idx. */
+static void push_name(lua_State *L, int idx, moonlet_task *t) {
+  if (lua_getiuservalue(L, idx, MOONLET_UV_NAME) != LUA_TSTRING) {
+    lua_pop(L, 1);
     lua_pushfstring(L, "task-%I", (lua_Integer)t->id);
+  }
 }
 
 static int t_name(lua_State *L) {
-  moonlet_task *t = check_task(L, 1);
-  push_name(L, moonlet__loop(L), t);
+  push_name(L, 1, check_task(L, 1));
   return 1;
 }
 
 static int t_set_name(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
-  moonlet_task *t = check_task(L, 1);
+  check_task(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 2);
-  lua_pushvalue(L, 2);
-  moonlet__unref(L, lp, t->name_ref);
-  t->name_ref = moonlet__ref(L, lp);
-  lua_settop(L, 1);
+  lua_setiuservalue(L, 1, MOONLET_UV_NAME);
   return 1;
 }
 
@@ -76,7 +70,7 @@ static int t_traceback(lua_State *L) {
   moonlet_task *t = check_task(L, 1);
   if (t->state == TS_DONE) {
     if (t->fut.state == FS_DONE) return 0;
-    if (lua_getiuservalue(L, 1, MOONLET_UV_TRACEBACK) == LUA_TSTRING) return 1;
+    if (lua_getiuservalue(L, 1, MOONLET_UV_AUX) == LUA_TSTRING) return 1;
     /* A moonlet error object carries its own traceback. */
     lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
     if (lua_istable(L, -1)) lua_getfield(L, -1, "traceback");
@@ -106,41 +100,29 @@ static int t_status(lua_State *L) {
 }
 
 static int t_tostring(lua_State *L) {
-  moonlet_task **box = luaL_checkudata(L, 1, MOONLET_TASK_MT);
-  if (!*box) {
-    lua_pushliteral(L, "moonlet.task: (uninitialised)");
-    return 1;
-  }
+  moonlet_task *t = check_task(L, 1);
   lua_pushliteral(L, "moonlet.task: ");
-  push_name(L, moonlet__loop(L), *box);
-  lua_pushfstring(L, " (%s)", task_status(*box));
+  push_name(L, 1, t);
+  lua_pushfstring(L, " (%s)", task_status(t));
   lua_concat(L, 3);
   return 1;
 }
 
-/* An error nobody retrieved is reported when the task object goes. */
+/* Only failed tasks have this finalizer: report if nobody looked. */
 static int t_gc(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
-  moonlet_task **box = luaL_checkudata(L, 1, MOONLET_TASK_MT);
-  moonlet_task *t = *box;
-  if (!t) return 0;
-  *box = NULL;
-  if (t->state == TS_DONE && t->fut.state == FS_FAILED && !t->fut.retrieved) {
-    int top = lua_gettop(L);
-    const char *tb = NULL;
-    lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
-    lua_getiuservalue(L, 1, MOONLET_UV_TRACEBACK);
-    tb = lua_tostring(L, -1);
-    lua_pushliteral(L, "task '");
-    push_name(L, lp, t);
-    lua_pushliteral(L, "' failed and nobody awaited it");
-    lua_concat(L, 3);
-    *box = t; /* the handler may look at the task */
-    moonlet__report(L, lp, top + 1, tb, 1, lua_tostring(L, -1));
-    *box = NULL;
-    lua_settop(L, top);
-  }
-  moonlet__task_release(L, lp, t);
+  moonlet_task *t = lua_touserdata(L, 1);
+  int top = lua_gettop(L);
+  if (t->fut.retrieved) return 0;
+  t->fut.retrieved = 1;
+  lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
+  lua_getiuservalue(L, 1, MOONLET_UV_AUX);
+  lua_pushliteral(L, "task '");
+  push_name(L, 1, t);
+  lua_pushliteral(L, "' failed and nobody awaited it");
+  lua_concat(L, 3);
+  moonlet__report(L, moonlet__loop(L), top + 1, lua_tostring(L, top + 2), 1,
+                  lua_tostring(L, -1));
+  lua_settop(L, top);
   return 0;
 }
 
@@ -149,20 +131,25 @@ void moonlet__open_task(lua_State *L, moonlet_loop *lp) {
       {"cancel", t_cancel},       {"name", t_name},
       {"set_name", t_set_name},   {"traceback", t_traceback},
       {"status", t_status},       {NULL, NULL}};
-  static const luaL_Reg meta[] = {
-      {"__tostring", t_tostring}, {"__gc", t_gc}, {NULL, NULL}};
+  static const luaL_Reg meta[] = {{"__tostring", t_tostring}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"spawn", l_spawn},
                                    {"current", l_current},
                                    {"tasks", l_tasks},
                                    {NULL, NULL}};
-  if (!lp->mt[MOONLET_MT_TASK]) {
-    luaL_newmetatable(L, MOONLET_TASK_MT);
+  int failed;
+  for (failed = 0; failed <= 1 && !lp->mt[MOONLET_MT_TASK + failed]; failed++) {
+    luaL_newmetatable(L, failed ? MOONLET_TASK_MT ".failed" : MOONLET_TASK_MT);
     moonlet__setfuncs(L, lp, meta);
+    if (failed) {
+      lua_pushlightuserdata(L, lp);
+      lua_pushcclosure(L, t_gc, 1);
+      lua_setfield(L, -2, "__gc");
+    }
     lua_newtable(L);
     moonlet__setfuncs(L, lp, moonlet__future_methods);
     moonlet__setfuncs(L, lp, methods);
     lua_setfield(L, -2, "__index");
-    moonlet__register_mt(L, lp, MOONLET_MT_TASK);
+    moonlet__register_mt(L, lp, MOONLET_MT_TASK + failed);
   }
   moonlet__setfuncs(L, lp, funcs);
 }

@@ -1,0 +1,64 @@
+-- Runs every benchmark REPS times per implementation (each run a fresh
+-- process), and prints the medians with ratios against baselines measured
+-- in the same run.   lua5.4 bench/run.lua [REPS]   (make bench)
+local REPS = tonumber(arg[1] or os.getenv("REPS")) or 5
+local GO = "./build/bench-go"
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  if n == 0 then return nil end
+  if n % 2 == 1 then return xs[(n + 1) / 2] end
+  return (xs[n / 2] + xs[n / 2 + 1]) / 2
+end
+
+local function measure(cmd)
+  local xs = {}
+  for _ = 1, REPS do
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("a")
+    p:close()
+    local v = out:match("RESULT %S+ (%S+)")
+    if not v then error("no result from: " .. cmd .. "\n" .. out) end
+    xs[#xs + 1] = tonumber(v)
+  end
+  return median(xs)
+end
+
+local impls = {
+  { "moonlet (fast path)", "lua5.4 bench/%s.lua moonlet %d" },
+  { "moonlet (MOONLET_FORCE_NATIVE=1)", "MOONLET_FORCE_NATIVE=1 lua5.4 bench/%s.lua moonlet %d" },
+  { "raw Lua coroutines", "lua5.4 bench/%s.lua raw %d" },
+  { "luv", "lua5.4 bench/%s.lua luv %d" },
+  { "cqueues", "lua5.4 bench/%s.lua cqueues %d" },
+  { "Go (GOMAXPROCS=1)", "GOMAXPROCS=1 " .. GO .. " %s %d" },
+}
+
+local benches = {
+  { name = "spawn", n = 200000, unit = "tasks/s", higher = true,
+    what = "200,000 tasks spawned back to back, each yields once" },
+  { name = "switch", n = 1000000, unit = "ns/handoff", higher = false,
+    what = "1,000,000 one-way handoffs between two tasks (moonlet: through futures)" },
+  { name = "idle", n = 100000, unit = "bytes/task", higher = false,
+    what = "100,000 tasks sleeping 2-10 s: RSS growth per task" },
+  { name = "idle", n = 1000000, unit = "bytes/task", higher = false,
+    what = "1,000,000 tasks sleeping 2-10 s: RSS growth per task" },
+}
+
+print(("moonlet benchmarks: median of %d runs each, %s"):format(REPS, os.date("!%Y-%m-%d %H:%M UTC")))
+for _, b in ipairs(benches) do
+  print(("\n### %s: %s\n"):format(b.name, b.what))
+  print(("| implementation | %s | moonlet (fast path) vs this |"):format(b.unit))
+  print("|---|---:|---:|")
+  local base
+  for _, impl in ipairs(impls) do
+    local v = measure(impl[2]:format(b.name, b.n))
+    base = base or v
+    local ratio = b.higher and base / v or v / base
+    -- ratio > 1: moonlet's fast path does better than this implementation.
+    print(("| %s | %s | %s |"):format(impl[1],
+      v >= 1000 and ("%.0f"):format(v) or ("%.1f"):format(v),
+      impl == impls[1] and "-" or ("%.2fx %s"):format(ratio, ratio >= 1 and "better" or "worse")))
+    io.stdout:flush()
+  end
+end
