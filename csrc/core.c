@@ -10,8 +10,13 @@ static const char loop_key = 'L';
 
 void moonlet__open_callback(lua_State *L, moonlet_loop *lp);
 
+
 static int loop_gc(lua_State *L) {
-  moonlet__loop_close(L, lua_touserdata(L, 1));
+  /* Only the registry's loop object (reachable through the debug library
+   * at most) may be closed. */
+  moonlet_loop *lp = lua_touserdata(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key);
+  if (lp && lua_touserdata(L, -1) == lp) moonlet__loop_close(L, lp);
   return 0;
 }
 

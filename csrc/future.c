@@ -203,8 +203,8 @@ static int f_tostring(lua_State *L) {
 
 /* Only failed futures have this finalizer: report if nobody looked. */
 static int f_gc(lua_State *L) {
-  moonlet_future *f = lua_touserdata(L, 1);
-  if (!f->retrieved) {
+  moonlet_future *f = moonlet__to_future(L, moonlet__loop(L), 1);
+  if (f && f->state == FS_FAILED && !f->retrieved) {
     f->retrieved = 1;
     lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
     moonlet__report(L, moonlet__loop(L), lua_gettop(L), NULL, 1,

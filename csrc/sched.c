@@ -20,6 +20,13 @@
 #include "tools.h"
 
 #define POOL_MAX 1024      /* idle Lua threads kept for new tasks */
+
+/* Lua 5.4.6 renamed lua_resetthread and deprecated the old name. */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+#define close_thread(T) lua_closethread((T), NULL)
+#else
+#define close_thread(T) lua_resetthread(T)
+#endif
 #define TURN_STEPS 1024    /* steps before the loop polls I/O again */
 #define TURN_NS 1000000    /* ... or this much time, checked every 64 steps */
 
@@ -336,7 +343,7 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
     /* Lua leaves a dead coroutine's to-be-closed variables open; resetting
      * the thread closes them, with the error, as a normal unwind would.
      * It leaves the (possibly new) error alone on the stack. */
-    if (ran) lua_resetthread(T);
+    if (ran) close_thread(T);
     state = moonlet__is_error_kind(T, -1, "cancelled") ? FS_CANCELLED
                                                        : FS_FAILED;
     nres = 1;

@@ -110,9 +110,9 @@ static int t_tostring(lua_State *L) {
 
 /* Only failed tasks have this finalizer: report if nobody looked. */
 static int t_gc(lua_State *L) {
-  moonlet_task *t = lua_touserdata(L, 1);
+  moonlet_task *t = moonlet__to_task(L, moonlet__loop(L), 1);
   int top = lua_gettop(L);
-  if (t->fut.retrieved) return 0;
+  if (!t || t->fut.state != FS_FAILED || t->fut.retrieved) return 0;
   t->fut.retrieved = 1;
   lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
   lua_getiuservalue(L, 1, MOONLET_UV_AUX);

@@ -61,5 +61,23 @@ describe("bad input", function()
     t:await()
   end)
 
+  it("metamethods called by hand on the wrong objects do nothing harmful", function()
+    local f = m.future()
+    f:set_error("x")
+    local failed_gc = getmetatable(f).__gc
+    assert.is_function(failed_gc)
+    failed_gc(42)
+    failed_gc({})
+    failed_gc(io.stdout)
+    f:error() -- retrieved: nothing to report
+    local t = m.spawn(function() error("y") end)
+    assert.has_error(function() t:await() end)
+    local task_gc = getmetatable(t).__gc
+    task_gc(f)
+    task_gc("s")
+    assert.has_error(function() getmetatable(t).__tostring(f) end)
+    assert.has_error(function() getmetatable(f).__tostring(1) end)
+  end)
+
   it("leaves no task or handle behind", U.assert_clean)
 end)

@@ -58,5 +58,20 @@ describe("run", function()
     assert.equal("from task\n", out)
   end)
 
+  it("lets a task end the program with os.exit(code, true)", function()
+    local code, out, err = U.run_script([[
+      local m = require "moonlet"
+      m.spawn(function() m.sleep(10) end)
+      m.run(function()
+        table.sort({ 2, 1 }, function(a, b) m.yield(); return a < b end)
+        print("exiting from a task")
+        os.exit(3, true)
+      end)
+    ]])
+    assert.equal(3, code)
+    assert.equal("exiting from a task\n", out)
+    assert.equal("", err)
+  end)
+
   it("leaves no task or handle behind", U.assert_clean)
 end)
