@@ -221,8 +221,8 @@ static int l_future(lua_State *L) {
   return 1;
 }
 
-/* Shared by futures and tasks (task.c overrides cancel). */
-const luaL_Reg moonlet__future_methods[] = {
+/* Shared by futures and tasks (tasks override cancel). */
+static const luaL_Reg moonlet__future_methods[] = {
     {"set_result", f_set_result}, {"set_error", f_set_error},
     {"cancel", f_cancel},         {"await", f_await},
     {"result", f_result},         {"error", f_error},
@@ -230,20 +230,24 @@ const luaL_Reg moonlet__future_methods[] = {
     {"status", f_status},         {"on_done", f_on_done},
     {NULL, NULL}};
 
-/* Makes the metatable named name (with __tostring, the methods, and __gc
- * if given) and records it as kind. */
-static void new_future_mt(lua_State *L, moonlet_loop *lp, const char *name,
-                          int kind, lua_CFunction gc) {
-  static const luaL_Reg meta[] = {{"__tostring", f_tostring}, {NULL, NULL}};
+static void set_method(lua_State *L, moonlet_loop *lp, const char *name,
+                       lua_CFunction fn) {
+  lua_pushlightuserdata(L, lp);
+  lua_pushcclosure(L, fn, 1);
+  lua_setfield(L, -2, name);
+}
+
+void moonlet__future_metatable(lua_State *L, moonlet_loop *lp,
+                               const char *name, int kind,
+                               lua_CFunction tostring, lua_CFunction gc,
+                               const luaL_Reg *extra) {
   luaL_newmetatable(L, name);
-  moonlet__setfuncs(L, lp, meta);
-  if (gc) {
-    lua_pushlightuserdata(L, lp);
-    lua_pushcclosure(L, gc, 1);
-    lua_setfield(L, -2, "__gc");
-  }
+  set_method(L, lp, "__tostring", tostring);
+  /* No __gc field at all without gc: even a false one makes a finalizer. */
+  if (gc) set_method(L, lp, "__gc", gc);
   lua_newtable(L);
   moonlet__setfuncs(L, lp, moonlet__future_methods);
+  if (extra) moonlet__setfuncs(L, lp, extra);
   lua_setfield(L, -2, "__index");
   moonlet__register_mt(L, lp, kind);
 }
@@ -251,9 +255,10 @@ static void new_future_mt(lua_State *L, moonlet_loop *lp, const char *name,
 void moonlet__open_future(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"future", l_future}, {NULL, NULL}};
   if (!lp->mt[MOONLET_MT_FUTURE]) {
-    new_future_mt(L, lp, MOONLET_FUTURE_MT, MOONLET_MT_FUTURE, NULL);
-    new_future_mt(L, lp, MOONLET_FUTURE_MT ".failed",
-                  MOONLET_MT_FUTURE_FAILED, f_gc);
+    moonlet__future_metatable(L, lp, MOONLET_FUTURE_MT, MOONLET_MT_FUTURE,
+                              f_tostring, NULL, NULL);
+    moonlet__future_metatable(L, lp, MOONLET_FUTURE_MT ".failed",
+                              MOONLET_MT_FUTURE_FAILED, f_tostring, f_gc, NULL);
   }
   moonlet__setfuncs(L, lp, funcs); /* into the module table */
 }

@@ -24,6 +24,14 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj);
 moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx);
 moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx);
 
+/* Creates and records the metatable kind, named name: __tostring, __gc if
+ * gc is not NULL, and __index with the future methods plus extra (or NULL).
+ * Tasks use it too. */
+void moonlet__future_metatable(lua_State *L, moonlet_loop *lp,
+                               const char *name, int kind,
+                               lua_CFunction tostring, lua_CFunction gc,
+                               const luaL_Reg *extra);
+
 /* Handles for callbacks: on_done, call_soon, call_later, call_every. */
 typedef struct moonlet_handle moonlet_handle;
 

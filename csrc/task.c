@@ -5,7 +5,6 @@
  */
 #include "future.h"
 
-extern const luaL_Reg moonlet__future_methods[];
 
 /* The task behind the object at idx; raises for other values. */
 static moonlet_task *check_task(lua_State *L, int idx) {
@@ -131,25 +130,15 @@ void moonlet__open_task(lua_State *L, moonlet_loop *lp) {
       {"cancel", t_cancel},       {"name", t_name},
       {"set_name", t_set_name},   {"traceback", t_traceback},
       {"status", t_status},       {NULL, NULL}};
-  static const luaL_Reg meta[] = {{"__tostring", t_tostring}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"spawn", l_spawn},
                                    {"current", l_current},
                                    {"tasks", l_tasks},
                                    {NULL, NULL}};
-  int failed;
-  for (failed = 0; failed <= 1 && !lp->mt[MOONLET_MT_TASK + failed]; failed++) {
-    luaL_newmetatable(L, failed ? MOONLET_TASK_MT ".failed" : MOONLET_TASK_MT);
-    moonlet__setfuncs(L, lp, meta);
-    if (failed) {
-      lua_pushlightuserdata(L, lp);
-      lua_pushcclosure(L, t_gc, 1);
-      lua_setfield(L, -2, "__gc");
-    }
-    lua_newtable(L);
-    moonlet__setfuncs(L, lp, moonlet__future_methods);
-    moonlet__setfuncs(L, lp, methods);
-    lua_setfield(L, -2, "__index");
-    moonlet__register_mt(L, lp, MOONLET_MT_TASK + failed);
+  if (!lp->mt[MOONLET_MT_TASK]) {
+    moonlet__future_metatable(L, lp, MOONLET_TASK_MT, MOONLET_MT_TASK,
+                              t_tostring, NULL, methods);
+    moonlet__future_metatable(L, lp, MOONLET_TASK_MT ".failed",
+                              MOONLET_MT_TASK_FAILED, t_tostring, t_gc, methods);
   }
   moonlet__setfuncs(L, lp, funcs);
 }
