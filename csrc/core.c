@@ -137,5 +137,6 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_task(L, lp);
   moonlet__open_timer(L, lp);
   moonlet__open_callback(L, lp);
+  moonlet__open_channel(L, lp);
   return 1;
 }

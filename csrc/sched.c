@@ -477,6 +477,12 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   return w;
 }
 
+void moonlet__checkpoint(lua_State *L, moonlet_loop *lp) {
+  moonlet_task *t = lp->current;
+  if (t && (lp->closing || (t->cancel_requested && t->shield == 0)))
+    moonlet__raise_cancelled(L, lp, t);
+}
+
 static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
   t->state = TS_NATIVE;
   lp->stats.native_switches++;

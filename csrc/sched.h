@@ -40,6 +40,8 @@ struct moonlet_wait {
   int resumed;          /* set by the scheduler when it resumes the waiter */
   void (*detach)(moonlet_wait *w); /* unhooks it from what it waits on */
   mqueue node;          /* link in the awaited object's waiter list */
+  int slot;             /* channel: key of this waiter's value slot */
+  int closed;           /* channel: woken because the channel closed */
   uint64_t deadline;    /* sleep: loop time in ms */
   uint32_t seq;         /* sleep: arrival order among equal deadlines */
   uint32_t heap_idx;    /* sleep: index in loop->sleepers */
@@ -180,6 +182,11 @@ void moonlet__setmt(lua_State *L, moonlet_loop *lp, int idx, int kind);
  * Raises for callbacks, finalizers, a closed loop, and a cancelled task. */
 moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp);
 
+/* Raises Cancelled if the current task was cancelled (and is not shielded).
+ * Operations that may complete without blocking call it first, so every
+ * blocking-capable call is a cancellation point. */
+void moonlet__checkpoint(lua_State *L, moonlet_loop *lp);
+
 /* Suspends until w is woken, then returns k(L, LUA_YIELD, w). On the fast
  * path this yields (k runs on resume); on the native path it switches
  * stacks; for the main chunk it drives the loop. */
@@ -258,5 +265,6 @@ void moonlet__open_errors(lua_State *L, moonlet_loop *lp);
 void moonlet__open_future(lua_State *L, moonlet_loop *lp);
 void moonlet__open_task(lua_State *L, moonlet_loop *lp);
 void moonlet__open_timer(lua_State *L, moonlet_loop *lp);
+void moonlet__open_channel(lua_State *L, moonlet_loop *lp);
 
 #endif

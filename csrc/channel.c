@@ -1,0 +1,324 @@
+/*
+ * channel.c - Go channels. An operation hands off to a waiter first, then
+ * uses the buffer, then queues (Tarantool's fiber_channel order); waiters
+ * are served FIFO.
+ *
+ * Values move only through the channel object: its first user value is the
+ * ring buffer, its second a table of slots, one per waiting sender (holding
+ * the value it offers) or receiver (receiving the value handed to it). A
+ * waiter that is cancelled before it was served leaves nothing behind and
+ * takes nothing.
+ */
+#include <limits.h>
+
+#include "sched.h"
+
+#define CHANNEL_MT "moonlet.channel"
+
+enum { UV_RING = 1, UV_SLOTS = 2 };
+
+typedef struct moonlet_channel {
+  lua_Integer cap;     /* 0: unbuffered */
+  lua_Integer head;    /* ring index (0-based) of the oldest value */
+  lua_Integer count;   /* values in the ring */
+  int closed;
+  int next_slot;
+  mqueue recvq, sendq; /* moonlet_wait.node */
+} moonlet_channel;
+
+static moonlet_channel *check_channel(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, CHANNEL_MT);
+}
+
+/* --- the ring and the slots, all at stack index 1 ------------------------ */
+
+static void ring_push(lua_State *L, moonlet_channel *c) { /* pops a value */
+  lua_getiuservalue(L, 1, UV_RING);
+  lua_rotate(L, -2, 1);
+  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+  lua_pop(L, 1);
+  c->count++;
+}
+
+static void ring_pop(lua_State *L, moonlet_channel *c) { /* pushes it */
+  lua_getiuservalue(L, 1, UV_RING);
+  lua_rawgeti(L, -1, c->head + 1);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, c->head + 1);
+  lua_remove(L, -2);
+  c->head = (c->head + 1) % c->cap;
+  c->count--;
+}
+
+static void slots(lua_State *L) {
+  if (lua_getiuservalue(L, 1, UV_SLOTS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_SLOTS);
+  }
+}
+
+static void slot_put(lua_State *L, int slot) { /* pops a value */
+  slots(L);
+  lua_rotate(L, -2, 1);
+  lua_rawseti(L, -2, slot);
+  lua_pop(L, 1);
+}
+
+static void slot_take(lua_State *L, int slot) { /* pushes it, clears it */
+  slots(L);
+  lua_rawgeti(L, -1, slot);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, slot);
+  lua_remove(L, -2);
+}
+
+static int new_slot(moonlet_channel *c) {
+  if (c->next_slot == INT_MAX) c->next_slot = 0;
+  return ++c->next_slot;
+}
+
+static moonlet_wait *first_waiter(mqueue *q) {
+  mqueue *n = mq_shift(q);
+  return n ? mq_data(n, moonlet_wait, node) : NULL;
+}
+
+/* --- operations that never block ----------------------------------------- */
+
+/* Sends the value on top (popped) if that needs no waiting. */
+static int try_send(lua_State *L, moonlet_channel *c) {
+  moonlet_wait *r;
+  if (c->closed) return luaL_error(L, "send on a closed channel");
+  if ((r = first_waiter(&c->recvq)) != NULL) {
+    slot_put(L, r->slot);
+    moonlet__wake(r, MW_OK);
+    return 1;
+  }
+  if (c->count < c->cap) {
+    ring_push(L, c);
+    return 1;
+  }
+  return 0;
+}
+
+/* Pushes a value and returns 1 if one can be had without waiting. */
+static int try_recv(lua_State *L, moonlet_channel *c) {
+  moonlet_wait *s;
+  if (c->count > 0) {
+    ring_pop(L, c);
+    /* The buffer has room now: the first waiting sender moves in. */
+    if ((s = first_waiter(&c->sendq)) != NULL) {
+      slot_take(L, s->slot);
+      ring_push(L, c);
+      moonlet__wake(s, MW_OK);
+    }
+    return 1;
+  }
+  if ((s = first_waiter(&c->sendq)) != NULL) {
+    slot_take(L, s->slot);
+    moonlet__wake(s, MW_OK);
+    return 1;
+  }
+  return 0;
+}
+
+/* --- blocking operations ------------------------------------------------- */
+
+static int send_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  (void)status;
+  if (w->status != MW_OK || w->closed) {
+    slot_take(L, w->slot); /* never delivered: drop it */
+    lua_pop(L, 1);
+  }
+  moonlet__check_wake(L, w);
+  if (w->closed) return luaL_error(L, "send on a closed channel");
+  return 0;
+}
+
+static int c_send(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_channel *c = check_channel(L, 1);
+  moonlet_wait *w;
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  moonlet__checkpoint(L, lp);
+  if (try_send(L, c)) return 0;
+  w = moonlet__enter_block(L, lp);
+  w->slot = new_slot(c);
+  w->closed = 0;
+  slot_put(L, w->slot);
+  mq_push(&c->sendq, &w->node);
+  w->detach = moonlet__detach_node;
+  return moonlet__block(L, lp, w, send_k);
+}
+
+static int recv_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  (void)status;
+  if (w->status != MW_OK) {
+    slot_take(L, w->slot);
+    lua_pop(L, 1);
+  }
+  moonlet__check_wake(L, w);
+  if (w->closed) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    return 2;
+  }
+  slot_take(L, w->slot);
+  lua_pushboolean(L, 1);
+  return 2;
+}
+
+static int c_recv(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_channel *c = check_channel(L, 1);
+  moonlet_wait *w;
+  lua_settop(L, 1);
+  moonlet__checkpoint(L, lp);
+  if (try_recv(L, c)) {
+    lua_pushboolean(L, 1);
+    return 2;
+  }
+  if (c->closed) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    return 2;
+  }
+  w = moonlet__enter_block(L, lp);
+  w->slot = new_slot(c);
+  w->closed = 0;
+  mq_push(&c->recvq, &w->node);
+  w->detach = moonlet__detach_node;
+  return moonlet__block(L, lp, w, recv_k);
+}
+
+static int c_try_send(lua_State *L) {
+  moonlet_channel *c = check_channel(L, 1);
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  lua_pushboolean(L, try_send(L, c));
+  return 1;
+}
+
+static int c_try_recv(lua_State *L) {
+  moonlet_channel *c = check_channel(L, 1);
+  lua_settop(L, 1);
+  if (try_recv(L, c)) {
+    lua_pushboolean(L, 1);
+    return 2;
+  }
+  lua_pushnil(L);
+  if (c->closed)
+    lua_pushboolean(L, 0);
+  else
+    lua_pushnil(L);
+  return 2;
+}
+
+/* Wakes every waiter in q as closed. */
+static void wake_closed(mqueue *q) {
+  moonlet_wait *w;
+  while ((w = first_waiter(q)) != NULL) {
+    w->closed = 1;
+    moonlet__wake(w, MW_OK);
+  }
+}
+
+static int c_close(lua_State *L) {
+  moonlet_channel *c = check_channel(L, 1);
+  if (c->closed) return luaL_error(L, "close of a closed channel");
+  c->closed = 1;
+  wake_closed(&c->recvq);
+  wake_closed(&c->sendq);
+  return 0;
+}
+
+static int c_closed(lua_State *L) {
+  lua_pushboolean(L, check_channel(L, 1)->closed);
+  return 1;
+}
+
+static int c_len(lua_State *L) {
+  lua_pushinteger(L, check_channel(L, 1)->count);
+  return 1;
+}
+
+static int c_cap(lua_State *L) {
+  lua_pushinteger(L, check_channel(L, 1)->cap);
+  return 1;
+}
+
+/* for v in ch:iter() do ... end: receives until the channel is closed and
+ * drained. A nil value ends a for loop, as in Lua; use recv for channels
+ * that carry nil. */
+static int iter_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return 1; /* the value; ok was popped by the call below */
+}
+
+static int c_iter_next(lua_State *L) {
+  lua_settop(L, 0);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(1)); /* recv, ch */
+  lua_callk(L, 1, 1, 0, iter_k);
+  return 1;
+}
+
+static int c_iter(lua_State *L) {
+  check_channel(L, 1);
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "recv");
+  lua_pushcclosure(L, c_iter_next, 2);
+  return 1;
+}
+
+static int c_tostring(lua_State *L) {
+  moonlet_channel *c = check_channel(L, 1);
+  lua_pushfstring(L, "moonlet.channel: %p (%I/%I%s)", (void *)c,
+                  (lua_Integer)c->count, (lua_Integer)c->cap,
+                  c->closed ? ", closed" : "");
+  return 1;
+}
+
+static int l_channel(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 0);
+  moonlet_channel *c;
+  luaL_argcheck(L, cap >= 0 && cap <= INT_MAX, 1,
+                "capacity must be between 0 and 2^31-1");
+  c = lua_newuserdatauv(L, sizeof *c, 2);
+  c->cap = cap;
+  c->head = c->count = 0;
+  c->closed = 0;
+  c->next_slot = 0;
+  mq_init(&c->recvq);
+  mq_init(&c->sendq);
+  luaL_setmetatable(L, CHANNEL_MT);
+  if (cap > 0) {
+    lua_createtable(L, cap < 1024 ? (int)cap : 1024, 0);
+    lua_setiuservalue(L, -2, UV_RING);
+  }
+  return 1;
+}
+
+void moonlet__open_channel(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg methods[] = {
+      {"send", c_send},         {"recv", c_recv},     {"try_send", c_try_send},
+      {"try_recv", c_try_recv}, {"close", c_close},   {"closed", c_closed},
+      {"cap", c_cap},           {"iter", c_iter},     {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"channel", l_channel}, {NULL, NULL}};
+  if (luaL_newmetatable(L, CHANNEL_MT)) {
+    lua_pushcfunction(L, c_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, c_len);
+    lua_setfield(L, -2, "__len");
+    lua_newtable(L);
+    moonlet__setfuncs(L, lp, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  moonlet__setfuncs(L, lp, funcs);
+}
