@@ -28,6 +28,9 @@ end
 local impls = {
   { "moonlet (fast path)", "lua5.4 bench/%s.lua moonlet %d" },
   { "moonlet (MOONLET_FORCE_NATIVE=1)", "MOONLET_FORCE_NATIVE=1 lua5.4 bench/%s.lua moonlet %d" },
+  { "moonlet channels (fast path)", "lua5.4 bench/%s.lua moonlet-channel %d", only = "switch" },
+  { "moonlet channels (MOONLET_FORCE_NATIVE=1)",
+    "MOONLET_FORCE_NATIVE=1 lua5.4 bench/%s.lua moonlet-channel %d", only = "switch" },
   { "raw Lua coroutines", "lua5.4 bench/%s.lua raw %d" },
   { "luv", "lua5.4 bench/%s.lua luv %d" },
   { "cqueues", "lua5.4 bench/%s.lua cqueues %d" },
@@ -38,7 +41,7 @@ local benches = {
   { name = "spawn", n = 200000, unit = "tasks/s", higher = true,
     what = "200,000 tasks spawned back to back, each yields once" },
   { name = "switch", n = 1000000, unit = "ns/handoff", higher = false,
-    what = "1,000,000 one-way handoffs between two tasks (moonlet: through futures)" },
+    what = "1,000,000 one-way handoffs between two tasks (moonlet: through futures, and through unbuffered channels)" },
   { name = "idle", n = 100000, unit = "bytes/task", higher = false,
     what = "100,000 tasks sleeping 2-10 s: RSS growth per task" },
   { name = "idle", n = 1000000, unit = "bytes/task", higher = false,
@@ -52,6 +55,7 @@ for _, b in ipairs(benches) do
   print("|---|---:|---:|")
   local base
   for _, impl in ipairs(impls) do
+    if impl.only and impl.only ~= b.name then goto next end
     local v = measure(impl[2]:format(b.name, b.n))
     base = base or v
     local ratio = b.higher and base / v or v / base
@@ -60,5 +64,6 @@ for _, b in ipairs(benches) do
       v >= 1000 and ("%.0f"):format(v) or ("%.1f"):format(v),
       impl == impls[1] and "-" or ("%.2fx %s"):format(ratio, ratio >= 1 and "better" or "worse")))
     io.stdout:flush()
+    ::next::
   end
 end

@@ -1,6 +1,6 @@
 -- switch: two tasks pass a value back and forth; N one-way handoffs.
 -- Prints ns per one-way handoff.
---   lua5.4 bench/switch.lua moonlet|raw|luv|cqueues [N]
+--   lua5.4 bench/switch.lua moonlet|moonlet-channel|raw|luv|cqueues [N]
 local B = dofile("bench/common.lua")
 local impl, N = arg[1], tonumber(arg[2]) or 1000000
 
@@ -31,6 +31,25 @@ if impl == "moonlet" then
     assert(a:await() == N / 2)
     b:await()
     B.result("ns_per_handoff", (B.clock() - t0) / N * 1e9)
+  end)
+
+elseif impl == "moonlet-channel" then
+  -- Unbuffered channels, as Go's ping-pong: no allocation per handoff.
+  local m = require "moonlet"
+  m.run(function()
+    local ping, pong = m.channel(), m.channel()
+    local b = m.spawn(function()
+      for _ = 1, N / 2 do pong:send(ping:recv() + 1) end
+    end)
+    local t0 = B.clock()
+    local v = 0
+    for _ = 1, N / 2 do
+      ping:send(v)
+      v = pong:recv()
+    end
+    assert(v == N / 2)
+    B.result("ns_per_handoff", (B.clock() - t0) / N * 1e9)
+    b:await()
   end)
 
 elseif impl == "raw" then

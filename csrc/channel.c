@@ -4,8 +4,9 @@
  * are served FIFO.
  *
  * Values move only through the channel object: its first user value is the
- * ring buffer, its second a table of slots, one per waiting sender (holding
- * the value it offers) or receiver (receiving the value handed to it). A
+ * ring buffer, its second a table of slots keyed by the address of each
+ * waiting sender's wait (holding the value it offers) or receiver's (the
+ * value handed to it); a task reuses its wait, so the keys stay few. A
  * waiter that is cancelled before it was served leaves nothing behind and
  * takes nothing.
  */
@@ -22,12 +23,13 @@ typedef struct moonlet_channel {
   lua_Integer head;    /* ring index (0-based) of the oldest value */
   lua_Integer count;   /* values in the ring */
   int closed;
-  int next_slot;
   mqueue recvq, sendq; /* moonlet_wait.node */
 } moonlet_channel;
 
 static moonlet_channel *check_channel(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, CHANNEL_MT);
+  if (moonlet__objkind(L, moonlet__loop(L), idx) != MOONLET_MT_CHANNEL)
+    luaL_typeerror(L, idx, "channel");
+  return lua_touserdata(L, idx);
 }
 
 /* --- the ring and the slots, all at stack index 1 ------------------------ */
@@ -59,24 +61,19 @@ static void slots(lua_State *L) {
   }
 }
 
-static void slot_put(lua_State *L, int slot) { /* pops a value */
+static void slot_put(lua_State *L, moonlet_wait *w) { /* pops a value */
   slots(L);
   lua_rotate(L, -2, 1);
-  lua_rawseti(L, -2, slot);
+  lua_rawsetp(L, -2, w);
   lua_pop(L, 1);
 }
 
-static void slot_take(lua_State *L, int slot) { /* pushes it, clears it */
+static void slot_take(lua_State *L, moonlet_wait *w) { /* pushes, clears */
   slots(L);
-  lua_rawgeti(L, -1, slot);
+  lua_rawgetp(L, -1, w);
   lua_pushnil(L);
-  lua_rawseti(L, -3, slot);
+  lua_rawsetp(L, -3, w);
   lua_remove(L, -2);
-}
-
-static int new_slot(moonlet_channel *c) {
-  if (c->next_slot == INT_MAX) c->next_slot = 0;
-  return ++c->next_slot;
 }
 
 static moonlet_wait *first_waiter(mqueue *q) {
@@ -91,7 +88,7 @@ static int try_send(lua_State *L, moonlet_channel *c) {
   moonlet_wait *r;
   if (c->closed) return luaL_error(L, "send on a closed channel");
   if ((r = first_waiter(&c->recvq)) != NULL) {
-    slot_put(L, r->slot);
+    slot_put(L, r);
     moonlet__wake(r, MW_OK);
     return 1;
   }
@@ -109,14 +106,14 @@ static int try_recv(lua_State *L, moonlet_channel *c) {
     ring_pop(L, c);
     /* The buffer has room now: the first waiting sender moves in. */
     if ((s = first_waiter(&c->sendq)) != NULL) {
-      slot_take(L, s->slot);
+      slot_take(L, s);
       ring_push(L, c);
       moonlet__wake(s, MW_OK);
     }
     return 1;
   }
   if ((s = first_waiter(&c->sendq)) != NULL) {
-    slot_take(L, s->slot);
+    slot_take(L, s);
     moonlet__wake(s, MW_OK);
     return 1;
   }
@@ -129,7 +126,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   if (w->status != MW_OK || w->closed) {
-    slot_take(L, w->slot); /* never delivered: drop it */
+    slot_take(L, w); /* never delivered: drop it */
     lua_pop(L, 1);
   }
   moonlet__check_wake(L, w);
@@ -146,9 +143,8 @@ static int c_send(lua_State *L) {
   moonlet__checkpoint(L, lp);
   if (try_send(L, c)) return 0;
   w = moonlet__enter_block(L, lp);
-  w->slot = new_slot(c);
   w->closed = 0;
-  slot_put(L, w->slot);
+  slot_put(L, w);
   mq_push(&c->sendq, &w->node);
   w->detach = moonlet__detach_node;
   return moonlet__block(L, lp, w, send_k);
@@ -158,7 +154,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   if (w->status != MW_OK) {
-    slot_take(L, w->slot);
+    slot_take(L, w);
     lua_pop(L, 1);
   }
   moonlet__check_wake(L, w);
@@ -167,7 +163,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushboolean(L, 0);
     return 2;
   }
-  slot_take(L, w->slot);
+  slot_take(L, w);
   lua_pushboolean(L, 1);
   return 2;
 }
@@ -188,7 +184,6 @@ static int c_recv(lua_State *L) {
     return 2;
   }
   w = moonlet__enter_block(L, lp);
-  w->slot = new_slot(c);
   w->closed = 0;
   mq_push(&c->recvq, &w->node);
   w->detach = moonlet__detach_node;
@@ -293,10 +288,9 @@ static int l_channel(lua_State *L) {
   c->cap = cap;
   c->head = c->count = 0;
   c->closed = 0;
-  c->next_slot = 0;
   mq_init(&c->recvq);
   mq_init(&c->sendq);
-  luaL_setmetatable(L, CHANNEL_MT);
+  moonlet__setmt(L, moonlet__loop(L), -1, MOONLET_MT_CHANNEL);
   if (cap > 0) {
     lua_createtable(L, cap < 1024 ? (int)cap : 1024, 0);
     lua_setiuservalue(L, -2, UV_RING);
@@ -310,15 +304,15 @@ void moonlet__open_channel(lua_State *L, moonlet_loop *lp) {
       {"try_recv", c_try_recv}, {"close", c_close},   {"closed", c_closed},
       {"cap", c_cap},           {"iter", c_iter},     {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"channel", l_channel}, {NULL, NULL}};
-  if (luaL_newmetatable(L, CHANNEL_MT)) {
-    lua_pushcfunction(L, c_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, c_len);
-    lua_setfield(L, -2, "__len");
+  static const luaL_Reg meta[] = {
+      {"__tostring", c_tostring}, {"__len", c_len}, {NULL, NULL}};
+  if (!lp->mt[MOONLET_MT_CHANNEL]) {
+    luaL_newmetatable(L, CHANNEL_MT);
+    moonlet__setfuncs(L, lp, meta);
     lua_newtable(L);
     moonlet__setfuncs(L, lp, methods);
     lua_setfield(L, -2, "__index");
+    moonlet__register_mt(L, lp, MOONLET_MT_CHANNEL);
   }
-  lua_pop(L, 1);
   moonlet__setfuncs(L, lp, funcs);
 }

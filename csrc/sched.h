@@ -40,7 +40,6 @@ struct moonlet_wait {
   int resumed;          /* set by the scheduler when it resumes the waiter */
   void (*detach)(moonlet_wait *w); /* unhooks it from what it waits on */
   mqueue node;          /* link in the awaited object's waiter list */
-  int slot;             /* channel: key of this waiter's value slot */
   int closed;           /* channel: woken because the channel closed */
   uint64_t deadline;    /* sleep: loop time in ms */
   uint32_t seq;         /* sleep: arrival order among equal deadlines */
@@ -77,6 +76,7 @@ enum {
   MOONLET_MT_FUTURE_FAILED,
   MOONLET_MT_TASK,
   MOONLET_MT_TASK_FAILED,
+  MOONLET_MT_CHANNEL,
   MOONLET_MT_COUNT
 };
 
