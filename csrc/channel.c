@@ -16,7 +16,7 @@
 
 #define CHANNEL_MT "moonlet.channel"
 
-enum { UV_RING = 1, UV_SLOTS = 2 };
+enum { UV_RING = 1, UV_SLOTS = 2, UV_STOP = 3 };
 
 typedef struct moonlet_channel {
   lua_Integer cap;     /* 0: unbuffered */
@@ -271,6 +271,25 @@ static int c_iter(lua_State *L) {
   return 1;
 }
 
+/* ch:stop(): for channels fed by a timer (ticker, after), stops feeding;
+ * buffered values stay receivable. */
+static int c_stop(lua_State *L) {
+  check_channel(L, 1);
+  if (lua_getiuservalue(L, 1, UV_STOP) != LUA_TFUNCTION)
+    return luaL_error(L, "this channel is not fed by a timer");
+  lua_call(L, 0, 0);
+  return 0;
+}
+
+/* _set_stop(ch, fn): gives a timer-fed channel its stop function. */
+static int l_set_stop(lua_State *L) {
+  check_channel(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  lua_setiuservalue(L, 1, UV_STOP);
+  return 0;
+}
+
 static int c_tostring(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   lua_pushfstring(L, "moonlet.channel: %p (%I/%I%s)", (void *)c,
@@ -284,7 +303,7 @@ static int l_channel(lua_State *L) {
   moonlet_channel *c;
   luaL_argcheck(L, cap >= 0 && cap <= INT_MAX, 1,
                 "capacity must be between 0 and 2^31-1");
-  c = lua_newuserdatauv(L, sizeof *c, 2);
+  c = lua_newuserdatauv(L, sizeof *c, 3);
   c->cap = cap;
   c->head = c->count = 0;
   c->closed = 0;
@@ -302,8 +321,10 @@ void moonlet__open_channel(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg methods[] = {
       {"send", c_send},         {"recv", c_recv},     {"try_send", c_try_send},
       {"try_recv", c_try_recv}, {"close", c_close},   {"closed", c_closed},
-      {"cap", c_cap},           {"iter", c_iter},     {NULL, NULL}};
-  static const luaL_Reg funcs[] = {{"channel", l_channel}, {NULL, NULL}};
+      {"cap", c_cap},           {"iter", c_iter},     {"stop", c_stop},
+      {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"channel", l_channel}, {"_set_stop", l_set_stop}, {NULL, NULL}};
   static const luaL_Reg meta[] = {
       {"__tostring", c_tostring}, {"__len", c_len}, {NULL, NULL}};
   if (!lp->mt[MOONLET_MT_CHANNEL]) {

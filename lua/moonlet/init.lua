@@ -34,4 +34,26 @@ function M.run(fn, ...)
   return main:result()
 end
 
+--- A channel that receives m.now() once, after s seconds (Go's time.After).
+-- ch:stop() prevents the delivery if it has not happened yet.
+function M.after(s)
+  local ch = core.channel(1)
+  local h = core.call_later(s, function() ch:try_send(core.now()) end)
+  core._set_stop(ch, function() h:cancel() end)
+  return ch
+end
+
+--- A channel that receives m.now() every s seconds until ch:stop() (Go's
+-- time.Ticker). Like Go's, it holds one tick: ticks a slow reader misses
+-- are dropped, so it never falls behind.
+function M.ticker(s)
+  if type(s) ~= "number" or not (s > 0) then
+    error("bad argument #1 to 'ticker' (interval must be a positive number)", 2)
+  end
+  local ch = core.channel(1)
+  local h = core.call_every(s, function() ch:try_send(core.now()) end)
+  core._set_stop(ch, function() h:cancel() end)
+  return ch
+end
+
 return M
