@@ -11,6 +11,7 @@
  * takes nothing.
  */
 #include <limits.h>
+#include <string.h>
 
 #include "sched.h"
 
@@ -32,18 +33,18 @@ static moonlet_channel *check_channel(lua_State *L, int idx) {
   return lua_touserdata(L, idx);
 }
 
-/* --- the ring and the slots, all at stack index 1 ------------------------ */
+/* --- the ring and the slots of the channel at stack index ci ------------- */
 
-static void ring_push(lua_State *L, moonlet_channel *c) { /* pops a value */
-  lua_getiuservalue(L, 1, UV_RING);
+static void ring_push(lua_State *L, int ci, moonlet_channel *c) { /* pops */
+  lua_getiuservalue(L, ci, UV_RING);
   lua_rotate(L, -2, 1);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
   c->count++;
 }
 
-static void ring_pop(lua_State *L, moonlet_channel *c) { /* pushes it */
-  lua_getiuservalue(L, 1, UV_RING);
+static void ring_pop(lua_State *L, int ci, moonlet_channel *c) { /* pushes */
+  lua_getiuservalue(L, ci, UV_RING);
   lua_rawgeti(L, -1, c->head + 1);
   lua_pushnil(L);
   lua_rawseti(L, -3, c->head + 1);
@@ -52,24 +53,26 @@ static void ring_pop(lua_State *L, moonlet_channel *c) { /* pushes it */
   c->count--;
 }
 
-static void slots(lua_State *L) {
-  if (lua_getiuservalue(L, 1, UV_SLOTS) != LUA_TTABLE) {
+static void slots(lua_State *L, int ci) {
+  if (lua_getiuservalue(L, ci, UV_SLOTS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, UV_SLOTS);
+    lua_setiuservalue(L, ci, UV_SLOTS);
   }
 }
 
-static void slot_put(lua_State *L, moonlet_wait *w) { /* pops a value */
-  slots(L);
+/* Slot of the waiter w in the channel at ci: pops a value into it. */
+static void slot_put(lua_State *L, int ci, moonlet_wait *w) {
+  slots(L, ci);
   lua_rotate(L, -2, 1);
   lua_rawsetp(L, -2, w);
   lua_pop(L, 1);
 }
 
-static void slot_take(lua_State *L, moonlet_wait *w) { /* pushes, clears */
-  slots(L);
+/* Pushes the value in w's slot of the channel at ci and clears the slot. */
+static void slot_take(lua_State *L, int ci, moonlet_wait *w) {
+  slots(L, ci);
   lua_rawgetp(L, -1, w);
   lua_pushnil(L);
   lua_rawsetp(L, -3, w);
@@ -83,37 +86,45 @@ static moonlet_wait *first_waiter(mqueue *q) {
 
 /* --- operations that never block ----------------------------------------- */
 
+static int can_send(const moonlet_channel *c) {
+  return c->closed || !mq_empty(&c->recvq) || c->count < c->cap;
+}
+
+static int can_recv(const moonlet_channel *c) {
+  return c->closed || c->count > 0 || !mq_empty(&c->sendq);
+}
+
 /* Sends the value on top (popped) if that needs no waiting. */
-static int try_send(lua_State *L, moonlet_channel *c) {
+static int try_send(lua_State *L, int ci, moonlet_channel *c) {
   moonlet_wait *r;
   if (c->closed) return luaL_error(L, "send on a closed channel");
   if ((r = first_waiter(&c->recvq)) != NULL) {
-    slot_put(L, r);
+    slot_put(L, ci, r);
     moonlet__wake(r, MW_OK);
     return 1;
   }
   if (c->count < c->cap) {
-    ring_push(L, c);
+    ring_push(L, ci, c);
     return 1;
   }
   return 0;
 }
 
 /* Pushes a value and returns 1 if one can be had without waiting. */
-static int try_recv(lua_State *L, moonlet_channel *c) {
+static int try_recv(lua_State *L, int ci, moonlet_channel *c) {
   moonlet_wait *s;
   if (c->count > 0) {
-    ring_pop(L, c);
+    ring_pop(L, ci, c);
     /* The buffer has room now: the first waiting sender moves in. */
     if ((s = first_waiter(&c->sendq)) != NULL) {
-      slot_take(L, s);
-      ring_push(L, c);
+      slot_take(L, ci, s);
+      ring_push(L, ci, c);
       moonlet__wake(s, MW_OK);
     }
     return 1;
   }
   if ((s = first_waiter(&c->sendq)) != NULL) {
-    slot_take(L, s);
+    slot_take(L, ci, s);
     moonlet__wake(s, MW_OK);
     return 1;
   }
@@ -126,7 +137,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   if (w->status != MW_OK || w->closed) {
-    slot_take(L, w); /* never delivered: drop it */
+    slot_take(L, 1, w); /* never delivered: drop it */
     lua_pop(L, 1);
   }
   moonlet__check_wake(L, w);
@@ -141,10 +152,10 @@ static int c_send(lua_State *L) {
   luaL_checkany(L, 2);
   lua_settop(L, 2);
   moonlet__checkpoint(L, lp);
-  if (try_send(L, c)) return 0;
+  if (try_send(L, 1, c)) return 0;
   w = moonlet__enter_block(L, lp);
   w->closed = 0;
-  slot_put(L, w);
+  slot_put(L, 1, w);
   mq_push(&c->sendq, &w->node);
   w->detach = moonlet__detach_node;
   return moonlet__block(L, lp, w, send_k);
@@ -154,7 +165,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   if (w->status != MW_OK) {
-    slot_take(L, w);
+    slot_take(L, 1, w);
     lua_pop(L, 1);
   }
   moonlet__check_wake(L, w);
@@ -163,7 +174,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushboolean(L, 0);
     return 2;
   }
-  slot_take(L, w);
+  slot_take(L, 1, w);
   lua_pushboolean(L, 1);
   return 2;
 }
@@ -174,7 +185,7 @@ static int c_recv(lua_State *L) {
   moonlet_wait *w;
   lua_settop(L, 1);
   moonlet__checkpoint(L, lp);
-  if (try_recv(L, c)) {
+  if (try_recv(L, 1, c)) {
     lua_pushboolean(L, 1);
     return 2;
   }
@@ -194,14 +205,14 @@ static int c_try_send(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   luaL_checkany(L, 2);
   lua_settop(L, 2);
-  lua_pushboolean(L, try_send(L, c));
+  lua_pushboolean(L, try_send(L, 1, c));
   return 1;
 }
 
 static int c_try_recv(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   lua_settop(L, 1);
-  if (try_recv(L, c)) {
+  if (try_recv(L, 1, c)) {
     lua_pushboolean(L, 1);
     return 2;
   }
@@ -290,6 +301,214 @@ static int l_set_stop(lua_State *L) {
   return 0;
 }
 
+/* --- select ------------------------------------------------------------- */
+
+/* A select that has to wait registers one wait per case, plus one in the
+ * sleep heap for a timeout. They are satellites of the waiter's own wait,
+ * which is what blocks: the first case served records itself, unhooks the
+ * others and wakes the waiter. The state lives in a userdata on the
+ * caller's Lua stack, at stack index SEL; case i's channel sits at SEL + i. */
+#define SEL 3
+
+typedef struct select_state select_state;
+
+typedef struct select_case {
+  moonlet_wait w;
+  select_state *sel;
+  int index; /* 1-based; 0 for the timeout */
+  int send;
+} select_case;
+
+struct select_state {
+  moonlet_wait *waiter;
+  int ncases, has_timeout;
+  int fired; /* the case that completed, 0 the timeout, -1 none */
+  select_case cases[];   /* ncases, then the timeout */
+};
+
+static uint64_t next_random(moonlet_loop *lp) {
+  uint64_t x = lp->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  lp->rng = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Unhooks every case wait still registered, except keep. */
+static void unhook_cases(select_state *sel, select_case *keep) {
+  int i, n = sel->ncases + sel->has_timeout;
+  for (i = 0; i < n; i++) {
+    moonlet_wait *w = &sel->cases[i].w;
+    if (&sel->cases[i] == keep || w->status != MW_PENDING) continue;
+    if (w->detach) w->detach(w);
+    w->detach = NULL;
+    w->status = MW_CANCELLED;
+  }
+}
+
+static void case_fired(moonlet_wait *w) {
+  select_case *c = mq_data(w, select_case, w);
+  select_state *sel = c->sel;
+  sel->fired = c->index;
+  unhook_cases(sel, c);
+  moonlet__wake(sel->waiter, MW_OK);
+}
+
+static void select_detach(moonlet_wait *w) {
+  unhook_cases((select_state *)w->data, NULL);
+}
+
+/* Pushes the value case i (1-based) offers. */
+static void case_value(lua_State *L, int i) {
+  lua_rawgeti(L, 1, i);
+  lua_rawgeti(L, -1, 3);
+  lua_remove(L, -2);
+}
+
+static int select_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  select_state *sel = lua_touserdata(L, SEL);
+  select_case *c;
+  int i;
+  (void)status;
+  /* Offered values nobody took leave the channels first. */
+  for (i = 0; i < sel->ncases; i++) {
+    c = &sel->cases[i];
+    if (c->send && (c->index != sel->fired || c->w.closed)) {
+      slot_take(L, SEL + c->index, &c->w);
+      lua_pop(L, 1);
+    }
+  }
+  moonlet__check_wake(L, w);
+  if (sel->fired <= 0) return 0; /* the timeout */
+  c = &sel->cases[sel->fired - 1];
+  lua_pushinteger(L, sel->fired);
+  if (c->send) {
+    if (c->w.closed) return luaL_error(L, "send on a closed channel");
+    return 1;
+  }
+  if (c->w.closed) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+  } else {
+    slot_take(L, SEL + c->index, &c->w);
+    lua_pushboolean(L, 1);
+  }
+  return 3;
+}
+
+/* Does case i (1-based), known to be ready, and returns select's results. */
+static int do_ready_case(lua_State *L, select_state *sel, int i) {
+  moonlet_channel *ch = lua_touserdata(L, SEL + i);
+  if (sel->cases[i - 1].send) {
+    case_value(L, i);
+    try_send(L, SEL + i, ch); /* raises on a closed channel, as in Go */
+    lua_pushinteger(L, i);
+    return 1;
+  }
+  lua_pushinteger(L, i);
+  if (try_recv(L, SEL + i, ch)) {
+    lua_pushboolean(L, 1);
+  } else {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+  }
+  return 3;
+}
+
+static int l_select(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  int n, i, nready = 0, use_default = 0, has_timeout = 0;
+  double timeout = 0;
+  select_state *sel;
+  moonlet_wait *w;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_getfield(L, 2, "timeout") != LUA_TNIL) {
+      timeout = luaL_checknumber(L, -1);
+      luaL_argcheck(L, timeout == timeout, 2, "timeout is not a number");
+      has_timeout = 1;
+    }
+    lua_getfield(L, 2, "default");
+    use_default = lua_toboolean(L, -1);
+  }
+  lua_settop(L, 2);
+  n = (int)luaL_len(L, 1);
+  luaL_argcheck(L, n >= 0 && n < 100000, 1, "too many cases");
+  luaL_checkstack(L, n + 8, "too many cases");
+  sel = lua_newuserdatauv(L, sizeof *sel + (size_t)(n + 1) * sizeof(select_case), 0);
+  sel->ncases = n;
+  sel->has_timeout = 0;
+  sel->fired = -1;
+  for (i = 1; i <= n; i++) {
+    const char *op;
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
+      return luaL_error(L, "bad case #%d to 'select' (table expected)", i);
+    lua_rawgeti(L, -1, 1);
+    if (moonlet__objkind(L, lp, -1) != MOONLET_MT_CHANNEL)
+      return luaL_error(L, "bad case #%d to 'select' (channel expected)", i);
+    lua_rawgeti(L, -2, 2);
+    op = lua_tostring(L, -1);
+    if (!op || (strcmp(op, "recv") != 0 && strcmp(op, "send") != 0))
+      return luaL_error(L, "bad case #%d to 'select' (\"recv\" or \"send\" expected)", i);
+    sel->cases[i - 1].send = op[0] == 's';
+    lua_pop(L, 1);
+    lua_remove(L, -2); /* leave the channel at SEL + i */
+  }
+  moonlet__checkpoint(L, lp);
+  /* Among the cases that can go now, pick one uniformly at random. */
+  for (i = 1; i <= n; i++) {
+    moonlet_channel *ch = lua_touserdata(L, SEL + i);
+    if (sel->cases[i - 1].send ? can_send(ch) : can_recv(ch)) nready++;
+  }
+  if (nready > 0) {
+    int pick = (int)(next_random(lp) % (uint64_t)nready);
+    for (i = 1; i <= n; i++) {
+      moonlet_channel *ch = lua_touserdata(L, SEL + i);
+      if (!(sel->cases[i - 1].send ? can_send(ch) : can_recv(ch))) continue;
+      if (pick-- == 0) return do_ready_case(L, sel, i);
+    }
+  }
+  if (use_default) return 0;
+  w = moonlet__enter_block(L, lp);
+  sel->waiter = w;
+  for (i = 1; i <= n + has_timeout; i++) {
+    select_case *c = &sel->cases[i - 1];
+    c->sel = sel;
+    c->index = i <= n ? i : 0;
+    c->w.loop = lp;
+    c->w.task = w->task;
+    c->w.status = MW_PENDING;
+    c->w.resumed = 0;
+    c->w.closed = 0;
+    c->w.notify = case_fired;
+    c->w.data = sel;
+    c->w.heap_idx = UINT32_MAX;
+    mq_init(&c->w.node);
+    if (i > n) {
+      sel->has_timeout = 1;
+      if (moonlet__sleep_start(lp, &c->w, moonlet__ms(timeout)) != 0) {
+        unhook_cases(sel, NULL);
+        w->status = MW_OK;
+        return luaL_error(L, "not enough memory");
+      }
+    } else {
+      moonlet_channel *ch = lua_touserdata(L, SEL + i);
+      if (c->send) {
+        case_value(L, i);
+        slot_put(L, SEL + i, &c->w);
+      }
+      mq_push(c->send ? &ch->sendq : &ch->recvq, &c->w.node);
+      c->w.detach = moonlet__detach_node;
+    }
+  }
+  w->data = sel;
+  w->detach = select_detach;
+  return moonlet__block(L, lp, w, select_k);
+}
+
 static int c_tostring(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   lua_pushfstring(L, "moonlet.channel: %p (%I/%I%s)", (void *)c,
@@ -323,8 +542,10 @@ void moonlet__open_channel(lua_State *L, moonlet_loop *lp) {
       {"try_recv", c_try_recv}, {"close", c_close},   {"closed", c_closed},
       {"cap", c_cap},           {"iter", c_iter},     {"stop", c_stop},
       {NULL, NULL}};
-  static const luaL_Reg funcs[] = {
-      {"channel", l_channel}, {"_set_stop", l_set_stop}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"channel", l_channel},
+                                   {"select", l_select},
+                                   {"_set_stop", l_set_stop},
+                                   {NULL, NULL}};
   static const luaL_Reg meta[] = {
       {"__tostring", c_tostring}, {"__len", c_len}, {NULL, NULL}};
   if (!lp->mt[MOONLET_MT_CHANNEL]) {

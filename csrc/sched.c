@@ -474,6 +474,7 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   w->status = MW_PENDING;
   w->resumed = 0;
   w->detach = NULL;
+  w->notify = NULL;
   return w;
 }
 
@@ -528,6 +529,10 @@ void moonlet__wake(moonlet_wait *w, int status) {
   if (w->status != MW_PENDING) return;
   w->status = status;
   w->detach = NULL;
+  if (w->notify) {
+    w->notify(w);
+    return;
+  }
   /* The main chunk takes its turn in the run queue like a task, so what
    * became ready before it runs before it continues. */
   moonlet__enqueue(w->loop, w->task ? &w->task->run : &w->loop->main_run);
@@ -575,6 +580,7 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   mq_init(&lp->live);
   mq_init(&lp->timers);
   lp->force_native = fn && *fn && *fn != '0';
+  lp->rng = uv_hrtime() | 1;
   lp->stack_state = STACK_EMPTY;
   lp->on_error_ref = LUA_NOREF;
   uv_prepare_init(lp->uv, &lp->prepare);

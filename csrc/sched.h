@@ -36,11 +36,15 @@ enum { MW_PENDING, MW_OK, MW_CANCELLED, MW_TIMEOUT };
 struct moonlet_wait {
   moonlet_loop *loop;
   moonlet_task *task;   /* NULL: the main chunk, which drives the loop */
-  int status;
-  int resumed;          /* set by the scheduler when it resumes the waiter */
+  uint8_t status;
+  uint8_t resumed;      /* set by the scheduler when it resumes the waiter */
+  uint8_t closed;       /* channel: woken because the channel closed */
   void (*detach)(moonlet_wait *w); /* unhooks it from what it waits on */
+  /* If set, waking calls it instead of scheduling the task: a select's
+   * per-case waits report to the select this way. */
+  void (*notify)(moonlet_wait *w);
+  void *data;           /* for detach and notify */
   mqueue node;          /* link in the awaited object's waiter list */
-  int closed;           /* channel: woken because the channel closed */
   uint64_t deadline;    /* sleep: loop time in ms */
   uint32_t seq;         /* sleep: arrival order among equal deadlines */
   uint32_t heap_idx;    /* sleep: index in loop->sleepers */
@@ -159,6 +163,7 @@ struct moonlet_loop {
   moonlet_runnable main_run; /* the main chunk's turn in the run queue */
   int main_ready;
   uint64_t next_id;
+  uint64_t rng;           /* xorshift state, for select's fair choice */
   moonlet_stats stats;
 };
 
@@ -266,5 +271,11 @@ void moonlet__open_future(lua_State *L, moonlet_loop *lp);
 void moonlet__open_task(lua_State *L, moonlet_loop *lp);
 void moonlet__open_timer(lua_State *L, moonlet_loop *lp);
 void moonlet__open_channel(lua_State *L, moonlet_loop *lp);
+
+/* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
+ * Returns 0 or -1 (out of memory). (timer.c) */
+int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms);
+/* Seconds to milliseconds for the sleep heap, rounded up and clamped. */
+uint64_t moonlet__ms(double s);
 
 #endif

@@ -87,9 +87,7 @@ static void sleep_detach(moonlet_wait *w) {
   arm(lp);
 }
 
-/* Adds w to the heap, due ms from the loop's now. Returns 0 or -1 (out of
- * memory). */
-static int sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms) {
+int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms) {
   if (lp->nsleepers == lp->cap_sleepers) {
     uint32_t cap = lp->cap_sleepers ? lp->cap_sleepers * 2 : 64;
     moonlet_wait **s = realloc(lp->sleepers, cap * sizeof *s);
@@ -104,6 +102,12 @@ static int sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms) {
   w->detach = sleep_detach;
   if (w->heap_idx == 0) arm(lp);
   return 0;
+}
+
+uint64_t moonlet__ms(double s) {
+  if (!(s > 0)) return 0;
+  if (s > 4.0e15) s = 4.0e15; /* far beyond any program's life */
+  return (uint64_t)ceil(s * 1000.0);
 }
 
 static int wake_k(lua_State *L, int status, lua_KContext ctx) {
@@ -133,8 +137,7 @@ static int l_sleep(lua_State *L) {
   luaL_argcheck(L, s == s, 1, "not a number");
   w = moonlet__enter_block(L, lp);
   if (s <= 0) return yield_now(L, lp, w);
-  if (s > 4.0e15) s = 4.0e15; /* far beyond any program's life */
-  if (sleep_start(lp, w, (uint64_t)ceil(s * 1000.0)) != 0) {
+  if (moonlet__sleep_start(lp, w, moonlet__ms(s)) != 0) {
     w->status = MW_OK;
     return luaL_error(L, "not enough memory");
   }

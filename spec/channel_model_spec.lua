@@ -1,5 +1,6 @@
 -- Randomised model test for channels: many random interleavings of send,
--- recv, try_send, try_recv, close and cancellation across tasks, checked
+-- recv, select (with timeouts), try_send, try_recv, close and cancellation
+-- across tasks, checked
 -- against what must hold: every value whose send succeeded is received
 -- exactly once, nothing else is received, and every receiver sees each
 -- sender's values in the order they were sent. (A value handed to a waiting
@@ -11,6 +12,7 @@ local U = require "support.util"
 local function scenario(seed)
   math.randomseed(seed)
   local ch = m.channel(math.random(0, 3))
+  local idle = m.channel() -- a second select case that never fires
   local sent_ok, received, seen = {}, {}, {}
   local function take(who, v) received[#received + 1] = { who, v } end
   local senders, receivers = {}, {}
@@ -19,8 +21,18 @@ local function scenario(seed)
     senders[s] = m.spawn(function()
       for k = 1, math.random(1, 8) do
         local v = s * 1000 + k
-        if not pcall(ch.send, ch, v) then return end -- cancelled or closed
+        local ok, i
+        if math.random() < 0.3 then
+          -- Through select, sometimes giving up: an offer withdrawn on
+          -- timeout must never be received.
+          ok, i = pcall(m.select, { { ch, "send", v } }, { timeout = 0.0005 * math.random(0, 2) })
+          if ok and i == nil then goto next end
+        else
+          ok = pcall(ch.send, ch, v)
+        end
+        if not ok then return end -- cancelled or closed
         sent_ok[v] = true
+        ::next::
         if math.random() < 0.3 then m.yield() end
       end
     end)
@@ -28,10 +40,18 @@ local function scenario(seed)
   for r = 1, math.random(1, 4) do
     receivers[r] = m.spawn(function()
       while true do
-        local ok, v, more = pcall(ch.recv, ch)
+        local ok, v, more
+        if math.random() < 0.3 then
+          local i
+          ok, i, v, more = pcall(m.select, { { ch, "recv" }, { idle, "recv" } }, { timeout = 0.001 })
+          if ok and i == nil then goto again end
+        else
+          ok, v, more = pcall(ch.recv, ch)
+        end
         if not ok or not more then return end
         take(r, v)
         if math.random() < 0.3 then m.yield() end
+        ::again::
       end
     end)
   end
@@ -73,7 +93,7 @@ end
 
 describe("channels against the model", function()
   it("lose, duplicate and reorder nothing over random schedules", function()
-    local runs = U.under_valgrind and 100 or 2000
+    local runs = U.under_valgrind and 60 or 1500
     for seed = 1, runs do scenario(seed) end
   end)
 
