@@ -38,6 +38,28 @@ static int l_join(lua_State *L) {
   return moonlet__block(L, lp, w, join_k);
 }
 
+/* _error(kind, message): a new Cancelled or Timeout error object. */
+static int l_error(lua_State *L) {
+  static const char *const kinds[] = {"cancelled", "timeout", NULL};
+  int k = luaL_checkoption(L, 1, NULL, kinds);
+  moonlet__push_error_object(L, kinds[k], luaL_checkstring(L, 2));
+  return 1;
+}
+
+/* _shield(delta): holds back (+1) or lets through (-1) the current task's
+ * cancellation; returns the new depth. Outside tasks it does nothing. */
+static int l_shield(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  lua_Integer d = luaL_checkinteger(L, 1);
+  moonlet_task *t = lp->current;
+  luaL_argcheck(L, d == 1 || d == -1, 1, "1 or -1 expected");
+  if (!t) return 0;
+  if (d < 0 && t->shield == 0) return luaL_error(L, "shield depth below zero");
+  t->shield += (int)d;
+  lua_pushinteger(L, t->shield);
+  return 1;
+}
+
 /* _context(): where the caller runs: "task", "callback" or "main". */
 static int l_context(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
@@ -127,6 +149,8 @@ int luaopen_moonlet_core(lua_State *L) {
   static const luaL_Reg funcs[] = {{"stats", l_stats},
                                    {"_join", l_join},
                                    {"_context", l_context},
+                                   {"_error", l_error},
+                                   {"_shield", l_shield},
                                    {"_handles", l_handles},
                                    {NULL, NULL}};
   moonlet_loop *lp = get_loop(L);
