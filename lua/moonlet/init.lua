@@ -10,6 +10,7 @@ end
 M._VERSION = "moonlet scm"
 
 for k, v in pairs(require "moonlet.combinators") do M[k] = v end
+for k, v in pairs(require "moonlet.sync") do M[k] = v end
 
 --- Runs fn(...) as the main task and drives the loop until it ends, then
 -- cancels what it left running and waits for that to finish (like
