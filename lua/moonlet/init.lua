@@ -9,8 +9,11 @@ end
 
 M._VERSION = "moonlet scm"
 
-for k, v in pairs(require "moonlet.combinators") do M[k] = v end
-for k, v in pairs(require "moonlet.sync") do M[k] = v end
+for _, name in ipairs({ "moonlet.combinators", "moonlet.sync", "moonlet.queue" }) do
+  for k, v in pairs(require(name)) do
+    if k:sub(1, 1) ~= "_" then M[k] = v end
+  end
+end
 
 --- Runs fn(...) as the main task and drives the loop until it ends, then
 -- cancels what it left running and waits for that to finish (like

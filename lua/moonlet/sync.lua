@@ -20,8 +20,9 @@ local function check_timeout(t, fname)
   end
 end
 
---- Hands a turn to the first live waiter; false if nobody waits.
-function Waiters:wake_one()
+--- Hands a turn (or the value v) to the first live waiter; false if
+-- nobody waits.
+function Waiters:wake_one(v)
   while self.head <= self.tail do
     local ch = self[self.head]
     self[self.head] = nil
@@ -30,44 +31,43 @@ function Waiters:wake_one()
       self.n = self.n - 1
       -- Not send: a release in a cancelled task's cleanup must still
       -- hand over, and try_send is no cancellation point.
-      ch:try_send(true)
+      ch:try_send(v == nil and true or v)
       return true
     end
   end
   return false
 end
 
-function Waiters:wake_all()
-  while self:wake_one() do end
+function Waiters:wake_all(v)
+  while self:wake_one(v) do end
 end
 
---- Waits for a turn. Returns true when given one, false on timeout. If
--- cancelled, withdraws; a turn that reached it meanwhile goes on to the
--- next waiter when owned is set (locks, semaphores), so none is lost.
-function Waiters:wait(timeout, owned)
+--- Waits for a turn. Returns true and what it was handed, or false on
+-- timeout. If cancelled, it withdraws; what reached it meanwhile is given
+-- to on_lost (to pass it on), so nothing handed over is lost.
+function Waiters:wait(timeout, on_lost)
   local ch = core.channel(1)
   self.tail = self.tail + 1
   local pos = self.tail
   self[pos] = ch
   self.n = self.n + 1
-  local ok, i = pcall(core.select, { { ch, "recv" } }, timeout and { timeout = timeout } or nil)
-  if ok and i then return true end
+  local ok, i, v = pcall(core.select, { { ch, "recv" } }, timeout and { timeout = timeout } or nil)
+  if ok and i then return true, v end
   if self[pos] == ch then
     self[pos] = false
     self.n = self.n - 1
   end
-  local _, got = ch:try_recv()
+  local got = ch:try_recv() -- the value handed over, or nil
   if not ok then
-    if got and owned then self:wake_one_or(owned) end
+    if got ~= nil and on_lost then on_lost(got) end
     error(i, 0)
   end
-  return got == true -- handed a turn just as the time ran out: keep it
+  if got ~= nil then return true, got end -- handed over just as time ran out
+  return false
 end
 
--- A turn that cannot be used goes to the next waiter, or back to owner().
-function Waiters:wake_one_or(give_back)
-  if not self:wake_one() then give_back() end
-end
+S._waiters = waiters
+S._check_timeout = check_timeout
 
 -- Lock -------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ function Lock:acquire(timeout)
     self.held = true
     return self
   end
-  if self.q:wait(timeout, function() self.held = false end) then return self end
+  if self.q:wait(timeout, function() self:release() end) then return self end
   return nil, "timeout"
 end
 
@@ -120,7 +120,7 @@ function Semaphore:acquire(timeout)
     self.permits = self.permits - 1
     return self
   end
-  if self.q:wait(timeout, function() self.permits = self.permits + 1 end) then return self end
+  if self.q:wait(timeout, function() self:release() end) then return self end
   return nil, "timeout"
 end
 
