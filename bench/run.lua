@@ -31,9 +31,9 @@ local impls = {
   { "moonlet channels (fast path)", "lua5.4 bench/%s.lua moonlet-channel %d", only = "switch" },
   { "moonlet channels (MOONLET_FORCE_NATIVE=1)",
     "MOONLET_FORCE_NATIVE=1 lua5.4 bench/%s.lua moonlet-channel %d", only = "switch" },
-  { "raw Lua coroutines", "lua5.4 bench/%s.lua raw %d" },
-  { "luv", "lua5.4 bench/%s.lua luv %d" },
-  { "cqueues", "lua5.4 bench/%s.lua cqueues %d" },
+  { "raw Lua coroutines", "lua5.4 bench/%s.lua raw %d", lua_baseline = true },
+  { "luv", "lua5.4 bench/%s.lua luv %d", lua_baseline = true },
+  { "cqueues", "lua5.4 bench/%s.lua cqueues %d", lua_baseline = true },
   { "Go (GOMAXPROCS=1)", "GOMAXPROCS=1 " .. GO .. " %s %d" },
 }
 
@@ -42,6 +42,8 @@ local benches = {
     what = "200,000 tasks spawned back to back, each yields once" },
   { name = "switch", n = 1000000, unit = "ns/handoff", higher = false,
     what = "1,000,000 one-way handoffs between two tasks (moonlet: through futures, and through unbuffered channels)" },
+  { name = "throughput", n = 10000000, unit = "values/s", higher = true, channels_only = true,
+    what = "4 producers and 4 consumers, 10,000,000 values through one buffered channel (capacity 1024)" },
   { name = "idle", n = 100000, unit = "bytes/task", higher = false,
     what = "100,000 tasks sleeping 2-10 s: RSS growth per task" },
   { name = "idle", n = 1000000, unit = "bytes/task", higher = false,
@@ -56,6 +58,7 @@ for _, b in ipairs(benches) do
   local base
   for _, impl in ipairs(impls) do
     if impl.only and impl.only ~= b.name then goto next end
+    if b.channels_only and impl.lua_baseline then goto next end
     local v = measure(impl[2]:format(b.name, b.n))
     base = base or v
     local ratio = b.higher and base / v or v / base

@@ -1,7 +1,7 @@
 // Go baselines for bench/run.sh, run with GOMAXPROCS=1. Each prints
 // "RESULT <name> <value>", timed inside the program with a monotonic clock.
 //
-//	bench-go spawn N | switch N | idle N
+//	bench-go spawn N | switch N | throughput N | idle N
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -64,6 +65,38 @@ func main() {
 			v = <-pong
 		}
 		fmt.Printf("RESULT ns_per_handoff %g\n", float64(time.Since(t0).Nanoseconds())/float64(n))
+	case "throughput":
+		// 4 producers and 4 consumers through one buffered channel.
+		ch := make(chan int, 1024)
+		counts := make(chan int, 4)
+		per := n / 4
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for p := 0; p < 4; p++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < per; i++ {
+					ch <- i
+				}
+			}()
+		}
+		for c := 0; c < 4; c++ {
+			go func() {
+				k := 0
+				for range ch {
+					k++
+				}
+				counts <- k
+			}()
+		}
+		wg.Wait()
+		close(ch)
+		total := 0
+		for c := 0; c < 4; c++ {
+			total += <-counts
+		}
+		fmt.Printf("RESULT values_per_s %g\n", float64(total)/time.Since(t0).Seconds())
 	case "idle":
 		runtime.GC()
 		base := rssKB()
