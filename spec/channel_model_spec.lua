@@ -1,6 +1,6 @@
 -- Randomised model test for channels: many random interleavings of send,
--- recv, select (with timeouts), try_send, try_recv, close and cancellation
--- across tasks, checked
+-- recv, select (with timeouts), try_send, try_recv, close (at any point) and
+-- cancellation across tasks, checked
 -- against what must hold: every value whose send succeeded is received
 -- exactly once, nothing else is received, and every receiver sees each
 -- sender's values in the order they were sent. (A value handed to a waiting
@@ -57,21 +57,23 @@ local function scenario(seed)
   end
 
   for _ = 1, math.random(5, 30) do
-    local action = math.random(1, 6)
+    local action = math.random(1, 7)
     if action <= 3 then
       m.yield()
     elseif action == 4 then
       senders[math.random(#senders)]:cancel()
     elseif action == 5 then
       receivers[math.random(#receivers)]:cancel()
-    else
+    elseif action == 6 then
       local v, ok = ch:try_recv()
       if ok then take("main", v) end
+    elseif math.random() < 0.3 and not ch:closed() then
+      ch:close() -- mid-way: waiting senders raise, receivers drain
     end
   end
 
   for _, t in ipairs(senders) do pcall(t.await, t) end
-  ch:close()
+  if not ch:closed() then ch:close() end
   for _, t in ipairs(receivers) do pcall(t.await, t) end
   for v in ch:iter() do take("drain", v) end
 
