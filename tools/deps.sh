@@ -10,7 +10,7 @@ pkgs=""
 for group in "${@:-base}"; do
   case "$group" in
     base)  pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libuv1-dev lua-busted luarocks" ;;
-    check) pkgs="$pkgs clang valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+    check) pkgs="$pkgs clang libclang-rt-dev valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
     bench) pkgs="$pkgs lua-luv lua-cqueues golang-go" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
