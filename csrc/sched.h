@@ -202,7 +202,8 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
  * error if the task thread was resumed by someone else. */
 void moonlet__check_wake(lua_State *L, moonlet_wait *w);
 
-/* Ends a pending wait (no-op if already ended) and makes its task ready. */
+/* Ends a pending wait (no-op if already ended) and makes its task ready, or
+ * calls its notify hook (a select's per-case waits). */
 void moonlet__wake(moonlet_wait *w, int status);
 
 /* Unlinks w.node; the usual detach for waits kept in a list. */
@@ -220,14 +221,16 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs);
 int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
                          int msg_idx);
 
-/* Pushes the Lua object of a task (nil if it is gone). */
+/* Pushes the Lua object of an unfinished task (nil once it has finished:
+ * the loop anchors it only while it runs). */
 void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t);
 
 /* The task of the task object at idx, or NULL. */
 moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx);
 
-/* Drives the loop from the main chunk until w ends. Returns 0, or -1 when
- * nothing is left that could end it (deadlock). */
+/* Drives the loop from the main chunk until its wait w ends and the main
+ * chunk's turn comes. Returns 0, or -1 when nothing is left that could end
+ * it (deadlock). */
 int moonlet__drive(moonlet_loop *lp, moonlet_wait *w);
 
 /* Sets up a loop (own uv loop, shared stack). Returns 0 or a libuv error. */
