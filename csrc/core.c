@@ -162,5 +162,6 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_timer(L, lp);
   moonlet__open_callback(L, lp);
   moonlet__open_channel(L, lp);
+  moonlet__open_fs(L, lp);
   return 1;
 }

@@ -274,6 +274,7 @@ void moonlet__open_future(lua_State *L, moonlet_loop *lp);
 void moonlet__open_task(lua_State *L, moonlet_loop *lp);
 void moonlet__open_timer(lua_State *L, moonlet_loop *lp);
 void moonlet__open_channel(lua_State *L, moonlet_loop *lp);
+void moonlet__open_fs(lua_State *L, moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */
