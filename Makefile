@@ -31,7 +31,7 @@ STAMP = $(BUILD)/.deps
 
 # Spec runs: the busted suite with the fast path, and with native switching
 # forced everywhere.
-BUSTED_RUN = $(BUSTED) --lua=$(LUA) -o TAP --cpath='./$(BUILD)/?.so' spec
+BUSTED_RUN = $(BUSTED) --lua=lua5.4 -o TAP --cpath='./$(BUILD)/?.so' spec
 SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 
 .PHONY: all module deps test check demo bench install clean examples \
@@ -110,7 +110,7 @@ check-asan:
 	  ASAN_OPTIONS=detect_stack_use_after_return=0:detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(if $(ASAN_NATIVE),MOONLET_FORCE_NATIVE=1) \
-	  $(BUSTED) --lua=$(LUA) -o TAP --cpath='./build-asan/?.so' spec
+	  $(BUSTED) --lua=lua5.4 -o TAP --cpath='./build-asan/?.so' spec
 
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite
