@@ -97,21 +97,25 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+typedef struct handle_count {
+  moonlet_loop *lp;
+  lua_Integer n;
+} handle_count;
+
 /* Counts the libuv handles still open, other than the loop's own. */
 static void count_handle(uv_handle_t *h, void *arg) {
-  moonlet_loop *lp = arg;
+  handle_count *c = arg;
   if (uv_is_closing(h)) return;
-  if (h == (uv_handle_t *)&lp->prepare || h == (uv_handle_t *)&lp->idle ||
-      h == (uv_handle_t *)&lp->sleep_timer)
+  if (h == (uv_handle_t *)&c->lp->prepare || h == (uv_handle_t *)&c->lp->idle ||
+      h == (uv_handle_t *)&c->lp->sleep_timer)
     return;
-  lp->stats.open_handles++;
+  c->n++;
 }
 
 static int l_handles(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
-  lp->stats.open_handles = 0;
-  uv_walk(lp->uv, count_handle, lp);
-  lua_pushinteger(L, (lua_Integer)lp->stats.open_handles);
+  handle_count c = {moonlet__loop(L), 0};
+  uv_walk(c.lp->uv, count_handle, &c);
+  lua_pushinteger(L, c.n);
   return 1;
 }
 

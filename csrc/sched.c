@@ -497,7 +497,7 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
                    lua_KFunction k) {
   moonlet_task *t = w->task;
   if (!t) {
-    if (moonlet__drive(lp, w) != 0) {
+    if (moonlet__drive(lp) != 0) {
       if (w->detach) w->detach(w);
       w->detach = NULL;
       w->status = MW_OK;
@@ -517,12 +517,7 @@ void moonlet__check_wake(lua_State *L, moonlet_wait *w) {
   if (!w->resumed)
     luaL_error(L, "task thread was resumed outside the scheduler");
   w->resumed = 0;
-  if (w->status == MW_CANCELLED) {
-    moonlet__raise_cancelled(L, w->loop, w->task);
-  } else if (w->status == MW_TIMEOUT) {
-    moonlet__push_error_object(L, "timeout", "timed out");
-    lua_error(L);
-  }
+  if (w->status == MW_CANCELLED) moonlet__raise_cancelled(L, w->loop, w->task);
 }
 
 void moonlet__wake(moonlet_wait *w, int status) {
@@ -547,9 +542,8 @@ static void main_turn(moonlet_loop *lp, moonlet_runnable *r) {
   uv_stop(lp->uv); /* do not block in this iteration's poll */
 }
 
-int moonlet__drive(moonlet_loop *lp, moonlet_wait *w) {
+int moonlet__drive(moonlet_loop *lp) {
   int r = 0;
-  (void)w;
   lp->driving = 1;
   lp->main_ready = 0;
   while (!lp->main_ready) {
@@ -568,7 +562,6 @@ int moonlet__drive(moonlet_loop *lp, moonlet_wait *w) {
 int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   const char *fn = getenv("MOONLET_FORCE_NATIVE");
   int r;
-  lp->L = L;
   lp->uv = &lp->own_uv;
   if ((r = uv_loop_init(lp->uv)) != 0) return r;
   if ((r = moonlet__stack_open(&lp->stack, moonlet__stack_size_from_env())) !=

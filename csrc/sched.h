@@ -28,7 +28,7 @@ struct moonlet_runnable {
 };
 
 /* Outcome of a wait, set once by whoever ends it. */
-enum { MW_PENDING, MW_OK, MW_CANCELLED, MW_TIMEOUT };
+enum { MW_PENDING, MW_OK, MW_CANCELLED };
 
 /* One blocking call in progress. It lives in heap memory (the task, or the
  * loop for the main chunk), never on the shared stack, because the stack
@@ -114,7 +114,7 @@ struct moonlet_task {
 
 typedef struct moonlet_stats {
   uint64_t spawned, finished, fast_switches, native_switches;
-  uint64_t slices_copied, bytes_copied, fresh_runners, open_handles;
+  uint64_t slices_copied, bytes_copied, fresh_runners;
 } moonlet_stats;
 
 /* Where the shared stack stands between steps. */
@@ -123,7 +123,6 @@ enum { STACK_EMPTY, STACK_RUNNER, STACK_TASK };
 struct moonlet_loop {
   uv_loop_t *uv;
   uv_loop_t own_uv;
-  lua_State *L;           /* the main thread, for registry access */
   lua_State *LC;          /* the thread that runs callbacks */
   int refs;               /* registry ref of the table holding our refs */
   int pool_ref;           /* registry ref of the pool of idle threads */
@@ -198,8 +197,8 @@ void moonlet__checkpoint(lua_State *L, moonlet_loop *lp);
 int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
                    lua_KFunction k);
 
-/* First thing every continuation does: raises Cancelled or Timeout, or an
- * error if the task thread was resumed by someone else. */
+/* First thing every continuation does: raises Cancelled, or an error if
+ * the task thread was resumed by someone else. */
 void moonlet__check_wake(lua_State *L, moonlet_wait *w);
 
 /* Ends a pending wait (no-op if already ended) and makes its task ready, or
@@ -228,10 +227,10 @@ void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t);
 /* The task of the task object at idx, or NULL. */
 moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx);
 
-/* Drives the loop from the main chunk until its wait w ends and the main
+/* Drives the loop from the main chunk until its wait ends and the main
  * chunk's turn comes. Returns 0, or -1 when nothing is left that could end
  * it (deadlock). */
-int moonlet__drive(moonlet_loop *lp, moonlet_wait *w);
+int moonlet__drive(moonlet_loop *lp);
 
 /* Sets up a loop (own uv loop, shared stack). Returns 0 or a libuv error. */
 int moonlet__loop_init(lua_State *L, moonlet_loop *lp);
