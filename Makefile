@@ -106,7 +106,7 @@ ASAN_LIB = $(shell clang -print-file-name=libclang_rt.asan-x86_64.so)
 check-asan:
 	@$(MAKE) -s BUILD=build-asan CC=clang OPT="-O1 -g" CFLAGS="$(ASAN_FLAGS)" \
 	  LDFLAGS="-shared-libasan" all >/dev/null
-	@MOONLET_TEST_BUILD=build-asan LD_PRELOAD=$(ASAN_LIB) \
+	@MOONLET_TEST_BUILD=build-asan MOONLET_UNDER_ASAN=1 LD_PRELOAD=$(ASAN_LIB) \
 	  ASAN_OPTIONS=detect_stack_use_after_return=0:detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(if $(ASAN_NATIVE),MOONLET_FORCE_NATIVE=1) \

@@ -167,5 +167,10 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_callback(L, lp);
   moonlet__open_channel(L, lp);
   moonlet__open_fs(L, lp);
+  moonlet__open_stream(L, lp);
+  moonlet__open_dns(L, lp);
+  moonlet__open_process(L, lp);
+  moonlet__open_signal(L, lp);
+  moonlet__open_udp(L, lp);
   return 1;
 }

@@ -134,8 +134,20 @@ static int l_on_error(lua_State *L) {
   return 1;
 }
 
+/* _report(err, traceback, obj, where): reports an error nobody handles,
+ * for Lua code that catches it on behalf of the user (server handlers). */
+static int l_report(lua_State *L) {
+  const char *tb = lua_tostring(L, 2);
+  const char *where = luaL_checkstring(L, 4);
+  lua_settop(L, 4);
+  moonlet__report(L, moonlet__loop(L), 1, tb, lua_isnil(L, 3) ? 0 : 3, where);
+  return 0;
+}
+
 void moonlet__open_errors(lua_State *L, moonlet_loop *lp) {
-  static const luaL_Reg funcs[] = {{"on_error", l_on_error}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"on_error", l_on_error},
+                                   {"_report", l_report},
+                                   {NULL, NULL}};
   static const char *const fields[] = {"Cancelled", "Timeout"};
   int i;
   for (i = 0; kinds[i]; i++) {

@@ -357,5 +357,6 @@ void moonlet__open_fs(lua_State *L, moonlet_loop *lp) {
   lua_pushboolean(L, 1);
   lua_pushcclosure(L, f_stat, 2);
   lua_setfield(L, -2, "exists");
+  moonlet__open_file(L, lp);
   lua_setfield(L, -2, "fs");
 }

@@ -572,6 +572,7 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   mq_init(&lp->ready);
   mq_init(&lp->live);
   mq_init(&lp->timers);
+  mq_init(&lp->io);
   lp->force_native = fn && *fn && *fn != '0';
   lp->rng = uv_hrtime() | 1;
   lp->stack_state = STACK_EMPTY;
@@ -620,6 +621,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   }
   shutdown_tasks(L, lp);
   moonlet__timers_close(L, lp);
+  moonlet__io_close_all(lp);
   lp->closed = 1;
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);

@@ -81,6 +81,12 @@ enum {
   MOONLET_MT_TASK,
   MOONLET_MT_TASK_FAILED,
   MOONLET_MT_CHANNEL,
+  MOONLET_MT_STREAM,
+  MOONLET_MT_SERVER,
+  MOONLET_MT_UDP,
+  MOONLET_MT_PROCESS,
+  MOONLET_MT_SIGNAL,
+  MOONLET_MT_FILE,
   MOONLET_MT_COUNT
 };
 
@@ -142,6 +148,7 @@ struct moonlet_loop {
   mqueue live;            /* unfinished tasks */
   size_t nlive;
   mqueue timers;          /* pending call_later/call_every handles */
+  mqueue io;              /* open I/O handles (io.h) */
   uv_timer_t sleep_timer; /* due at the earliest sleeper's deadline */
   moonlet_wait **sleepers; /* min-heap of sleeping waits */
   uint32_t nsleepers, cap_sleepers, sleep_seq;
@@ -238,6 +245,8 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp);
 void moonlet__loop_close(lua_State *L, moonlet_loop *lp);
 /* Cancels pending call_later/call_every handles (callback.c). */
 void moonlet__timers_close(lua_State *L, moonlet_loop *lp);
+/* Closes every open I/O handle (io.c). */
+void moonlet__io_close_all(moonlet_loop *lp);
 /* The sleep heap's timer (timer.c). */
 void moonlet__timer_init(moonlet_loop *lp);
 void moonlet__timer_close(moonlet_loop *lp);
@@ -274,10 +283,18 @@ void moonlet__open_task(lua_State *L, moonlet_loop *lp);
 void moonlet__open_timer(lua_State *L, moonlet_loop *lp);
 void moonlet__open_channel(lua_State *L, moonlet_loop *lp);
 void moonlet__open_fs(lua_State *L, moonlet_loop *lp);
+void moonlet__open_file(lua_State *L, moonlet_loop *lp);
+void moonlet__open_stream(lua_State *L, moonlet_loop *lp);
+void moonlet__open_dns(lua_State *L, moonlet_loop *lp);
+void moonlet__open_process(lua_State *L, moonlet_loop *lp);
+void moonlet__open_signal(lua_State *L, moonlet_loop *lp);
+void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */
 int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms);
+/* Takes w out of the sleep heap if it is there. */
+void moonlet__sleep_stop(moonlet_wait *w);
 /* Seconds to milliseconds for the sleep heap, rounded up and clamped. */
 uint64_t moonlet__ms(double s);
 

@@ -80,7 +80,7 @@ static void on_sleep_timer(uv_timer_t *h) {
   arm(lp);
 }
 
-static void sleep_detach(moonlet_wait *w) {
+void moonlet__sleep_stop(moonlet_wait *w) {
   moonlet_loop *lp = w->loop;
   if (w->heap_idx == UINT32_MAX) return;
   heap_remove(lp, w);
@@ -99,7 +99,7 @@ int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms) {
   w->seq = lp->sleep_seq++;
   heap_set(lp, lp->nsleepers++, w);
   sift_up(lp, w->heap_idx);
-  w->detach = sleep_detach;
+  w->detach = moonlet__sleep_stop;
   if (w->heap_idx == 0) arm(lp);
   return 0;
 }

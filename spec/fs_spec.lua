@@ -4,11 +4,7 @@ local m = require "moonlet"
 local U = require "support.util"
 local fs = m.fs
 
-local function fd_count()
-  local n = 0
-  for _ in io.popen("ls /proc/" .. io.open("/proc/self/stat"):read("n") .. "/fd"):lines() do n = n + 1 end
-  return n
-end
+local fd_count = U.fd_count
 
 describe("moonlet.fs", function()
   local dir, fds_before
@@ -141,6 +137,123 @@ describe("moonlet.fs", function()
     m.yield()
     m.on_error(prev)
     assert.matches("cannot block inside a callback", msg)
+  end)
+
+  it("opens files and reads every io format, line by line and in pieces", function()
+    local p = dir .. "/open.txt"
+    local f = assert(fs.open(p, "w"))
+    assert.equal(f, f:write("alpha\n", "beta\n", 42, " 7.5\n", "tail"))
+    assert.is_true(f:close())
+    f = assert(fs.open(p))
+    assert.equal("alpha", f:read())
+    assert.equal("beta\n", f:read("L"))
+    assert.equal(42, f:read("n"))
+    assert.equal(7.5, f:read("*n"))
+    assert.equal("", f:read("l"))
+    assert.equal("ta", f:read(2))
+    assert.equal("il", f:read("a"))
+    assert.equal("", f:read("a"))
+    assert.is_nil(f:read())
+    assert.is_nil(f:read(1))
+    f:close()
+    local lines = {}
+    f = assert(fs.open(p, "r"))
+    for l in f:lines() do lines[#lines + 1] = l end
+    assert.same({ "alpha", "beta", "42 7.5", "tail" }, lines)
+    f:close()
+  end)
+
+  it("seeks, appends and reads back what it wrote", function()
+    local p = dir .. "/seek.txt"
+    local f = assert(fs.open(p, "w+"))
+    f:write("0123456789")
+    assert.equal(2, f:seek("set", 2))
+    assert.equal("234", f:read(3))
+    assert.equal(5, f:seek())
+    assert.equal(10, f:seek("end"))
+    assert.equal(7, f:seek("end", -3))
+    assert.equal("789", f:read("a"))
+    f:seek("set", 4)
+    f:write("xy") -- overwrites in place, after read-ahead
+    f:seek("set")
+    assert.equal("0123xy6789", f:read("a"))
+    assert.equal("EINVAL", select(3, f:seek("set", -1)))
+    f:close()
+    f = assert(fs.open(p, "a+"))
+    f:write("!")
+    f:seek("set")
+    assert.equal("0123xy6789!", f:read("a"))
+    f:close()
+  end)
+
+  it("reads and writes large files in pieces", function()
+    local p = dir .. "/big.bin"
+    local block = ("b"):rep(1 << 20)
+    local f = assert(fs.open(p, "wb"))
+    for _ = 1, 16 do f:write(block, "\n") end
+    f:close()
+    f = assert(fs.open(p, "rb"))
+    local n, total = 0, 0
+    for l in f:lines("L") do n = n + 1; total = total + #l end
+    assert.equal(16, n)
+    assert.equal(16 * ((1 << 20) + 1), total)
+    f:close()
+  end)
+
+  it("reports open errors; raises on bad modes, closed files and busy files", function()
+    local f, err, code = fs.open(dir .. "/missing/x")
+    assert.is_nil(f)
+    assert.equal("ENOENT", code)
+    assert.matches("missing", err)
+    local d = assert(fs.open(dir))
+    assert.equal("EISDIR", select(3, d:read()))
+    d:close()
+    assert.equal("EBADF", select(3, assert(fs.open(dir .. "/seek.txt")):write("x")))
+    assert.has_error(function() fs.open(dir .. "/x", "rw") end)
+    assert.has_error(function() fs.open(dir .. "/x", "") end)
+    assert.has_error(function() fs.open() end)
+    f = assert(fs.open(dir .. "/seek.txt"))
+    assert.has_error(function() f:read("z") end)
+    assert.has_error(function() f:write({}) end)
+    assert.has_error(function() f:seek("middle") end)
+    local t = m.spawn(function() return f:read("a") end)
+    m.yield()
+    assert.has_error(function() f:read() end, "file is busy: another operation on it is in flight")
+    assert.is_string(t:await())
+    f:close()
+    f:close()
+    assert.matches("closed", tostring(f))
+    assert.has_error(function() f:read() end, "attempt to use a closed moonlet.file")
+    do
+      local g <close> = assert(fs.open(dir .. "/seek.txt"))
+      g:read()
+    end
+    fs.open(dir .. "/seek.txt") -- dropped: the collector closes it
+    collectgarbage()
+    collectgarbage()
+  end)
+
+  it("cancelling a task mid-read or mid-open leaks nothing", function()
+    local before = fd_count()
+    for _ = 1, 20 do
+      local t1 = m.spawn(function()
+        local f = assert(fs.open(dir .. "/big.bin"))
+        while f:read(1 << 16) do end
+      end)
+      local t2 = m.spawn(function() fs.open(dir .. "/big.bin") end)
+      m.yield()
+      t1:cancel()
+      t2:cancel()
+      assert.is_false(pcall(t1.await, t1))
+      pcall(t2.await, t2)
+    end
+    -- orphaned jobs close their descriptors when they end, whenever that is
+    for _ = 1, 500 do
+      collectgarbage()
+      if fd_count() == before then break end
+      m.sleep(0.01)
+    end
+    assert.equal(before, fd_count())
   end)
 
   teardown(function()

@@ -6,6 +6,8 @@ local U = {}
 
 U.native_forced = os.getenv("MOONLET_FORCE_NATIVE") == "1"
 U.under_valgrind = os.getenv("MOONLET_UNDER_VALGRIND") == "1"
+-- AddressSanitizer keeps freed memory in quarantine: RSS says nothing there
+U.under_asan = os.getenv("MOONLET_UNDER_ASAN") == "1"
 U.build = os.getenv("MOONLET_TEST_BUILD") or "build"
 
 --- Runs fn(...) in a task while a ticker task counts turns. Returns the
@@ -44,6 +46,19 @@ function U.assert_clean()
   for _, t in ipairs(m.tasks()) do names[#names + 1] = t:name() .. " " .. t:status() end
   assert(#names == 0, "tasks left alive: " .. table.concat(names, ", "))
   assert(core._handles() == 0, core._handles() .. " libuv handles left open")
+end
+
+--- Open file descriptors of this process (the pipe ls reads through is
+-- one of them, every time).
+function U.fd_count()
+  local n = 0
+  local stat = io.open("/proc/self/stat")
+  local pid = stat:read("n")
+  stat:close()
+  local ls = io.popen("ls /proc/" .. pid .. "/fd")
+  for _ in ls:lines() do n = n + 1 end
+  ls:close()
+  return n
 end
 
 --- Runs a Lua script in a child lua5.4 with the build on its paths.

@@ -1,0 +1,121 @@
+/*
+ * io.h - what the bindings of libuv handles share: the Lua object that
+ * points at a handle, closing (by the user, the collector or the end of the
+ * loop), socket addresses, option fields and deadlines on blocking calls.
+ *
+ * A handle's C state outlives its Lua object until libuv's close callback,
+ * so the two point at each other: the object holds a pointer to the state,
+ * the state a pointer back to that slot, and whichever goes first clears
+ * the other's link.
+ */
+#ifndef MOONLET_IO_H
+#define MOONLET_IO_H
+
+#include <sys/socket.h>
+
+#include "sched.h"
+#include "work.h"
+
+typedef struct moonlet_io moonlet_io;
+
+struct moonlet_io {
+  mqueue node;             /* loop->io while open */
+  moonlet_loop *lp;
+  moonlet_io **box;        /* the Lua object's slot, NULL once collected */
+  const char *what;        /* "stream", "server", ... for messages */
+  int closed;
+  /* Wakes the waiters and starts closing the uv handle(s); the last close
+   * callback calls moonlet__io_free. */
+  void (*close)(moonlet_io *io);
+};
+
+/* Pushes a new Lua object (metatable kind) for io and links io into the
+ * loop's list of open handles. */
+void moonlet__io_push(lua_State *L, moonlet_loop *lp, moonlet_io *io,
+                      int kind);
+
+/* The io behind the object at idx: raises unless it is of kind and open. */
+moonlet_io *moonlet__io_check(lua_State *L, int idx, int kind);
+/* Same, but NULL instead of raising when closed. */
+moonlet_io *moonlet__io_opt(lua_State *L, int idx, int kind);
+
+/* Idempotent. */
+void moonlet__io_close(moonlet_io *io);
+/* Frees io (malloc'd) and clears its object's link. */
+void moonlet__io_free(moonlet_io *io);
+
+/* close() and __close of every io object: closes, returns true. */
+int moonlet__io_gc(lua_State *L);
+/* __tostring: "what (0x...)" or "what (closed)". */
+int moonlet__io_tostring(lua_State *L);
+
+/* Makes a metatable with methods (__index), close/__close/__gc/__tostring,
+ * and records it as kind. */
+void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
+                       const char *name, const luaL_Reg *methods);
+
+/* Blocks w like moonlet__block, with a deadline ms from now (0: none).
+ * Whatever wakes w first wins; detach must call moonlet__sleep_stop. */
+int moonlet__io_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
+                      uint64_t ms, void (*detach)(moonlet_wait *w),
+                      lua_KFunction k);
+
+/* A libuv request a task waits for (write, shutdown, connect, send). It
+ * outlives a waiter that gives up; then its callback frees it. */
+typedef struct moonlet_ioreq {
+  union {
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+    uv_connect_t connect;
+    uv_udp_send_t send;
+  } u;                    /* first: libuv callbacks cast back from it */
+  moonlet_loop *lp;
+  void *owner;            /* the handle's state */
+  moonlet_wait *w;        /* NULL once the waiter gave up */
+  int status, done;
+  int anchor;             /* ref of the Lua strings libuv reads from */
+} moonlet_ioreq;
+
+/* A new request for w (raises when out of memory, ending w). */
+moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
+                                  moonlet_wait *w, void *owner);
+void moonlet__ioreq_free(moonlet_ioreq *r);
+/* Keeps the n values from stack index first alive until r is freed. */
+void moonlet__ioreq_anchor(lua_State *L, moonlet_ioreq *r, int first, int n);
+/* The libuv callback's part: records status, wakes or frees. */
+void moonlet__ioreq_finish(moonlet_ioreq *r, int status);
+/* The usual detach: the request runs on and frees itself. */
+void moonlet__ioreq_detach(moonlet_wait *w);
+/* Blocks w on r with deadline ms (0: none); k finds r in w->data. */
+int moonlet__ioreq_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
+                         moonlet_ioreq *r, uint64_t ms,
+                         void (*detach)(moonlet_wait *), lua_KFunction k);
+/* In k: r's status (freeing r), or 1 when the deadline came first (r is
+ * left to finish alone). */
+int moonlet__ioreq_result(moonlet_wait *w);
+
+/* Fills ss from a numeric IPv4 or IPv6 address; 0 or a libuv error. */
+int moonlet__addr(const char *ip, int port, struct sockaddr_storage *ss);
+/* Pushes the address's host and port (2 values), or nil and nil. */
+int moonlet__push_addr(lua_State *L, const struct sockaddr *sa);
+/* A port argument: an integer in 0..65535. */
+int moonlet__check_port(lua_State *L, int idx);
+
+/* Option field helpers for the table at idx (absent table: defaults). */
+int moonlet__opt_bool(lua_State *L, int idx, const char *k, int dflt);
+lua_Integer moonlet__opt_int(lua_State *L, int idx, const char *k,
+                             lua_Integer dflt);
+/* A timeout in seconds (nil, false or absent: none) as milliseconds. */
+uint64_t moonlet__opt_timeout(lua_State *L, int idx, const char *k);
+/* A timeout argument in seconds (nil: none). */
+uint64_t moonlet__check_timeout(lua_State *L, int idx);
+
+/* A signal argument: a number, or a name like "TERM" or "SIGTERM". */
+int moonlet__check_signal(lua_State *L, int idx);
+/* "TERM" for SIGTERM; NULL for numbers without a name. */
+const char *moonlet__signal_name(int signum);
+
+/* Pushes nil, "ETIMEDOUT: ...", "ETIMEDOUT" and returns 3. */
+int moonlet__push_timeout(lua_State *L);
+
+#endif

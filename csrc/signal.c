@@ -1,0 +1,113 @@
+/*
+ * signal.c - watching POSIX signals: a watcher counts deliveries and wakes
+ * the task in its wait(); the Lua layer turns watchers into channels.
+ */
+#include <stdlib.h>
+
+#include "io.h"
+
+typedef struct msignal {
+  moonlet_io io;
+  uv_signal_t h;
+  int signum;
+  unsigned pending;      /* deliveries nobody has taken yet */
+  moonlet_wait *waiter;
+} msignal;
+
+#define SIGNAL_KIND MOONLET_MT_SIGNAL
+
+static void wake_waiter(msignal *s) {
+  moonlet_wait *w = s->waiter;
+  if (!w) return;
+  s->waiter = NULL;
+  moonlet__sleep_stop(w);
+  moonlet__wake(w, MW_OK);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  msignal *s = h->data;
+  (void)signum;
+  s->pending++;
+  wake_waiter(s);
+}
+
+static void on_closed(uv_handle_t *h) {
+  moonlet__io_free(&((msignal *)h->data)->io);
+}
+
+static void signal_close(moonlet_io *io) {
+  msignal *s = (msignal *)io;
+  wake_waiter(s);
+  uv_close((uv_handle_t *)&s->h, on_closed);
+}
+
+/* _signal_watch(sig) -> watcher */
+static int l_watch(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  int signum = moonlet__check_signal(L, 1), r;
+  msignal *s;
+  luaL_argcheck(L, signum != SIGKILL && signum != SIGSTOP && signum != SIGSEGV &&
+                       signum != SIGCHLD, 1, "this signal cannot be watched");
+  s = calloc(1, sizeof *s);
+  if (!s) return luaL_error(L, "not enough memory");
+  uv_signal_init(lp->uv, &s->h);
+  s->h.data = s;
+  s->signum = signum;
+  s->io.what = "signal watcher";
+  s->io.close = signal_close;
+  moonlet__io_push(L, lp, &s->io, SIGNAL_KIND);
+  r = uv_signal_start(&s->h, on_signal, signum);
+  if (r != 0) {
+    moonlet__io_close(&s->io);
+    return moonlet__push_failure(L, r, NULL);
+  }
+  return 1;
+}
+
+static void waiter_detach(moonlet_wait *w) {
+  msignal *s = w->data;
+  if (s->waiter == w) s->waiter = NULL;
+  moonlet__sleep_stop(w);
+}
+
+static int push_delivery(lua_State *L, msignal *s) {
+  const char *name = moonlet__signal_name(s->signum);
+  s->pending--;
+  if (name) lua_pushstring(L, name); else lua_pushinteger(L, s->signum);
+  return 1;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  msignal *s;
+  (void)status;
+  moonlet__check_wake(L, w);
+  s = (msignal *)*(moonlet_io **)lua_touserdata(L, 1);
+  if (!s || s->io.closed) return moonlet__push_failure(L, UV_ECANCELED, "watcher closed");
+  if (s->pending) return push_delivery(L, s);
+  s->waiter = NULL;
+  return moonlet__push_timeout(L);
+}
+
+/* watcher:wait([timeout]) -> signal name */
+static int s_wait(lua_State *L) {
+  msignal *s = (msignal *)moonlet__io_check(L, 1, SIGNAL_KIND);
+  uint64_t ms = moonlet__check_timeout(L, 2);
+  moonlet_wait *w;
+  moonlet__checkpoint(L, s->io.lp);
+  if (s->pending) return push_delivery(L, s);
+  if (s->waiter) return luaL_error(L, "another task is waiting on this watcher");
+  lua_settop(L, 2);
+  w = moonlet__enter_block(L, s->io.lp);
+  s->waiter = w;
+  w->data = s;
+  return moonlet__io_block(L, s->io.lp, w, ms, waiter_detach, wait_k);
+}
+
+void moonlet__open_signal(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg methods[] = {{"wait", s_wait}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"_signal_watch", l_watch}, {NULL, NULL}};
+  if (!lp->mt[SIGNAL_KIND])
+    moonlet__io_newmt(L, lp, SIGNAL_KIND, "moonlet.signal", methods);
+  moonlet__setfuncs(L, lp, funcs);
+}

@@ -1,0 +1,315 @@
+/*
+ * udp.c - datagram sockets. Arriving datagrams queue on the socket (up to
+ * a bound; beyond it reception pauses and the kernel drops, as UDP does)
+ * until a task takes them with recv_from.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+
+#define UDP_KIND MOONLET_MT_UDP
+#define MAX_QUEUED 1024
+#define MAX_DATAGRAM 65536
+
+typedef struct dgram {
+  struct dgram *next;
+  struct sockaddr_storage from;
+  size_t len;
+  char data[];
+} dgram;
+
+typedef struct mudp {
+  moonlet_io io;
+  uv_udp_t h;
+  dgram *head, *tail;
+  unsigned queued;
+  int recv_err;
+  int receiving;
+  moonlet_wait *reader;
+  uint64_t timeout;
+  char buf[MAX_DATAGRAM];  /* libuv receives here; then it is copied */
+} mudp;
+
+static void wake_reader(mudp *u) {
+  moonlet_wait *w = u->reader;
+  if (!w) return;
+  u->reader = NULL;
+  moonlet__sleep_stop(w);
+  moonlet__wake(w, MW_OK);
+}
+
+static void on_closed(uv_handle_t *h) {
+  mudp *u = h->data;
+  while (u->head) {
+    dgram *d = u->head;
+    u->head = d->next;
+    free(d);
+  }
+  moonlet__io_free(&u->io);
+}
+
+static void udp_close(moonlet_io *io) {
+  mudp *u = (mudp *)io;
+  wake_reader(u);
+  uv_close((uv_handle_t *)&u->h, on_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  mudp *u = h->data;
+  (void)suggested;
+  *buf = uv_buf_init(u->buf, sizeof u->buf);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  mudp *u = h->data;
+  dgram *d;
+  (void)buf;
+  (void)flags;
+  if (n < 0) {
+    u->recv_err = (int)n;
+  } else if (addr) { /* n == 0 without an address: nothing more to read */
+    d = malloc(sizeof *d + (size_t)n);
+    if (!d) {
+      u->recv_err = UV_ENOMEM;
+    } else {
+      d->next = NULL;
+      d->len = (size_t)n;
+      memcpy(&d->from, addr, addr->sa_family == AF_INET6
+                                 ? sizeof(struct sockaddr_in6)
+                                 : sizeof(struct sockaddr_in));
+      memcpy(d->data, u->buf, (size_t)n);
+      if (u->tail) u->tail->next = d; else u->head = d;
+      u->tail = d;
+      if (++u->queued >= MAX_QUEUED) {
+        uv_udp_recv_stop(h);
+        u->receiving = 0;
+      }
+    }
+  } else {
+    return;
+  }
+  wake_reader(u);
+}
+
+static mudp *check_udp(lua_State *L) {
+  return (mudp *)moonlet__io_check(L, 1, UDP_KIND);
+}
+
+/* _udp_bind(ip, port, {reuseaddr=, ipv6only=, broadcast=}) -> socket */
+static int l_bind(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  const char *ip = luaL_checkstring(L, 1);
+  int port = moonlet__check_port(L, 2), r;
+  unsigned flags = 0;
+  struct sockaddr_storage ss;
+  mudp *u;
+  luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 1, "numeric IP address expected");
+  if (moonlet__opt_bool(L, 3, "reuseaddr", 0)) flags |= UV_UDP_REUSEADDR;
+  if (moonlet__opt_bool(L, 3, "ipv6only", 0)) flags |= UV_UDP_IPV6ONLY;
+  u = malloc(sizeof *u);
+  if (!u) return luaL_error(L, "not enough memory");
+  memset(u, 0, offsetof(mudp, buf));
+  uv_udp_init(lp->uv, &u->h);
+  u->h.data = u;
+  u->io.what = "udp socket";
+  u->io.close = udp_close;
+  moonlet__io_push(L, lp, &u->io, UDP_KIND);
+  r = uv_udp_bind(&u->h, (struct sockaddr *)&ss, flags);
+  if (r == 0 && moonlet__opt_bool(L, 3, "broadcast", 0))
+    r = uv_udp_set_broadcast(&u->h, 1);
+  if (r != 0) {
+    moonlet__io_close(&u->io);
+    return moonlet__push_failure(L, r, NULL);
+  }
+  return 1;
+}
+
+/* --- receiving ----------------------------------------------------------- */
+
+static int push_dgram(lua_State *L, mudp *u) {
+  dgram *d = u->head;
+  u->head = d->next;
+  if (!u->head) u->tail = NULL;
+  u->queued--;
+  lua_pushlstring(L, d->data, d->len);
+  moonlet__push_addr(L, (struct sockaddr *)&d->from);
+  free(d);
+  if (!u->receiving && u->queued < MAX_QUEUED / 2 &&
+      uv_udp_recv_start(&u->h, on_alloc, on_recv) == 0)
+    u->receiving = 1; /* the paused socket resumes once half drained */
+  return 3;
+}
+
+static void reader_detach(moonlet_wait *w) {
+  mudp *u = w->data;
+  if (u->reader == w) u->reader = NULL;
+  moonlet__sleep_stop(w);
+}
+
+static int recv_k(lua_State *L, int status, lua_KContext ctx);
+
+static int recv_step(lua_State *L, mudp *u) {
+  moonlet_wait *w;
+  if (u->head) return push_dgram(L, u);
+  if (u->recv_err) {
+    int e = u->recv_err;
+    u->recv_err = 0;
+    return moonlet__push_failure(L, e, NULL);
+  }
+  if (!u->receiving) {
+    int r = uv_udp_recv_start(&u->h, on_alloc, on_recv);
+    if (r != 0) return moonlet__push_failure(L, r, NULL);
+    u->receiving = 1;
+  }
+  if (u->reader) luaL_error(L, "socket is already being read by another task");
+  w = moonlet__enter_block(L, u->io.lp);
+  u->reader = w;
+  w->data = u;
+  return moonlet__io_block(L, u->io.lp, w, u->timeout, reader_detach, recv_k);
+}
+
+static int recv_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  mudp *u;
+  (void)status;
+  moonlet__check_wake(L, w);
+  u = (mudp *)*(moonlet_io **)lua_touserdata(L, 1);
+  if (!u || u->io.closed)
+    return moonlet__push_failure(L, UV_ECANCELED, "socket closed while receiving");
+  if (u->reader == w) {
+    u->reader = NULL;
+    return moonlet__push_timeout(L);
+  }
+  return recv_step(L, u);
+}
+
+/* u:recv_from() -> data, host, port */
+static int u_recv_from(lua_State *L) {
+  mudp *u = check_udp(L);
+  moonlet__checkpoint(L, u->io.lp);
+  lua_settop(L, 1);
+  return recv_step(L, u);
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+static void on_send(uv_udp_send_t *req, int status) {
+  moonlet__ioreq_finish((moonlet_ioreq *)req, status);
+}
+
+static int send_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  (void)status;
+  moonlet__check_wake(L, w);
+  status = moonlet__ioreq_result(w);
+  if (status == 1) return moonlet__push_timeout(L);
+  if (status < 0) return moonlet__push_failure(L, status, NULL);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* u:send_to(data, ip, port) -> true | nil, msg, code */
+static int u_send_to(lua_State *L) {
+  mudp *u = check_udp(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  const char *ip = luaL_checkstring(L, 3);
+  int port = moonlet__check_port(L, 4), r;
+  struct sockaddr_storage ss;
+  uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+  moonlet_wait *w;
+  moonlet_ioreq *req;
+  luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 3, "numeric IP address expected");
+  luaL_argcheck(L, len <= 65507, 2, "datagram larger than 65507 bytes");
+  moonlet__checkpoint(L, u->io.lp);
+  r = uv_udp_try_send(&u->h, &buf, 1, (struct sockaddr *)&ss);
+  if (r >= 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
+  lua_settop(L, 4);
+  w = moonlet__enter_block(L, u->io.lp);
+  req = moonlet__ioreq_new(L, u->io.lp, w, u);
+  moonlet__ioreq_anchor(L, req, 2, 1);
+  r = uv_udp_send(&req->u.send, &u->h, &buf, 1, (struct sockaddr *)&ss, on_send);
+  if (r != 0) {
+    moonlet__ioreq_free(req);
+    w->status = MW_OK;
+    return moonlet__push_failure(L, r, NULL);
+  }
+  return moonlet__ioreq_block(L, u->io.lp, w, req, u->timeout,
+                              moonlet__ioreq_detach, send_k);
+}
+
+/* --- options ------------------------------------------------------------- */
+
+static int result(lua_State *L, int r) {
+  if (r != 0) return moonlet__push_failure(L, r, NULL);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int u_set_broadcast(lua_State *L) {
+  return result(L, uv_udp_set_broadcast(&check_udp(L)->h, lua_toboolean(L, 2)));
+}
+
+static int u_set_multicast_loop(lua_State *L) {
+  return result(L, uv_udp_set_multicast_loop(&check_udp(L)->h, lua_toboolean(L, 2)));
+}
+
+static int u_set_multicast_ttl(lua_State *L) {
+  mudp *u = check_udp(L);
+  lua_Integer ttl = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, ttl >= 1 && ttl <= 255, 2, "must be in 1..255");
+  return result(L, uv_udp_set_multicast_ttl(&u->h, (int)ttl));
+}
+
+static int membership(lua_State *L, uv_membership m) {
+  mudp *u = check_udp(L);
+  const char *group = luaL_checkstring(L, 2);
+  const char *iface = luaL_optstring(L, 3, NULL);
+  return result(L, uv_udp_set_membership(&u->h, group, iface, m));
+}
+
+static int u_join_group(lua_State *L) { return membership(L, UV_JOIN_GROUP); }
+static int u_leave_group(lua_State *L) { return membership(L, UV_LEAVE_GROUP); }
+
+static int u_local_address(lua_State *L) {
+  mudp *u = check_udp(L);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  int r = uv_udp_getsockname(&u->h, (struct sockaddr *)&ss, &len);
+  if (r != 0) return moonlet__push_failure(L, r, NULL);
+  return moonlet__push_addr(L, (struct sockaddr *)&ss);
+}
+
+static int u_set_timeout(lua_State *L) {
+  mudp *u = check_udp(L);
+  u->timeout = moonlet__check_timeout(L, 2);
+  lua_settop(L, 1);
+  return 1;
+}
+
+void moonlet__open_udp(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg methods[] = {
+      {"recv_from", u_recv_from},
+      {"send_to", u_send_to},
+      {"set_broadcast", u_set_broadcast},
+      {"set_multicast_loop", u_set_multicast_loop},
+      {"set_multicast_ttl", u_set_multicast_ttl},
+      {"join_group", u_join_group},
+      {"leave_group", u_leave_group},
+      {"local_address", u_local_address},
+      {"set_timeout", u_set_timeout},
+      {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"_udp_bind", l_bind}, {NULL, NULL}};
+  if (!lp->mt[UDP_KIND])
+    moonlet__io_newmt(L, lp, UDP_KIND, "moonlet.udp", methods);
+  moonlet__setfuncs(L, lp, funcs);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[UDP_KIND]);
+  lua_setfield(L, -2, "_udp_mt");
+}

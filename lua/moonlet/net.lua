@@ -1,0 +1,168 @@
+-- moonlet.net: TCP and Unix-domain pipe clients and servers over the C
+-- streams (csrc/stream.c). Names are resolved here, every address is tried
+-- in turn, and each accepted connection runs its handler in its own task.
+local core = require "moonlet.core"
+
+local M = { tcp = {}, pipe = {}, udp = {}, dns = core.dns }
+
+local Cancelled = core.Cancelled
+
+local function argcheck(cond, n, fname, msg)
+  if not cond then
+    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+  end
+end
+
+local function is_ip(host)
+  return host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil
+end
+
+-- The addresses to try for host, numeric ones as they are.
+local function resolve(host, timeout)
+  if is_ip(host) then return { { address = host } } end
+  return core.dns.lookup(host, { all = true, timeout = timeout })
+end
+
+local function with_timeout(opts, timeout)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.timeout = timeout
+  return o
+end
+
+--- Connects to host:port, trying every address host resolves to. Returns a
+-- stream, or nil, message, code.
+function M.tcp.connect(host, port, opts)
+  argcheck(type(host) == "string", 1, "connect", "string expected")
+  argcheck(math.type(port) == "integer", 2, "connect", "integer port expected")
+  argcheck(opts == nil or type(opts) == "table", 3, "connect", "table expected")
+  opts = opts or {}
+  local timeout = opts.timeout
+  argcheck(timeout == nil or (type(timeout) == "number" and timeout >= 0), 3,
+    "connect", "option 'timeout' must be a number of seconds")
+  local deadline = timeout and core.now() + timeout
+  local addrs, err, code = resolve(host, timeout)
+  if not addrs then return nil, err, code end
+  for _, a in ipairs(addrs) do
+    local left = deadline and deadline - core.now()
+    if left and left <= 0 then
+      return nil, "ETIMEDOUT: connection timed out", "ETIMEDOUT"
+    end
+    local s
+    s, err, code = core._tcp_connect(a.address, port, with_timeout(opts, left))
+    if s then return s end
+  end
+  return nil, err, code
+end
+
+local function run_handler(handler, conn, where)
+  local tb
+  local ok, err = xpcall(handler, function(e)
+    tb = debug.traceback(nil, 2)
+    return e
+  end, conn)
+  conn:close()
+  if not ok and getmetatable(err) ~= Cancelled then
+    core._report(err, tb, core.current(), where)
+  end
+end
+
+local Server = {}
+Server.__index = Server
+
+-- Accepts until the server closes; each connection gets a task.
+local function serve(srv, handler, where)
+  local self = setmetatable({ _srv = srv }, Server)
+  self._task = core.spawn(function()
+    while not self._closed do
+      local conn, _, code = srv:accept()
+      if conn then
+        core.spawn(run_handler, handler, conn, where)
+      elseif code == "ECANCELED" then
+        break -- closed
+      else
+        core.sleep(0.05) -- out of descriptors and the like: back off
+      end
+    end
+  end)
+  self._task:set_name(where)
+  return self
+end
+
+--- The address the server listens on: host, port (a path for pipes).
+function Server:address() return self._srv:address() end
+
+--- Stops accepting; handlers already running go on until they end.
+function Server:close()
+  self._closed = true
+  self._srv:close()
+end
+Server.__close = Server.close
+
+--- Blocks until the server is closed.
+function Server:serve_forever()
+  self._task:await()
+end
+
+function Server:__tostring() return "moonlet.server " .. tostring(self._srv) end
+
+local function listen_ip(host)
+  if host == "*" then return "0.0.0.0" end
+  if is_ip(host) then return host end
+  local ip, err, code = core.dns.lookup(host)
+  return ip, err, code
+end
+
+--- Listens on host:port. With a handler, runs handler(stream) in a task for
+-- every connection and returns a server; without one, returns the bare
+-- server, whose accept() the caller runs.
+function M.tcp.listen(host, port, handler, opts)
+  argcheck(type(host) == "string", 1, "listen", "string expected")
+  argcheck(math.type(port) == "integer", 2, "listen", "integer port expected")
+  argcheck(handler == nil or type(handler) == "function", 3, "listen", "function expected")
+  local ip, err, code = listen_ip(host)
+  if not ip then return nil, err, code end
+  local srv
+  srv, err, code = core._tcp_listen(ip, port, opts)
+  if not srv then return nil, err, code end
+  if not handler then return srv end
+  return serve(srv, handler, ("tcp server %s:%d"):format(srv:address()))
+end
+
+local udp = core._udp_mt.__index
+local raw_send_to = udp.send_to
+
+--- Sends one datagram; host may be a name.
+function udp:send_to(data, host, port)
+  if type(host) == "string" and not is_ip(host) then
+    local ip, err, code = core.dns.lookup(host)
+    if not ip then return nil, err, code end
+    host = ip
+  end
+  return raw_send_to(self, data, host, port)
+end
+
+--- A datagram socket bound to host:port (port 0: any free port).
+function M.udp.bind(host, port, opts)
+  argcheck(type(host) == "string", 1, "bind", "string expected")
+  argcheck(math.type(port) == "integer", 2, "bind", "integer port expected")
+  local ip, err, code = listen_ip(host)
+  if not ip then return nil, err, code end
+  return core._udp_bind(ip, port, opts)
+end
+
+function M.pipe.connect(path, opts)
+  argcheck(type(path) == "string", 1, "connect", "string expected")
+  return core._pipe_connect(path, opts)
+end
+
+function M.pipe.listen(path, handler, opts)
+  argcheck(type(path) == "string", 1, "listen", "string expected")
+  argcheck(handler == nil or type(handler) == "function", 2, "listen", "function expected")
+  local srv, err, code = core._pipe_listen(path, opts)
+  if not srv then return nil, err, code end
+  if not handler then return srv end
+  return serve(srv, handler, "pipe server " .. path)
+end
+
+return M
