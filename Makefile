@@ -61,9 +61,9 @@ $(CORE_SO): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
 
-$(TESTMOD_SO): spec/support/testmod.c | $(DEPS)
+$(TESTMOD_SO): spec/support/testmod.c csrc/moonlet.h | $(DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -Icsrc -o $@ $< $(LDFLAGS)
 
 $(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/switch.h test/*.h | $(DEPS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(SWITCH_TEST_SRC) -lm

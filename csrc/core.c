@@ -172,5 +172,6 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_process(L, lp);
   moonlet__open_signal(L, lp);
   moonlet__open_udp(L, lp);
+  moonlet__open_offload(L, lp);
   return 1;
 }

@@ -289,6 +289,7 @@ void moonlet__open_dns(lua_State *L, moonlet_loop *lp);
 void moonlet__open_process(lua_State *L, moonlet_loop *lp);
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp);
 void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
+void moonlet__open_offload(lua_State *L, moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */

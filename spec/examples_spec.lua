@@ -1,11 +1,11 @@
 -- Every example runs and shows what it is meant to show.
 local U = require "support.util"
 
-local function run(name)
+local function run(name, args)
   local f = assert(io.open("examples/" .. name .. ".lua"))
   local code = f:read("a")
   f:close()
-  local status, out, err = U.run_script(code)
+  local status, out, err = U.run_script(code, nil, args)
   assert.equal(0, status, err)
   assert.equal("", err)
   return out
@@ -52,5 +52,56 @@ describe("examples", function()
       "worker 2: waiting", "worker 1: waiting",
       "main: every item is done", "",
     }, "\n"), out)
+  end)
+  it("echo_server: every client's echoes checked, every connection served", function()
+    local out = run("echo_server", "20 10")
+    assert.matches("20 clients, 200 round trips checked", out, 1, true)
+    assert.matches("server: 20 connections served", out, 1, true)
+  end)
+
+  it("port_scanner: finds the listeners it opened; finds ours given a range", function()
+    local out = run("port_scanner")
+    assert.matches("scanned 16 ports in [%d.]+ s: [1-3] open", out)
+    local m = require "moonlet"
+    local srv = assert(m.tcp.listen("127.0.0.1", 0, function() end))
+    local _, port = srv:address()
+    -- the child scans while this process, blocked in popen, cannot accept:
+    -- the kernel's backlog completes the handshake all the same
+    out = run("port_scanner", ("127.0.0.1 %d-%d 10 1"):format(port, port + 1))
+    srv:close()
+    assert.matches("127.0.0.1:" .. port .. " open\n", out, 1, true)
+    assert.matches("scanned 2 ports", out, 1, true)
+  end)
+
+  it("tail_and_grep: a process's lines through a channel, filtered", function()
+    local out = run("tail_and_grep")
+    assert.matches("3 of 10 lines matched \"ERROR\"; the command exited with 0", out, 1, true)
+    out = run("tail_and_grep", "b printf 'a\\nb\\nab\\n'")
+    assert.equal("b\nab\n2 of 3 lines matched \"b\"; the command exited with 0\n", out)
+  end)
+
+  it("hello_server: answers keep-alive HTTP requests on one connection", function()
+    local m = require "moonlet"
+    local p = assert(m.process.spawn { "lua5.4", "examples/hello_server.lua", "0",
+      stdout = "pipe", env = (function()
+        local env = m.process.environ()
+        env.LUA_PATH = "./lua/?.lua;./lua/?/init.lua;;"
+        env.LUA_CPATH = "./" .. U.build .. "/?.so;;"
+        return env
+      end)() })
+    local port = tonumber(p.stdout:read("l"):match(":(%d+)/$"))
+    local c = assert(m.tcp.connect("127.0.0.1", port))
+    for _ = 1, 3 do
+      c:write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+      assert.equal("HTTP/1.1 200 OK\r", c:read("l"))
+      repeat local h = c:read("l") until h == "\r"
+      assert.equal("Hello, World!", c:read(13))
+    end
+    c:write("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert.matches("Hello, World!$", c:read("a"))
+    c:close()
+    p:kill()
+    assert.equal("TERM", select(2, p:wait()))
+    p:close()
   end)
 end)

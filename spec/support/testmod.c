@@ -4,7 +4,10 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "moonlet.h"
 
 /* call(f, ...): calls f with lua_call, which is not yieldable. */
 static int t_call(lua_State *L) {
@@ -56,9 +59,41 @@ static int t_overflow(lua_State *L) {
   return 1;
 }
 
+/* Work functions a module adds for moonlet.work, as an embedder would. */
+static int work_reverse(moonlet_work_call *c) {
+  size_t i, n;
+  char *r;
+  if (c->nargs != 1 || c->args[0].type != LUA_TSTRING) {
+    strcpy(c->error, "one string expected");
+    return -1;
+  }
+  n = c->args[0].len;
+  r = malloc(n + 1);
+  if (!r) {
+    strcpy(c->error, "not enough memory");
+    return -1;
+  }
+  for (i = 0; i < n; i++) r[i] = c->args[0].v.s[n - 1 - i];
+  c->nresults = 2;
+  c->results[0].type = LUA_TSTRING;
+  c->results[0].v.s = r;
+  c->results[0].len = n;
+  c->results[1].type = LUA_TNUMBER;
+  c->results[1].is_int = 1;
+  c->results[1].v.i = (lua_Integer)n;
+  return 0;
+}
+
+static int work_fail(moonlet_work_call *c) {
+  strcpy(c->error, "it failed on purpose");
+  return -1;
+}
+
 int luaopen_moonlet_testmod(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow}, {NULL, NULL}};
+  moonlet_register_work(L, "test.reverse", work_reverse);
+  moonlet_register_work(L, "test.fail", work_fail);
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -63,15 +63,15 @@ end
 
 --- Runs a Lua script in a child lua5.4 with the build on its paths.
 -- Returns exit status, stdout and stderr.
-function U.run_script(code, env)
+function U.run_script(code, env, args)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(code)
   f:close()
   local errpath = path .. ".err"
   local cmd = string.format(
-    "%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 %s 2>%s",
-    env or "", U.build, path, errpath)
+    "%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 %s %s 2>%s",
+    env or "", U.build, path, args or "", errpath)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, _, code_ = p:close()
