@@ -1,6 +1,8 @@
 #!/bin/sh
-# make bench: builds the Go baseline and runs bench/run.lua.
+# make bench: builds the Go baseline, runs bench/run.lua (tasks, switches,
+# channels, memory), then bench/io.lua (HTTP plaintext under wrk, TCP echo).
 set -eu
 mkdir -p build
 (cd bench/go && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/bench-go main.go)
-exec lua5.4 bench/run.lua "$@"
+lua5.4 bench/run.lua "$@"
+exec lua5.4 bench/io.lua "$@"

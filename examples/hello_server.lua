@@ -1,5 +1,7 @@
 -- The HTTP "plaintext" micro-server on raw streams: keep-alive, a fixed
--- response, no HTTP library. The I/O benchmark drives it with wrk.
+-- response, no HTTP library; pipelined requests are answered in order.
+-- bench/io.lua drives it with wrk beside luv and cqueues servers written
+-- the same way (bench/servers/).
 -- Usage: lua5.4 examples/hello_server.lua [port]   (port 0: pick one)
 local m = require "moonlet"
 
@@ -8,16 +10,23 @@ local RESPONSE = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" ..
                  "Content-Length: 13\r\n\r\nHello, World!"
 
 local function handle(s)
+  local pending = ""
   while true do
-    local request = s:read("l")
-    if not request then return end
-    local close = false
-    repeat -- the headers, up to the blank line
-      local h = s:read("l")
-      if not h then return end
-      if h:lower():find("^connection:%s*close") then close = true end
-    until h == "\r" or h == ""
-    if not s:write(RESPONSE) or close then return end
+    local chunk = s:read() -- whatever arrived
+    if not chunk then return end
+    pending = pending .. chunk
+    local close = pending:find("\r\n[Cc]onnection: close\r\n") ~= nil
+    local n, from = 0, 1
+    while true do -- one response per complete request head
+      local e = pending:find("\r\n\r\n", from, true)
+      if not e then break end
+      n, from = n + 1, e + 4
+    end
+    if n > 0 then
+      pending = pending:sub(from)
+      if not s:write(RESPONSE:rep(n)) then return end
+    end
+    if close then return end -- the handler's return closes the stream
   end
 end
 

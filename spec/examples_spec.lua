@@ -89,8 +89,10 @@ describe("examples", function()
         env.LUA_CPATH = "./" .. U.build .. "/?.so;;"
         return env
       end)() })
+    p.stdout:set_timeout(10) -- a broken server fails the spec, never hangs it
     local port = tonumber(p.stdout:read("l"):match(":(%d+)/$"))
     local c = assert(m.tcp.connect("127.0.0.1", port))
+    c:set_timeout(10)
     for _ = 1, 3 do
       c:write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
       assert.equal("HTTP/1.1 200 OK\r", c:read("l"))

@@ -1,0 +1,116 @@
+-- The I/O benchmarks, each implementation in a fresh process, medians of
+-- REPS runs, ratios against baselines measured in the same run:
+--  * plaintext HTTP: wrk -t1 -c100 against examples/hello_server.lua and
+--    luv and cqueues servers written the same way (bench/servers/). wrk
+--    saturates before the servers on 2 cores, so the figure that compares
+--    the servers is their CPU time per request (from /proc/PID/stat);
+--    requests/s is reported too. Server and wrk are pinned to different
+--    cores when taskset is available.
+--  * TCP echo: 100 connections x TRIPS round trips in one process.
+--   lua5.4 bench/io.lua [REPS [SECONDS [TRIPS]]]
+local REPS = tonumber(arg[1]) or 5
+local SECONDS = tonumber(arg[2]) or 5
+local TRIPS = tonumber(arg[3]) or 10000
+local ENV = "LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./" ..
+            (os.getenv("MOONLET_BUILD") or "build") .. "/?.so;;'"
+local CLK_TCK = 100
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  if n % 2 == 1 then return xs[(n + 1) / 2] end
+  return (xs[n / 2] + xs[n / 2 + 1]) / 2
+end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local pin = sh("command -v taskset") ~= "" and function(cpu) return "taskset -c " .. cpu .. " " end
+            or function() return "" end
+
+local function cpu_ticks(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local fields = {}
+  for x in s:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = x end
+  return tonumber(fields[12]) + tonumber(fields[13]) -- utime + stime
+end
+
+-- One wrk run against a fresh server: requests/s, server CPU us/request.
+local function plaintext_once(server)
+  -- the shell prints its pid, then becomes the server
+  local p = assert(io.popen(("echo $$; exec env %s %slua5.4 %s 0")
+    :format(ENV, pin(1), server)))
+  local pid = p:read("l")
+  local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
+  sh(("curl -s %s >/dev/null"):format(url)) -- warm
+  local before = cpu_ticks(pid)
+  local out = sh(("%swrk -t1 -c100 -d%ds %s"):format(pin(0), SECONDS, url))
+  local after = cpu_ticks(pid)
+  os.execute("kill " .. pid)
+  p:close()
+  local total = tonumber(out:match("(%d+) requests in"))
+  assert(total and total > 0, "wrk failed:\n" .. out)
+  assert(not out:find("Non%-2xx"), "bad responses:\n" .. out)
+  local rps = tonumber(out:match("Requests/sec:%s*([%d.]+)"))
+  return rps, (after - before) / CLK_TCK * 1e6 / total
+end
+
+local function report(title, unit, rows, higher)
+  print(("\n### %s\n"):format(title))
+  print(("| implementation | %s | moonlet vs this |"):format(unit))
+  print("|---|---:|---:|")
+  local base = rows[1][2]
+  for i, r in ipairs(rows) do
+    local ratio = higher and base / r[2] or r[2] / base
+    print(("| %s | %s | %s |"):format(r[1], r[2] >= 100 and ("%.0f"):format(r[2]) or ("%.1f"):format(r[2]),
+      i == 1 and "-" or ("%.2fx %s"):format(ratio, ratio >= 1 and "better" or "worse")))
+  end
+  io.stdout:flush()
+end
+
+print(("moonlet I/O benchmarks: median of %d runs each, %s\n"):format(REPS, os.date("!%Y-%m-%d %H:%M UTC")))
+
+local servers = {
+  { "moonlet (fast path)", "examples/hello_server.lua" },
+  { "moonlet (MOONLET_FORCE_NATIVE=1)", "examples/hello_server.lua", native = true },
+  { "luv (raw callbacks)", "bench/servers/hello_luv.lua" },
+  { "cqueues", "bench/servers/hello_cqueues.lua" },
+}
+local rps_rows, cpu_rows = {}, {}
+for _, s in ipairs(servers) do
+  local rs, cs = {}, {}
+  local saved = ENV
+  if s.native then ENV = "MOONLET_FORCE_NATIVE=1 " .. ENV end
+  for _ = 1, REPS do
+    local r, c = plaintext_once(s[2])
+    rs[#rs + 1], cs[#cs + 1] = r, c
+  end
+  ENV = saved
+  rps_rows[#rps_rows + 1] = { s[1], median(rs) }
+  cpu_rows[#cpu_rows + 1] = { s[1], median(cs) }
+end
+report(("plaintext HTTP, wrk -t1 -c100 -d%ds: server CPU per request"):format(SECONDS),
+  "server CPU µs/request", cpu_rows, false)
+report("plaintext HTTP: throughput (bounded by wrk on 2 cores)", "requests/s", rps_rows, true)
+
+local echo_rows = {}
+for _, impl in ipairs({ { "moonlet (fast path)", "moonlet" },
+                        { "moonlet (MOONLET_FORCE_NATIVE=1)", "moonlet", native = true },
+                        { "luv (raw callbacks)", "luv" }, { "cqueues", "cqueues" } }) do
+  local xs = {}
+  for _ = 1, REPS do
+    local out = sh(("%s %s lua5.4 bench/echo.lua %s 100 %d 2>&1")
+      :format(impl.native and "MOONLET_FORCE_NATIVE=1" or "", ENV, impl[2], TRIPS))
+    xs[#xs + 1] = tonumber((assert(out:match("RESULT echo (%S+)"), out)))
+  end
+  echo_rows[#echo_rows + 1] = { impl[1], median(xs) }
+end
+report(("TCP echo, 100 connections x %d round trips, one process"):format(TRIPS),
+  "round trips/s", echo_rows, true)
