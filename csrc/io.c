@@ -129,6 +129,38 @@ int moonlet__io_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
   return moonlet__block(L, lp, w, k);
 }
 
+/* --- slot waits ---------------------------------------------------------- */
+
+static void slot_detach(moonlet_wait *w) {
+  moonlet_wait **slot = w->data;
+  if (*slot == w) *slot = NULL;
+  moonlet__sleep_stop(w);
+}
+
+int moonlet__slot_block(lua_State *L, moonlet_loop *lp, moonlet_wait **slot,
+                        uint64_t ms, const char *busy, lua_KFunction k) {
+  moonlet_wait *w;
+  if (*slot) luaL_error(L, "%s", busy);
+  w = moonlet__enter_block(L, lp);
+  *slot = w;
+  w->data = slot;
+  return moonlet__io_block(L, lp, w, ms, slot_detach, k);
+}
+
+void moonlet__slot_wake(moonlet_wait **slot) {
+  moonlet_wait *w = *slot;
+  if (!w) return;
+  *slot = NULL;
+  moonlet__sleep_stop(w);
+  moonlet__wake(w, MW_OK);
+}
+
+int moonlet__slot_timed_out(moonlet_wait **slot, moonlet_wait *w) {
+  if (*slot != w) return 0;
+  *slot = NULL;
+  return 1;
+}
+
 /* --- requests ----------------------------------------------------------- */
 
 moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,

@@ -54,6 +54,19 @@ int moonlet__io_tostring(lua_State *L);
 void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
                        const char *name, const luaL_Reg *methods);
 
+/* A handle's single waiter of one kind (its reader, its acceptor): the
+ * slot holds the wait; whoever wakes it empties the slot first, so a
+ * continuation that still finds itself there knows its deadline came. */
+
+/* Blocks the caller in *slot (raising busy if another task holds it) with
+ * a deadline ms from now (0: none); then k runs. */
+int moonlet__slot_block(lua_State *L, moonlet_loop *lp, moonlet_wait **slot,
+                        uint64_t ms, const char *busy, lua_KFunction k);
+/* Wakes the wait in *slot, if any, and empties the slot. */
+void moonlet__slot_wake(moonlet_wait **slot);
+/* In k: 1 (emptying the slot) if the deadline woke w, else 0. */
+int moonlet__slot_timed_out(moonlet_wait **slot, moonlet_wait *w);
+
 /* Blocks w like moonlet__block, with a deadline ms from now (0: none).
  * Whatever wakes w first wins; detach must call moonlet__sleep_stop. */
 int moonlet__io_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,

@@ -16,19 +16,11 @@ typedef struct msignal {
 
 #define SIGNAL_KIND MOONLET_MT_SIGNAL
 
-static void wake_waiter(msignal *s) {
-  moonlet_wait *w = s->waiter;
-  if (!w) return;
-  s->waiter = NULL;
-  moonlet__sleep_stop(w);
-  moonlet__wake(w, MW_OK);
-}
-
 static void on_signal(uv_signal_t *h, int signum) {
   msignal *s = h->data;
   (void)signum;
   s->pending++;
-  wake_waiter(s);
+  moonlet__slot_wake(&s->waiter);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -37,7 +29,7 @@ static void on_closed(uv_handle_t *h) {
 
 static void signal_close(moonlet_io *io) {
   msignal *s = (msignal *)io;
-  wake_waiter(s);
+  moonlet__slot_wake(&s->waiter);
   uv_close((uv_handle_t *)&s->h, on_closed);
 }
 
@@ -64,12 +56,6 @@ static int l_watch(lua_State *L) {
   return 1;
 }
 
-static void waiter_detach(moonlet_wait *w) {
-  msignal *s = w->data;
-  if (s->waiter == w) s->waiter = NULL;
-  moonlet__sleep_stop(w);
-}
-
 static int push_delivery(lua_State *L, msignal *s) {
   const char *name = moonlet__signal_name(s->signum);
   s->pending--;
@@ -84,24 +70,19 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet__check_wake(L, w);
   s = (msignal *)*(moonlet_io **)lua_touserdata(L, 1);
   if (!s || s->io.closed) return moonlet__push_failure(L, UV_ECANCELED, "watcher closed");
-  if (s->pending) return push_delivery(L, s);
-  s->waiter = NULL;
-  return moonlet__push_timeout(L);
+  if (moonlet__slot_timed_out(&s->waiter, w)) return moonlet__push_timeout(L);
+  return push_delivery(L, s);
 }
 
 /* watcher:wait([timeout]) -> signal name */
 static int s_wait(lua_State *L) {
   msignal *s = (msignal *)moonlet__io_check(L, 1, SIGNAL_KIND);
   uint64_t ms = moonlet__check_timeout(L, 2);
-  moonlet_wait *w;
   moonlet__checkpoint(L, s->io.lp);
   if (s->pending) return push_delivery(L, s);
-  if (s->waiter) return luaL_error(L, "another task is waiting on this watcher");
   lua_settop(L, 2);
-  w = moonlet__enter_block(L, s->io.lp);
-  s->waiter = w;
-  w->data = s;
-  return moonlet__io_block(L, s->io.lp, w, ms, waiter_detach, wait_k);
+  return moonlet__slot_block(L, s->io.lp, &s->waiter, ms,
+                             "another task is waiting on this watcher", wait_k);
 }
 
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp) {

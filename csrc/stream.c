@@ -50,18 +50,9 @@ static void on_closed(uv_handle_t *h) {
   moonlet__io_free(&s->io);
 }
 
-/* Ends a wait held in a slot of the stream (reader or acceptor). */
-static void wake_slot(moonlet_wait **slot) {
-  moonlet_wait *w = *slot;
-  if (!w) return;
-  *slot = NULL;
-  moonlet__sleep_stop(w);
-  moonlet__wake(w, MW_OK);
-}
-
 static void stream_close(moonlet_io *io) {
   mstream *s = (mstream *)io;
-  wake_slot(&s->reader);
+  moonlet__slot_wake(&s->reader);
   /* Pending writes and a pending connect end with UV_ECANCELED. */
   uv_close(&s->u.h, on_closed);
 }
@@ -124,17 +115,11 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   if (s->reader) {
-    wake_slot(&s->reader);
+    moonlet__slot_wake(&s->reader);
   } else if (s->reading && moonlet__rbuf_len(&s->rb) > READ_HIGH_WATER) {
     uv_read_stop(h);
     s->reading = 0;
   }
-}
-
-static void reader_detach(moonlet_wait *w) {
-  mstream *s = w->data;
-  if (s->reader == w) s->reader = NULL;
-  moonlet__sleep_stop(w);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
@@ -144,7 +129,6 @@ static int read_k(lua_State *L, int status, lua_KContext ctx);
 static int read_step(lua_State *L, mstream *s) {
   moonlet_loop *lp = s->io.lp;
   moonlet_rfmt f;
-  moonlet_wait *w;
   moonlet__rfmt_check(L, 2, -1, &f);
   for (;;) {
     int r;
@@ -165,11 +149,8 @@ static int read_step(lua_State *L, mstream *s) {
     }
     break;
   }
-  if (s->reader) luaL_error(L, "stream is already being read by another task");
-  w = moonlet__enter_block(L, lp);
-  s->reader = w;
-  w->data = s;
-  return moonlet__io_block(L, lp, w, s->timeout, reader_detach, read_k);
+  return moonlet__slot_block(L, lp, &s->reader, s->timeout,
+                             "stream is already being read by another task", read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
@@ -179,10 +160,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet__check_wake(L, w);
   s = stream_at(L, 1);
   if (!s) return push_closed(L, "stream closed while reading");
-  if (s->reader == w) { /* the deadline came first */
-    s->reader = NULL;
-    return moonlet__push_timeout(L);
-  }
+  if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
   return read_step(L, s);
 }
 
@@ -429,7 +407,7 @@ static void on_connection(uv_stream_t *h, int status) {
     s->read_err = status;
   else
     s->pending = 1;
-  wake_slot(&s->reader);
+  moonlet__slot_wake(&s->reader);
 }
 
 static mstream *listen_on(lua_State *L, moonlet_loop *lp, int pipe,
@@ -479,7 +457,6 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx);
 
 static int accept_step(lua_State *L, mstream *s) {
   moonlet_loop *lp = s->io.lp;
-  moonlet_wait *w;
   if (s->read_err) {
     int e = s->read_err;
     s->read_err = 0;
@@ -497,11 +474,8 @@ static int accept_step(lua_State *L, mstream *s) {
     lua_pop(L, 1);
     if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   }
-  if (s->reader) luaL_error(L, "server is already accepting in another task");
-  w = moonlet__enter_block(L, lp);
-  s->reader = w;
-  w->data = s;
-  return moonlet__io_block(L, lp, w, s->timeout, reader_detach, accept_k);
+  return moonlet__slot_block(L, lp, &s->reader, s->timeout,
+                             "server is already accepting in another task", accept_k);
 }
 
 static int accept_k(lua_State *L, int status, lua_KContext ctx) {
@@ -511,10 +485,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet__check_wake(L, w);
   s = stream_at(L, 1);
   if (!s) return push_closed(L, "server closed");
-  if (s->reader == w) {
-    s->reader = NULL;
-    return moonlet__push_timeout(L);
-  }
+  if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
   return accept_step(L, s);
 }
 

@@ -32,14 +32,6 @@ typedef struct mudp {
   char buf[MAX_DATAGRAM];  /* libuv receives here; then it is copied */
 } mudp;
 
-static void wake_reader(mudp *u) {
-  moonlet_wait *w = u->reader;
-  if (!w) return;
-  u->reader = NULL;
-  moonlet__sleep_stop(w);
-  moonlet__wake(w, MW_OK);
-}
-
 static void on_closed(uv_handle_t *h) {
   mudp *u = h->data;
   while (u->head) {
@@ -52,7 +44,7 @@ static void on_closed(uv_handle_t *h) {
 
 static void udp_close(moonlet_io *io) {
   mudp *u = (mudp *)io;
-  wake_reader(u);
+  moonlet__slot_wake(&u->reader);
   uv_close((uv_handle_t *)&u->h, on_closed);
 }
 
@@ -91,7 +83,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   } else {
     return;
   }
-  wake_reader(u);
+  moonlet__slot_wake(&u->reader);
 }
 
 static mudp *check_udp(lua_State *L) {
@@ -143,16 +135,9 @@ static int push_dgram(lua_State *L, mudp *u) {
   return 3;
 }
 
-static void reader_detach(moonlet_wait *w) {
-  mudp *u = w->data;
-  if (u->reader == w) u->reader = NULL;
-  moonlet__sleep_stop(w);
-}
-
 static int recv_k(lua_State *L, int status, lua_KContext ctx);
 
 static int recv_step(lua_State *L, mudp *u) {
-  moonlet_wait *w;
   if (u->head) return push_dgram(L, u);
   if (u->recv_err) {
     int e = u->recv_err;
@@ -164,11 +149,8 @@ static int recv_step(lua_State *L, mudp *u) {
     if (r != 0) return moonlet__push_failure(L, r, NULL);
     u->receiving = 1;
   }
-  if (u->reader) luaL_error(L, "socket is already being read by another task");
-  w = moonlet__enter_block(L, u->io.lp);
-  u->reader = w;
-  w->data = u;
-  return moonlet__io_block(L, u->io.lp, w, u->timeout, reader_detach, recv_k);
+  return moonlet__slot_block(L, u->io.lp, &u->reader, u->timeout,
+                             "socket is already being read by another task", recv_k);
 }
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
@@ -179,10 +161,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   u = (mudp *)*(moonlet_io **)lua_touserdata(L, 1);
   if (!u || u->io.closed)
     return moonlet__push_failure(L, UV_ECANCELED, "socket closed while receiving");
-  if (u->reader == w) {
-    u->reader = NULL;
-    return moonlet__push_timeout(L);
-  }
+  if (moonlet__slot_timed_out(&u->reader, w)) return moonlet__push_timeout(L);
   return recv_step(L, u);
 }
 
