@@ -1,69 +1,54 @@
 /*
  * dns.c - moonlet.dns: names to addresses and back through libuv's
- * resolver (getaddrinfo on the thread pool). A request outlives a caller
- * that gives up; its callback then frees it.
+ * resolver (getaddrinfo on the thread pool). Requests are io.h requests:
+ * one outlives a caller that gives up, and its callback then frees it.
  */
 #include <netdb.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "io.h"
 
 typedef struct dns_req {
+  moonlet_ioreq base;     /* first: freed as a moonlet_ioreq */
   union {
     uv_getaddrinfo_t ai;
-    uv_getnameinfo_t ni;
-  } req;
-  moonlet_wait *w;        /* NULL once the caller gave up */
-  int status, done;
+    uv_getnameinfo_t ni;  /* holds the host name found */
+  } u;
   struct addrinfo *res;
-  char host[NI_MAXHOST];
 } dns_req;
 
-static void req_free(dns_req *d) {
+static void req_release(moonlet_ioreq *r) {
+  dns_req *d = (dns_req *)r;
   if (d->res) uv_freeaddrinfo(d->res);
-  free(d);
-}
-
-static void req_finish(dns_req *d, int status) {
-  d->status = status;
-  d->done = 1;
-  if (!d->w) {
-    req_free(d);
-    return;
-  }
-  moonlet__sleep_stop(d->w);
-  moonlet__wake(d->w, MW_OK);
 }
 
 static void on_addrinfo(uv_getaddrinfo_t *req, int status,
                         struct addrinfo *res) {
-  dns_req *d = (dns_req *)req;
+  dns_req *d = req->data;
   d->res = res;
-  req_finish(d, status);
+  moonlet__ioreq_finish(&d->base, status);
 }
 
 static void on_nameinfo(uv_getnameinfo_t *req, int status, const char *host,
                         const char *service) {
-  dns_req *d = (dns_req *)req;
+  (void)host;
   (void)service;
-  if (status == 0 && host) snprintf(d->host, sizeof d->host, "%s", host);
-  req_finish(d, status);
+  moonlet__ioreq_finish(&((dns_req *)req->data)->base, status);
 }
 
-static void req_detach(moonlet_wait *w) {
-  ((dns_req *)w->data)->w = NULL;
-  moonlet__sleep_stop(w);
-}
-
-/* The request a continuation waited for, or NULL after its deadline. */
-static dns_req *req_result(lua_State *L, moonlet_wait *w) {
-  dns_req *d = w->data;
+/* In a continuation: the finished request, or NULL with the failure (or
+ * the timeout) pushed; *n is what to return then. */
+static dns_req *finished(lua_State *L, moonlet_wait *w, int *n) {
+  dns_req *d;
   moonlet__check_wake(L, w);
-  if (!d->done) {
-    d->w = NULL; /* left to finish alone */
-    return NULL;
+  d = (dns_req *)moonlet__ioreq_take(w);
+  if (!d) {
+    *n = moonlet__push_timeout(L);
+  } else if (d->base.status != 0) {
+    int status = d->base.status;
+    moonlet__ioreq_free(&d->base);
+    *n = moonlet__push_failure(L, status, lua_tostring(L, 1));
+    d = NULL;
   }
   return d;
 }
@@ -79,16 +64,11 @@ static void push_entry(lua_State *L, const struct addrinfo *ai) {
 
 /* Stack: host, opts. */
 static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
-  dns_req *d = req_result(L, (moonlet_wait *)ctx);
+  dns_req *d;
   const struct addrinfo *ai;
   int all, n = 0;
   (void)status;
-  if (!d) return moonlet__push_timeout(L);
-  if (d->status != 0) {
-    status = d->status;
-    req_free(d);
-    return moonlet__push_failure(L, status, lua_tostring(L, 1));
-  }
+  if (!(d = finished(L, (moonlet_wait *)ctx, &n))) return n;
   all = moonlet__opt_bool(L, 2, "all", 0);
   lua_newtable(L); /* seen addresses: getaddrinfo repeats them per socktype */
   if (all) lua_newtable(L);
@@ -106,7 +86,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     if (!all) {
       push_entry(L, ai);
       lua_pushinteger(L, ai->ai_family == AF_INET ? 4 : 6);
-      req_free(d);
+      moonlet__ioreq_free(&d->base);
       return 2;
     }
     lua_createtable(L, 0, 2);
@@ -116,7 +96,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     lua_setfield(L, -2, "family");
     lua_rawseti(L, -2, ++n);
   }
-  req_free(d);
+  moonlet__ioreq_free(&d->base);
   if (!all) return moonlet__push_failure(L, UV_EAI_NODATA, lua_tostring(L, 1));
   return 1;
 }
@@ -136,14 +116,21 @@ static int family_option(lua_State *L, int idx) {
   return f;
 }
 
-static dns_req *req_new(lua_State *L, moonlet_wait *w) {
-  dns_req *d = calloc(1, sizeof *d);
-  if (!d) {
+/* Blocks on d, or ends the wait and returns the failure to start it. */
+static int start(lua_State *L, moonlet_loop *lp, moonlet_wait *w, dns_req *d,
+                 int r, uint64_t ms, lua_KFunction k) {
+  if (r != 0) {
     w->status = MW_OK;
-    luaL_error(L, "not enough memory");
+    moonlet__ioreq_free(&d->base);
+    return moonlet__push_failure(L, r, lua_tostring(L, 1));
   }
-  d->w = w;
-  w->data = d;
+  return moonlet__ioreq_block(L, lp, w, &d->base, ms, moonlet__ioreq_detach, k);
+}
+
+static dns_req *new_req(lua_State *L, moonlet_loop *lp, moonlet_wait *w) {
+  dns_req *d = (dns_req *)moonlet__ioreq_new(L, lp, w, NULL, sizeof *d);
+  d->base.release = req_release;
+  d->u.ai.data = d; /* data is the first field of every uv_req_t */
   return d;
 }
 
@@ -155,7 +142,6 @@ static int l_lookup(lua_State *L) {
   uint64_t ms;
   moonlet_wait *w;
   dns_req *d;
-  int r;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = family_option(L, 2);
   hints.ai_socktype = SOCK_STREAM;
@@ -163,27 +149,19 @@ static int l_lookup(lua_State *L) {
   moonlet__opt_bool(L, 2, "all", 0);
   lua_settop(L, 2);
   w = moonlet__enter_block(L, lp);
-  d = req_new(L, w);
-  r = uv_getaddrinfo(lp->uv, &d->req.ai, on_addrinfo, host, NULL, &hints);
-  if (r != 0) {
-    w->status = MW_OK;
-    req_free(d);
-    return moonlet__push_failure(L, r, host);
-  }
-  return moonlet__io_block(L, lp, w, ms, req_detach, lookup_k);
+  d = new_req(L, lp, w);
+  return start(L, lp, w, d,
+               uv_getaddrinfo(lp->uv, &d->u.ai, on_addrinfo, host, NULL, &hints),
+               ms, lookup_k);
 }
 
 static int reverse_k(lua_State *L, int status, lua_KContext ctx) {
-  dns_req *d = req_result(L, (moonlet_wait *)ctx);
+  dns_req *d;
+  int n = 0;
   (void)status;
-  if (!d) return moonlet__push_timeout(L);
-  if (d->status != 0) {
-    status = d->status;
-    req_free(d);
-    return moonlet__push_failure(L, status, lua_tostring(L, 1));
-  }
-  lua_pushstring(L, d->host);
-  req_free(d);
+  if (!(d = finished(L, (moonlet_wait *)ctx, &n))) return n;
+  lua_pushstring(L, d->u.ni.host);
+  moonlet__ioreq_free(&d->base);
   return 1;
 }
 
@@ -195,19 +173,14 @@ static int l_reverse(lua_State *L) {
   uint64_t ms = moonlet__opt_timeout(L, 2, "timeout");
   moonlet_wait *w;
   dns_req *d;
-  int r;
   luaL_argcheck(L, moonlet__addr(ip, 0, &ss) == 0, 1, "numeric IP address expected");
   lua_settop(L, 2);
   w = moonlet__enter_block(L, lp);
-  d = req_new(L, w);
-  r = uv_getnameinfo(lp->uv, &d->req.ni, on_nameinfo, (struct sockaddr *)&ss,
-                     NI_NAMEREQD);
-  if (r != 0) {
-    w->status = MW_OK;
-    req_free(d);
-    return moonlet__push_failure(L, r, ip);
-  }
-  return moonlet__io_block(L, lp, w, ms, req_detach, reverse_k);
+  d = new_req(L, lp, w);
+  return start(L, lp, w, d,
+               uv_getnameinfo(lp->uv, &d->u.ni, on_nameinfo,
+                              (struct sockaddr *)&ss, NI_NAMEREQD),
+               ms, reverse_k);
 }
 
 void moonlet__open_dns(lua_State *L, moonlet_loop *lp) {

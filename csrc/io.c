@@ -164,8 +164,8 @@ int moonlet__slot_timed_out(moonlet_wait **slot, moonlet_wait *w) {
 /* --- requests ----------------------------------------------------------- */
 
 moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
-                                  moonlet_wait *w, void *owner) {
-  moonlet_ioreq *r = calloc(1, sizeof *r);
+                                  moonlet_wait *w, void *owner, size_t size) {
+  moonlet_ioreq *r = calloc(1, size);
   if (!r) {
     w->status = MW_OK;
     luaL_error(L, "not enough memory");
@@ -177,6 +177,7 @@ moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
 }
 
 void moonlet__ioreq_free(moonlet_ioreq *r) {
+  if (r->release) r->release(r);
   if (r->anchor != LUA_NOREF) moonlet__unref(r->lp->LC, r->lp, r->anchor);
   free(r);
 }
@@ -215,13 +216,17 @@ int moonlet__ioreq_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
   return moonlet__io_block(L, lp, w, ms, detach, k);
 }
 
-int moonlet__ioreq_result(moonlet_wait *w) {
+moonlet_ioreq *moonlet__ioreq_take(moonlet_wait *w) {
   moonlet_ioreq *r = w->data;
+  if (r->done) return r;
+  r->w = NULL;
+  return NULL;
+}
+
+int moonlet__ioreq_result(moonlet_wait *w) {
+  moonlet_ioreq *r = moonlet__ioreq_take(w);
   int status;
-  if (!r->done) {
-    r->w = NULL;
-    return 1;
-  }
+  if (!r) return 1;
   status = r->status;
   moonlet__ioreq_free(r);
   return status;

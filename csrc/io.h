@@ -87,11 +87,14 @@ typedef struct moonlet_ioreq {
   moonlet_wait *w;        /* NULL once the waiter gave up */
   int status, done;
   int anchor;             /* ref of the Lua strings libuv reads from */
+  void (*release)(struct moonlet_ioreq *r); /* frees what r holds, or NULL */
 } moonlet_ioreq;
 
-/* A new request for w (raises when out of memory, ending w). */
+/* A new zeroed request of size bytes (a binding's struct may start with a
+ * moonlet_ioreq and add its own fields) for w; raises when out of memory,
+ * ending w. */
 moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
-                                  moonlet_wait *w, void *owner);
+                                  moonlet_wait *w, void *owner, size_t size);
 void moonlet__ioreq_free(moonlet_ioreq *r);
 /* Keeps the n values from stack index first alive until r is freed. */
 void moonlet__ioreq_anchor(lua_State *L, moonlet_ioreq *r, int first, int n);
@@ -103,8 +106,10 @@ void moonlet__ioreq_detach(moonlet_wait *w);
 int moonlet__ioreq_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
                          moonlet_ioreq *r, uint64_t ms,
                          void (*detach)(moonlet_wait *), lua_KFunction k);
-/* In k: r's status (freeing r), or 1 when the deadline came first (r is
- * left to finish alone). */
+/* In k: the finished request, which k frees, or NULL when the deadline
+ * came first (r is left to finish alone). */
+moonlet_ioreq *moonlet__ioreq_take(moonlet_wait *w);
+/* In k: r's status (freeing r), or 1 when the deadline came first. */
 int moonlet__ioreq_result(moonlet_wait *w);
 
 /* Fills ss from a numeric IPv4 or IPv6 address; 0 or a libuv error. */

@@ -237,7 +237,7 @@ static int s_write(lua_State *L) {
   bufs[first].base += done;
   bufs[first].len -= (unsigned)done;
   w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s);
+  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
   moonlet__ioreq_anchor(L, op, 2, n);
   r = uv_write(&op->u.write, &s->u.s, bufs + first, (unsigned)(n - first),
                on_write);
@@ -263,7 +263,7 @@ static int s_shutdown(lua_State *L) {
   moonlet__checkpoint(L, lp);
   lua_settop(L, 1);
   w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s);
+  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
   r = uv_shutdown(&op->u.shutdown, &s->u.s, on_shutdown);
   if (r != 0) {
     moonlet__ioreq_free(op);
@@ -370,7 +370,7 @@ static int l_tcp_connect(lua_State *L) {
     return moonlet__push_failure(L, r, "bind");
   }
   w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s);
+  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
   r = uv_tcp_connect(&op->u.connect, &s->u.tcp, (struct sockaddr *)&ss, on_connect);
   if (r != 0) {
     moonlet__ioreq_free(op);
@@ -394,7 +394,7 @@ static int l_pipe_connect(lua_State *L) {
   moonlet__checkpoint(L, lp);
   s = new_stream(L, lp, STREAM_KIND, 1);
   w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s);
+  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
   uv_pipe_connect(&op->u.connect, &s->u.pipe, path, on_connect);
   return moonlet__ioreq_block(L, lp, w, op, ms, connect_detach, connect_k);
 }

@@ -212,7 +212,7 @@ static int u_send_to(lua_State *L) {
   if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   lua_settop(L, 4);
   w = moonlet__enter_block(L, u->io.lp);
-  req = moonlet__ioreq_new(L, u->io.lp, w, u);
+  req = moonlet__ioreq_new(L, u->io.lp, w, u, sizeof *req);
   moonlet__ioreq_anchor(L, req, 2, 1);
   r = uv_udp_send(&req->u.send, &u->h, &buf, 1, (struct sockaddr *)&ss, on_send);
   if (r != 0) {
