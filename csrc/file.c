@@ -186,7 +186,6 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
   j->fd = -1;
   job_release(&j->base);
   f->append = append;
-  f->io.what = "file";
   f->io.close = file_close;
   moonlet__rbuf_init(&f->rb);
   moonlet__io_push(L, moonlet__loop(L), &f->io, FILE_KIND);
@@ -198,8 +197,9 @@ static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   const char *mode = luaL_optstring(L, 2, "r");
   file_job setup;
+  int append;
   memset(&setup, 0, sizeof setup);
-  luaL_argcheck(L, open_flags(mode, &setup.flags, &setup.fd) == 0, 2, "invalid mode");
+  luaL_argcheck(L, open_flags(mode, &setup.flags, &append) == 0, 2, "invalid mode");
   setup.fd = -1;
   lua_settop(L, 2);
   setup.path = strdup(path);

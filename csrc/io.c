@@ -32,19 +32,19 @@ static moonlet_io **check_box(lua_State *L, int idx, int kind) {
   return lua_touserdata(L, idx);
 }
 
-moonlet_io *moonlet__io_opt(lua_State *L, int idx, int kind) {
-  moonlet_io *io = *check_box(L, idx, kind);
-  return io && !io->closed ? io : NULL;
-}
-
 moonlet_io *moonlet__io_check(lua_State *L, int idx, int kind) {
-  moonlet_io *io = moonlet__io_opt(L, idx, kind);
-  if (!io) {
+  moonlet_io *io = *check_box(L, idx, kind);
+  if (!io || io->closed) {
     lua_getmetatable(L, idx);
     lua_getfield(L, -1, "__name");
     luaL_error(L, "attempt to use a closed %s", lua_tostring(L, -1));
   }
   return io;
+}
+
+moonlet_io *moonlet__io_live(lua_State *L, int idx) {
+  moonlet_io *io = *(moonlet_io **)lua_touserdata(L, idx);
+  return io && !io->closed ? io : NULL;
 }
 
 void moonlet__io_close(moonlet_io *io) {
@@ -89,7 +89,7 @@ static int io_collect(lua_State *L) {
   return 0;
 }
 
-int moonlet__io_tostring(lua_State *L) {
+static int io_tostring(lua_State *L) {
   moonlet_io **box = lua_touserdata(L, 1);
   lua_getmetatable(L, 1);
   lua_getfield(L, -1, "__name");
@@ -104,7 +104,7 @@ void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
                        const char *name, const luaL_Reg *methods) {
   static const luaL_Reg meta[] = {{"__gc", io_collect},
                                   {"__close", moonlet__io_gc},
-                                  {"__tostring", moonlet__io_tostring},
+                                  {"__tostring", io_tostring},
                                   {NULL, NULL}};
   luaL_newmetatable(L, name);
   moonlet__setfuncs(L, lp, meta);

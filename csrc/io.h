@@ -22,7 +22,6 @@ struct moonlet_io {
   mqueue node;             /* loop->io while open */
   moonlet_loop *lp;
   moonlet_io **box;        /* the Lua object's slot, NULL once collected */
-  const char *what;        /* "stream", "server", ... for messages */
   int closed;
   /* Wakes the waiters and starts closing the uv handle(s); the last close
    * callback calls moonlet__io_free. */
@@ -36,8 +35,10 @@ void moonlet__io_push(lua_State *L, moonlet_loop *lp, moonlet_io *io,
 
 /* The io behind the object at idx: raises unless it is of kind and open. */
 moonlet_io *moonlet__io_check(lua_State *L, int idx, int kind);
-/* Same, but NULL instead of raising when closed. */
-moonlet_io *moonlet__io_opt(lua_State *L, int idx, int kind);
+
+/* In a continuation: the io behind the object at idx (checked before it
+ * blocked), or NULL when it was closed meanwhile. */
+moonlet_io *moonlet__io_live(lua_State *L, int idx);
 
 /* Idempotent. */
 void moonlet__io_close(moonlet_io *io);
@@ -46,9 +47,6 @@ void moonlet__io_free(moonlet_io *io);
 
 /* close() and __close of every io object: closes, returns true. */
 int moonlet__io_gc(lua_State *L);
-/* __tostring: "what (0x...)" or "what (closed)". */
-int moonlet__io_tostring(lua_State *L);
-
 /* Makes a metatable with methods (__index), close/__close/__gc/__tostring,
  * and records it as kind. */
 void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,

@@ -170,7 +170,6 @@ static int l_spawn(lua_State *L) {
     p = calloc(1, sizeof *p);
     if (!p) return luaL_error(L, "not enough memory");
     p->h.data = p;
-    p->io.what = "process";
     p->io.close = proc_close;
     mq_init(&p->waiters);
     moonlet__io_push(L, lp, &p->io, PROC_KIND);
@@ -215,7 +214,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_io *io;
   (void)status;
   moonlet__check_wake(L, w);
-  io = *(moonlet_io **)lua_touserdata(L, 1);
+  io = moonlet__io_live(L, 1);
   if (io && ((mproc *)io)->exited) return push_status(L, (mproc *)io);
   if (mq_linked(&w->node)) { /* the deadline came first */
     mq_remove(&w->node);
@@ -249,9 +248,8 @@ static int p_kill(lua_State *L) {
 }
 
 static int p_pid(lua_State *L) {
-  moonlet_io *io = *(moonlet_io **)lua_touserdata(L, 1);
-  moonlet__io_check(L, 1, PROC_KIND);
-  lua_pushinteger(L, ((mproc *)io)->h.pid);
+  mproc *p = (mproc *)moonlet__io_check(L, 1, PROC_KIND);
+  lua_pushinteger(L, p->h.pid);
   return 1;
 }
 

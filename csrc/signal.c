@@ -45,7 +45,6 @@ static int l_watch(lua_State *L) {
   uv_signal_init(lp->uv, &s->h);
   s->h.data = s;
   s->signum = signum;
-  s->io.what = "signal watcher";
   s->io.close = signal_close;
   moonlet__io_push(L, lp, &s->io, SIGNAL_KIND);
   r = uv_signal_start(&s->h, on_signal, signum);
@@ -68,8 +67,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   msignal *s;
   (void)status;
   moonlet__check_wake(L, w);
-  s = (msignal *)*(moonlet_io **)lua_touserdata(L, 1);
-  if (!s || s->io.closed) return moonlet__push_failure(L, UV_ECANCELED, "watcher closed");
+  s = (msignal *)moonlet__io_live(L, 1);
+  if (!s) return moonlet__push_failure(L, UV_ECANCELED, "watcher closed");
   if (moonlet__slot_timed_out(&s->waiter, w)) return moonlet__push_timeout(L);
   return push_delivery(L, s);
 }

@@ -67,7 +67,6 @@ static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
   else
     uv_tcp_init(lp->uv, &s->u.tcp);
   s->u.h.data = s;
-  s->io.what = kind == STREAM_KIND ? "stream" : "server";
   s->io.close = stream_close;
   moonlet__rbuf_init(&s->rb);
   moonlet__io_push(L, lp, &s->io, kind);
@@ -80,12 +79,6 @@ uv_pipe_t *moonlet__stream_pipe(lua_State *L, moonlet_loop *lp) {
 
 static mstream *check_stream(lua_State *L, int idx) {
   return (mstream *)moonlet__io_check(L, idx, STREAM_KIND);
-}
-
-/* The stream a continuation works on: gone or closed while it waited. */
-static mstream *stream_at(lua_State *L, int idx) {
-  moonlet_io *io = *(moonlet_io **)lua_touserdata(L, idx);
-  return io && !io->closed ? (mstream *)io : NULL;
 }
 
 static int push_closed(lua_State *L, const char *what) {
@@ -158,7 +151,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
   mstream *s;
   (void)status;
   moonlet__check_wake(L, w);
-  s = stream_at(L, 1);
+  s = (mstream *)moonlet__io_live(L, 1);
   if (!s) return push_closed(L, "stream closed while reading");
   if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
   return read_step(L, s);
@@ -312,7 +305,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   mstream *s;
   (void)status;
   moonlet__check_wake(L, w);
-  s = stream_at(L, 4);
+  s = (mstream *)moonlet__io_live(L, 4);
   status = moonlet__ioreq_result(w);
   if (status != 0) {
     if (s) moonlet__io_close(&s->io);
@@ -483,7 +476,7 @@ static int accept_k(lua_State *L, int status, lua_KContext ctx) {
   mstream *s;
   (void)status;
   moonlet__check_wake(L, w);
-  s = stream_at(L, 1);
+  s = (mstream *)moonlet__io_live(L, 1);
   if (!s) return push_closed(L, "server closed");
   if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
   return accept_step(L, s);
@@ -542,21 +535,6 @@ static int s_set_max_line(lua_State *L) {
   return 1;
 }
 
-/* _stream_info(s) -> table of counters, for specs and debugging. */
-static int s_info(lua_State *L) {
-  mstream *s = check_stream(L, 1);
-  lua_createtable(L, 0, 4);
-  lua_pushinteger(L, (lua_Integer)moonlet__rbuf_len(&s->rb));
-  lua_setfield(L, -2, "buffered");
-  lua_pushinteger(L, (lua_Integer)s->rb.cap);
-  lua_setfield(L, -2, "buffer_size");
-  lua_pushinteger(L, (lua_Integer)s->u.s.write_queue_size);
-  lua_setfield(L, -2, "write_queue");
-  lua_pushboolean(L, s->reading);
-  lua_setfield(L, -2, "reading");
-  return 1;
-}
-
 void moonlet__open_stream(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg stream_methods[] = {
       {"read", s_read},
@@ -566,7 +544,6 @@ void moonlet__open_stream(lua_State *L, moonlet_loop *lp) {
       {"local_address", s_local},
       {"set_timeout", s_set_timeout},
       {"set_max_line", s_set_max_line},
-      {"_info", s_info},
       {NULL, NULL}};
   static const luaL_Reg server_methods[] = {
       {"accept", sv_accept},

@@ -106,7 +106,6 @@ static int l_bind(lua_State *L) {
   memset(u, 0, offsetof(mudp, buf));
   uv_udp_init(lp->uv, &u->h);
   u->h.data = u;
-  u->io.what = "udp socket";
   u->io.close = udp_close;
   moonlet__io_push(L, lp, &u->io, UDP_KIND);
   r = uv_udp_bind(&u->h, (struct sockaddr *)&ss, flags);
@@ -158,8 +157,8 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   mudp *u;
   (void)status;
   moonlet__check_wake(L, w);
-  u = (mudp *)*(moonlet_io **)lua_touserdata(L, 1);
-  if (!u || u->io.closed)
+  u = (mudp *)moonlet__io_live(L, 1);
+  if (!u)
     return moonlet__push_failure(L, UV_ECANCELED, "socket closed while receiving");
   if (moonlet__slot_timed_out(&u->reader, w)) return moonlet__push_timeout(L);
   return recv_step(L, u);

@@ -27,16 +27,10 @@ local function rss_peak_kb()
 end
 
 describe("moonlet.tcp", function()
-  local fds_before
-  setup(function()
-    -- libuv keeps one descriptor in reserve from a loop's first listen on
-    assert(m.tcp.listen(LOCAL, 0)):close()
-    fds_before = U.fd_count()
-  end)
-  teardown(function()
-    U.assert_clean()
-    assert.equal(fds_before, U.fd_count())
-  end)
+  -- libuv keeps one descriptor in reserve from a loop's first listen on
+  local before_all, after_all = U.descriptor_check(function() assert(m.tcp.listen(LOCAL, 0)):close() end)
+  setup(before_all)
+  teardown(after_all)
 
   it("echoes lines between a client and a server", function()
     local srv, port = server(echo)
@@ -473,12 +467,9 @@ describe("moonlet.tcp", function()
 end)
 
 describe("moonlet.pipe", function()
-  local fds_before
-  setup(function() fds_before = U.fd_count() end)
-  teardown(function()
-    U.assert_clean()
-    assert.equal(fds_before, U.fd_count())
-  end)
+  local before_all, after_all = U.descriptor_check()
+  setup(before_all)
+  teardown(after_all)
 
   it("connects to a Unix-domain socket and echoes", function()
     local path = os.tmpname()

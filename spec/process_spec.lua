@@ -11,16 +11,10 @@ local function my_pid()
 end
 
 describe("moonlet.process", function()
-  local fds_before
-  setup(function()
-    -- libuv opens /dev/null once, at a process's first spawn, and keeps it
-    m.process.run({ "true" })
-    fds_before = U.fd_count()
-  end)
-  teardown(function()
-    U.assert_clean()
-    assert.equal(fds_before, U.fd_count())
-  end)
+  -- libuv opens /dev/null once, at a process's first spawn, and keeps it
+  local before_all, after_all = U.descriptor_check(function() m.process.run({ "true" }) end)
+  setup(before_all)
+  teardown(after_all)
 
   it("runs a command and returns stdout, stderr and the exit code", function()
     local out, err, code = m.process.run("printf out; printf err >&2; exit 7")

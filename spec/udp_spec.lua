@@ -4,12 +4,9 @@ local m = require "moonlet"
 local U = require "support.util"
 
 describe("moonlet.udp", function()
-  local fds_before
-  setup(function() fds_before = U.fd_count() end)
-  teardown(function()
-    U.assert_clean()
-    assert.equal(fds_before, U.fd_count())
-  end)
+  local before_all, after_all = U.descriptor_check()
+  setup(before_all)
+  teardown(after_all)
 
   it("sends and receives datagrams with their sender", function()
     local a = assert(m.udp.bind("127.0.0.1", 0))

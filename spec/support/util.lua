@@ -61,6 +61,22 @@ function U.fd_count()
   return n
 end
 
+--- For a describe block's setup and teardown: the first counts open
+-- descriptors (after warmup, which opens what libuv keeps for good on first
+-- use), the second checks that the count is back and nothing is left
+-- running.
+function U.descriptor_check(warmup)
+  local before
+  return function()
+    if warmup then warmup() end
+    before = U.fd_count()
+  end, function()
+    U.assert_clean()
+    local now = U.fd_count()
+    assert(now == before, ("%d file descriptors open, %d before"):format(now, before))
+  end
+end
+
 --- Runs a Lua script in a child lua5.4 with the build on its paths.
 -- Returns exit status, stdout and stderr.
 function U.run_script(code, env, args)
