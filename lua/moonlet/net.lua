@@ -7,11 +7,7 @@ local M = { tcp = {}, pipe = {}, udp = {}, dns = core.dns }
 
 local Cancelled = core.Cancelled
 
-local function argcheck(cond, n, fname, msg)
-  if not cond then
-    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
-  end
-end
+local argcheck = require("moonlet.args").check
 
 local function is_ip(host)
   return host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil

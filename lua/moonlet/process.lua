@@ -5,11 +5,7 @@ local core = require "moonlet.core"
 
 local M = { process = {}, signal = {} }
 
-local function argcheck(cond, n, fname, msg)
-  if not cond then
-    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
-  end
-end
+local argcheck = require("moonlet.args").check
 
 local Process = {}
 Process.__index = Process
