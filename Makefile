@@ -15,8 +15,9 @@ SWITCH ?= asm
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # Deferred (=) so that pkg-config runs after deps.sh installed it.
-DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv)
-DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv)
+DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv libcurl)
+# http-parser ships no pkg-config file.
+DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv libcurl) -lhttp_parser
 SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
 ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)

@@ -87,6 +87,8 @@ enum {
   MOONLET_MT_PROCESS,
   MOONLET_MT_SIGNAL,
   MOONLET_MT_FILE,
+  MOONLET_MT_HTTP_CLIENT,
+  MOONLET_MT_HTTP_XFER,
   MOONLET_MT_COUNT
 };
 
@@ -290,6 +292,8 @@ void moonlet__open_process(lua_State *L, moonlet_loop *lp);
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp);
 void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
 void moonlet__open_offload(lua_State *L, moonlet_loop *lp);
+void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp);
+void moonlet__open_http(lua_State *L, moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */

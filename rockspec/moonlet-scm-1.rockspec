@@ -17,6 +17,8 @@ dependencies = {
 }
 external_dependencies = {
   LIBUV = { header = "uv.h", library = "uv" },
+  CURL = { header = "curl/curl.h", library = "curl" },
+  HTTP_PARSER = { header = "http_parser.h", library = "http_parser" },
 }
 build = {
   type = "make",
@@ -27,8 +29,8 @@ build = {
     CC = "$(CC)",
     CFLAGS = "$(CFLAGS)",
     LIBFLAG = "$(LIBFLAG)",
-    DEP_CFLAGS = "-I$(LUA_INCDIR) -I$(LIBUV_INCDIR)",
-    DEP_LIBS = "-L$(LIBUV_LIBDIR) -luv",
+    DEP_CFLAGS = "-I$(LUA_INCDIR) -I$(LIBUV_INCDIR) -I$(CURL_INCDIR) -I$(HTTP_PARSER_INCDIR)",
+    DEP_LIBS = "-L$(LIBUV_LIBDIR) -luv -L$(CURL_LIBDIR) -lcurl -L$(HTTP_PARSER_LIBDIR) -lhttp_parser",
   },
   install_target = "install",
   install_variables = {

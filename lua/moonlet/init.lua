@@ -28,6 +28,8 @@ for _, name in ipairs({ "moonlet.combinators", "moonlet.sync", "moonlet.queue", 
   end
 end
 
+M.http = require "moonlet.http"
+
 --- Runs fn(...) as the main task and drives the loop until it ends, then
 -- cancels what it left running and waits for that to finish (like
 -- asyncio.run). Returns fn's results or raises its error.

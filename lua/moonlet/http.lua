@@ -1,0 +1,340 @@
+-- moonlet.http: an HTTP client on libcurl (csrc/http.c) and an HTTP/1.x
+-- server (moonlet/http_server.lua).
+--
+--   local resp, err, code = http.get(url, {timeout = 10})
+--   resp.status, resp.headers["content-type"], resp.body
+--
+-- Failures to get a response return nil, message, code (curl's error name:
+-- "COULDNT_CONNECT", "OPERATION_TIMEDOUT", ...); HTTP error statuses are
+-- responses like any other.
+local core = require "moonlet.core"
+local server = require "moonlet.http_server"
+local Headers = require "moonlet.headers"
+local lines = require "moonlet.lines"
+local argcheck = require("moonlet.args").check
+
+local H = core._http
+
+local M = {
+  listen = server.listen,
+  reasons = server.reasons,
+  parse_query = server.parse_query,
+  unescape = server.unescape,
+  Headers = Headers.new,
+  url = H.url,
+  curl_version = H.curl_version,
+}
+
+--- Percent-encodes everything but RFC 3986's unreserved characters.
+function M.escape(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+--- A table as a query string or form body: keys sorted, list values
+-- repeated ({tag = {"a", "b"}} gives "tag=a&tag=b").
+function M.encode_query(t)
+  local keys, out = {}, {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    if v == nil then v = t[tonumber(k)] end
+    if type(v) ~= "table" then v = { v } end
+    for _, x in ipairs(v) do out[#out + 1] = M.escape(k) .. "=" .. M.escape(x) end
+  end
+  return table.concat(out, "&")
+end
+
+-- JSON text for the json= option: tables with keys 1..n are arrays.
+local function json(v, seen)
+  local t = type(v)
+  if t == "nil" then return "null" end
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then error("cannot encode " .. v .. " as JSON", 0) end
+    return math.type(v) == "integer" and tostring(v) or ("%.17g"):format(v)
+  end
+  if t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      local e = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+      return e[c] or ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  end
+  if t ~= "table" then error("cannot encode a " .. t .. " as JSON", 0) end
+  seen = seen or {}
+  if seen[v] then error("cannot encode a cyclic table as JSON", 0) end
+  seen[v] = true
+  local out, n = {}, #v
+  local count = 0
+  for _ in pairs(v) do count = count + 1 end
+  if count == n and (n > 0 or next(v) == nil) then
+    for i = 1, n do out[i] = json(v[i], seen) end
+    seen[v] = nil
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do
+    if type(k) ~= "string" then error("cannot encode a table with " .. type(k) .. " keys as a JSON object", 0) end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  for i, k in ipairs(keys) do out[i] = json(k) .. ":" .. json(v[k], seen) end
+  seen[v] = nil
+  return "{" .. table.concat(out, ",") .. "}"
+end
+M.json_encode = json
+
+-- Responses ----------------------------------------------------------------
+
+local Response = {}
+Response.__index = Response
+
+local function parse_head(head)
+  local f, reason = {}, nil
+  for line in head:gmatch("[^\r\n]+") do
+    if not reason then
+      reason = line:match("^HTTP/%S+%s+%d+%s*(.-)%s*$") or ""
+    else
+      local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
+      if name then f[#f + 1], f[#f + 2] = name, value end
+    end
+  end
+  return f, reason
+end
+
+local function new_response(x, stream)
+  local info = x:info()
+  local fields, reason = parse_head(info.head)
+  local resp = setmetatable({
+    status = info.status,
+    reason = (reason ~= "" and reason) or server.reasons[info.status] or "",
+    headers = Headers.new(fields),
+    url = info.url, redirects = info.redirects, http_version = info.http_version,
+    elapsed = info.elapsed, ip = info.ip,
+    _x = x,
+  }, Response)
+  resp.ok = resp.status >= 200 and resp.status < 300
+  if not stream then
+    resp.body = x:body()
+    x:close()
+    resp._x = nil
+  end
+  return resp
+end
+
+local function transfer(self, name)
+  local x = self._x
+  if not x then
+    error(name .. ": the body was already read (use stream = true to read it in parts)", 3)
+  end
+  return x
+end
+
+--- The next part of a streamed body (at most n bytes), nil at its end, or
+-- nil, message, code when the transfer fails.
+function Response:read(n)
+  argcheck(n == nil or (math.type(n) == "integer" and n > 0), 1, "read", "positive integer expected")
+  return transfer(self, "read"):read(n)
+end
+
+--- Iterates over the lines of a streamed body (without line ends).
+function Response:lines()
+  local x = transfer(self, "lines")
+  return lines(function() return x:read() end)
+end
+
+--- Writes a streamed body to path chunk by chunk through moonlet.fs.
+-- Returns the number of bytes written, or nil, message, code.
+function Response:save(path)
+  argcheck(type(path) == "string", 1, "save", "string expected")
+  local x = transfer(self, "save")
+  local f, err, code = core.fs.open(path, "w")
+  if not f then return nil, err, code end
+  local total = 0
+  while true do
+    local chunk
+    chunk, err, code = x:read()
+    if not chunk then break end
+    local ok
+    ok, err, code = f:write(chunk)
+    if not ok then break end
+    total = total + #chunk
+  end
+  f:close()
+  if err then return nil, err, code end
+  return total
+end
+
+--- Aborts a streamed transfer (no-op once read or closed).
+function Response:close()
+  if self._x then self._x:close() end
+  return true
+end
+Response.__close = Response.close
+
+function Response:__tostring()
+  return ("moonlet.http response %d %s (%s)"):format(self.status, self.reason, self.url)
+end
+
+-- Clients ------------------------------------------------------------------
+
+local Client = {}
+Client.__index = Client
+
+local function check_timeout(v, n, fname, name)
+  argcheck(v == nil or (type(v) == "number" and v >= 0), n, fname,
+    "option '" .. name .. "' must be a number of seconds")
+end
+
+--- A client: its own connection pool, DNS cache and cookie jar.
+--   max_connections, max_per_host  limits on open connections (0: none)
+--   user_agent, headers, timeout, connect_timeout  defaults for requests
+--   cookies  true (kept in memory) or a file path (loaded, saved at close)
+function M.client(opts)
+  argcheck(opts == nil or type(opts) == "table", 1, "client", "table expected")
+  opts = opts or {}
+  for _, k in ipairs({ "max_connections", "max_per_host" }) do
+    local v = opts[k]
+    argcheck(v == nil or (math.type(v) == "integer" and v >= 0), 1, "client",
+      "option '" .. k .. "' must be a non-negative integer")
+  end
+  check_timeout(opts.timeout, 1, "client", "timeout")
+  check_timeout(opts.connect_timeout, 1, "client", "connect_timeout")
+  argcheck(opts.cookies == nil or type(opts.cookies) == "boolean" or type(opts.cookies) == "string",
+    1, "client", "option 'cookies' must be a boolean or a file path")
+  local cookies = opts.cookies
+  if cookies == nil then cookies = true end
+  return setmetatable({
+    _c = H.client { max_connections = opts.max_connections, max_per_host = opts.max_per_host,
+                    cookies = cookies },
+    user_agent = opts.user_agent or ("moonlet (" .. H.curl_version .. ")"),
+    headers = Headers.new(opts.headers),
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+  }, Client)
+end
+
+local KNOWN = {
+  method = true, url = true, headers = true, body = true, query = true, form = true,
+  json = true, timeout = true, connect_timeout = true, follow = true, max_redirects = true,
+  verify = true, ca_file = true, proxy = true, http2 = true, stream = true,
+  decompress = true, user_agent = true,
+}
+
+-- The request table csrc/http.c reads.
+local function build(self, r)
+  for k in pairs(r) do
+    argcheck(KNOWN[k], 1, "request", "unknown option '" .. tostring(k) .. "'")
+  end
+  argcheck(type(r.url) == "string", 1, "request", "option 'url' must be a string")
+  argcheck(r.method == nil or type(r.method) == "string", 1, "request", "option 'method' must be a string")
+  argcheck(r.body == nil or type(r.body) == "string", 1, "request", "option 'body' must be a string")
+  argcheck(r.query == nil or type(r.query) == "table", 1, "request", "option 'query' must be a table")
+  argcheck(r.form == nil or type(r.form) == "table", 1, "request", "option 'form' must be a table")
+  argcheck(r.headers == nil or type(r.headers) == "table", 1, "request", "option 'headers' must be a table")
+  argcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", 1, "request",
+    "option 'max_redirects' must be an integer")
+  check_timeout(r.timeout, 1, "request", "timeout")
+  check_timeout(r.connect_timeout, 1, "request", "connect_timeout")
+  local n = (r.body and 1 or 0) + (r.form and 1 or 0) + (r.json ~= nil and 1 or 0)
+  argcheck(n <= 1, 1, "request", "options 'body', 'form' and 'json' exclude each other")
+
+  local url = r.url
+  if r.query then
+    local q = M.encode_query(r.query)
+    if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
+  end
+  local headers = Headers.new(self.headers)
+  for name, value in Headers.new(r.headers):each() do headers:set(name, value) end
+  local body = r.body
+  if r.form then
+    body = M.encode_query(r.form)
+    if not headers:get("content-type") then headers:set("Content-Type", "application/x-www-form-urlencoded") end
+  elseif r.json ~= nil then
+    local ok, text = pcall(json, r.json)
+    argcheck(ok, 1, "request", tostring(text))
+    body = text
+    if not headers:get("content-type") then headers:set("Content-Type", "application/json") end
+  end
+  local method = (r.method or (body and "POST") or "GET"):upper()
+  argcheck(method:match("^[A-Z]+$"), 1, "request", "bad method '" .. method .. "'")
+  local list = {}
+  for name, value in headers:each() do
+    list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
+  end
+  -- curl would otherwise wait for "100 Continue" before larger bodies.
+  if body and not headers:get("expect") then list[#list + 1] = "Expect:" end
+  local timeout = r.timeout
+  if timeout == nil then timeout = self.timeout end
+  local connect_timeout = r.connect_timeout
+  if connect_timeout == nil then connect_timeout = self.connect_timeout end
+  return {
+    url = url, method = method, headers = list, body = body,
+    timeout = timeout, connect_timeout = connect_timeout,
+    follow = r.follow, max_redirects = r.max_redirects, verify = r.verify,
+    ca_file = r.ca_file, proxy = r.proxy, http2 = r.http2, stream = r.stream,
+    decompress = r.decompress, user_agent = r.user_agent or self.user_agent,
+  }
+end
+
+--- Sends a request (see the README for its fields) and returns the
+-- response, or nil, message, code.
+function Client:request(r)
+  argcheck(type(r) == "table", 1, "request", "table expected")
+  local x, err, code = self._c:_perform(build(self, r))
+  if not x then return nil, err, code end
+  return new_response(x, r.stream)
+end
+
+local function with(opts, fields, fname, n)
+  argcheck(opts == nil or type(opts) == "table", n, fname, "table expected")
+  local r = {}
+  for k, v in pairs(opts or {}) do r[k] = v end
+  for k, v in pairs(fields) do r[k] = v end
+  return r
+end
+
+function Client:get(url, opts)
+  argcheck(type(url) == "string", 1, "get", "string expected")
+  return self:request(with(opts, { url = url, method = "GET" }, "get", 2))
+end
+
+function Client:head(url, opts)
+  argcheck(type(url) == "string", 1, "head", "string expected")
+  return self:request(with(opts, { url = url, method = "HEAD" }, "head", 2))
+end
+
+function Client:post(url, body, opts)
+  argcheck(type(url) == "string", 1, "post", "string expected")
+  argcheck(body == nil or type(body) == "string", 2, "post", "string expected")
+  return self:request(with(opts, { url = url, method = "POST", body = body }, "post", 3))
+end
+
+--- Aborts the client's transfers and closes its connections.
+function Client:close()
+  self._c:close()
+  return true
+end
+Client.__close = Client.close
+
+function Client:__tostring() return "moonlet.http client" end
+
+-- The module-level functions share one default client.
+local default
+local function default_client()
+  if not default then default = M.client() end
+  return default
+end
+
+function M.request(r) return default_client():request(r) end
+function M.get(url, opts) return default_client():get(url, opts) end
+function M.head(url, opts) return default_client():head(url, opts) end
+function M.post(url, body, opts) return default_client():post(url, body, opts) end
+
+--- Closes the default client's connections (a later call opens new ones).
+function M.close()
+  if default then default:close() end
+  default = nil
+  return true
+end
+
+return M

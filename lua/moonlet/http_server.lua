@@ -1,0 +1,328 @@
+-- moonlet.http server: HTTP/1.x on moonlet.tcp streams. Requests are parsed
+-- by http-parser (csrc/http_parse.c); each connection runs in its own task
+-- and serves its requests in order (keep-alive and pipelining), calling
+-- handler(req, res) for each.
+local core = require "moonlet.core"
+local net = require "moonlet.net"
+local Headers = require "moonlet.headers"
+local lines = require "moonlet.lines"
+local argcheck = require("moonlet.args").check
+
+local M = {}
+
+local Cancelled = core.Cancelled
+
+M.reasons = {
+  [100] = "Continue", [101] = "Switching Protocols", [200] = "OK",
+  [201] = "Created", [202] = "Accepted", [204] = "No Content",
+  [206] = "Partial Content", [301] = "Moved Permanently", [302] = "Found",
+  [303] = "See Other", [304] = "Not Modified", [307] = "Temporary Redirect",
+  [308] = "Permanent Redirect", [400] = "Bad Request", [401] = "Unauthorized",
+  [403] = "Forbidden", [404] = "Not Found", [405] = "Method Not Allowed",
+  [408] = "Request Timeout", [409] = "Conflict", [410] = "Gone",
+  [411] = "Length Required", [413] = "Content Too Large",
+  [414] = "URI Too Long", [429] = "Too Many Requests",
+  [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
+  [501] = "Not Implemented", [502] = "Bad Gateway",
+  [503] = "Service Unavailable", [504] = "Gateway Timeout",
+}
+
+--- Decodes %XX escapes (and "+" as space when form is true).
+function M.unescape(s, form)
+  if form then s = s:gsub("+", " ") end
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+--- Decodes a query string: "a=1&b=2&a=3" gives {a = "3", b = "2"} (the
+-- last value wins) and {a = {"1", "3"}, b = {"2"}}.
+function M.parse_query(q)
+  local last, all = {}, {}
+  for pair in (q or ""):gmatch("[^&;]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    k, v = M.unescape(k, true), M.unescape(v, true)
+    last[k] = v
+    all[k] = all[k] or {}
+    table.insert(all[k], v)
+  end
+  return last, all
+end
+
+-- A connection: its stream, its parser and the events parsed but not yet
+-- consumed.
+local function next_event(c)
+  if c.i > c.n then
+    local data, err, code = c.stream:read()
+    if not data then
+      c.io_failed = true
+      return nil, err or "connection closed", code or "EOF"
+    end
+    local n
+    n, err, code = c.parser:feed(data, c.out)
+    if not n then return nil, err, code end
+    c.i, c.n = 1, n
+    if n == 0 then return next_event(c) end
+  end
+  local kind, v = c.out[c.i], c.out[c.i + 1]
+  c.out[c.i], c.out[c.i + 1] = nil, nil
+  c.i = c.i + 2
+  return kind, v
+end
+
+-- A bare error answer on a connection that will be closed.
+local function refuse(c, status, text)
+  local body = (text or M.reasons[status]) .. "\n"
+  pcall(c.stream.write, c.stream, ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s")
+    :format(status, M.reasons[status], #body, body))
+end
+
+local Request = {}
+Request.__index = Request
+
+--- The next chunk of the request body, or nil at its end (or nil, message,
+-- code when the body is too large or the connection fails).
+function Request:read()
+  if self._done then return nil end
+  local c = self._c
+  if self._continue then
+    self._continue = false
+    local ok, err, code = c.stream:write("HTTP/1.1 100 Continue\r\n\r\n")
+    if not ok then self._failed = code; return nil, err, code end
+  end
+  local kind, v, code = next_event(c)
+  if kind == "body" then
+    self._got = self._got + #v
+    if self._got > c.opts.max_body then
+      self._failed = "BODY_TOO_LARGE"
+      local res = self._res
+      if not res.head_sent then -- answer now; the handler's answer is dropped
+        refuse(c, 413)
+        res.head_sent, res.finished = true, true
+      end
+      return nil, "request body too large", "BODY_TOO_LARGE"
+    end
+    return v
+  elseif kind == "done" then
+    self._done = true
+    return nil
+  end
+  self._failed = code or "PROTOCOL"
+  return nil, v, code
+end
+
+--- The whole body as one string (at most the server's max_body bytes).
+function Request:body()
+  if self._body then return self._body end
+  local parts = {}
+  while true do
+    local chunk, err, code = self:read()
+    if not chunk then
+      if err then return nil, err, code end
+      break
+    end
+    parts[#parts + 1] = chunk
+  end
+  self._body = table.concat(parts)
+  return self._body
+end
+
+--- Iterates over the body's lines (without their line ends).
+function Request:lines()
+  return lines(function() return self:read() end)
+end
+
+local Response = {}
+Response.__index = Response
+
+local function no_body_status(s)
+  return s == 204 or s == 304 or (s >= 100 and s < 200)
+end
+
+-- The status line and headers; body_len is the whole body's length when
+-- finish() sends it at once, nil when the body is streamed.
+local function head(self, body_len)
+  local req, h = self._req, self.headers
+  local status = self.status
+  if math.type(status) ~= "integer" or status < 100 or status > 999 then
+    error("bad response status " .. tostring(status), 3)
+  end
+  local out = { ("HTTP/1.1 %d %s\r\n"):format(status, self.reason or M.reasons[status] or "Unknown") }
+  local te = h:get("transfer-encoding")
+  if no_body_status(status) then
+    self._no_body = true
+  elseif h:get("content-length") then
+    self._length = tonumber(h:get("content-length"))
+  elseif te then
+    self._chunked = te:lower():find("chunked", 1, true) ~= nil
+  elseif body_len then
+    h:set("Content-Length", body_len)
+  elseif req.version == "1.1" then
+    h:set("Transfer-Encoding", "chunked")
+    self._chunked = true
+  else
+    self._keep_alive = false -- the body ends when the connection does
+  end
+  local conn = h:get("connection")
+  if conn and conn:lower() == "close" then self._keep_alive = false end
+  if not self._keep_alive and not conn then h:set("Connection", "close") end
+  if req.method == "HEAD" then self._no_body = true end
+  for name, value in h:each() do out[#out + 1] = name .. ": " .. value .. "\r\n" end
+  out[#out + 1] = "\r\n"
+  self.head_sent = true
+  return table.concat(out)
+end
+
+local function send(self, data)
+  local ok, err, code = self._c.stream:write(data)
+  if not ok then
+    self._broken = true
+    return nil, err, code
+  end
+  return true
+end
+
+local function frame(self, data)
+  if self._no_body or data == "" then return "" end
+  if self._chunked then return ("%x\r\n"):format(#data) .. data .. "\r\n" end
+  return data
+end
+
+--- Sends the head (unless sent) and data as part of a streamed body.
+function Response:write(data)
+  argcheck(type(data) == "string", 1, "write", "string expected")
+  if self.finished then error("response already finished", 2) end
+  local out = frame(self, data)
+  if not self.head_sent then out = head(self, nil) .. frame(self, data) end
+  if out == "" then return true end
+  return send(self, out)
+end
+
+--- Ends the response, sending data (optional) as its last part. With
+-- nothing sent yet, the body goes out with a Content-Length.
+function Response:finish(data)
+  argcheck(data == nil or type(data) == "string", 1, "finish", "string expected")
+  if self.finished then return true end
+  self.finished = true
+  data = data or ""
+  local out
+  if not self.head_sent then
+    out = head(self, #data)
+    out = out .. frame(self, data)
+  else
+    out = frame(self, data)
+  end
+  if self._chunked and not self._no_body then out = out .. "0\r\n\r\n" end
+  if out == "" then return true end
+  return send(self, out)
+end
+
+--- Sets the status and headers in one call (a table {Name = value}).
+function Response:set(status, headers)
+  if status then self.status = status end
+  for k, v in pairs(headers or {}) do self.headers:set(k, v) end
+  return self
+end
+
+local function split_target(target)
+  local path, query = target:match("^([^?#]*)%??([^#]*)")
+  return path, query
+end
+
+local function failed_status(code)
+  if code == "HEADER_TOO_LARGE" or code == "HEADER_OVERFLOW" then return 431 end
+  if code == "BODY_TOO_LARGE" then return 413 end
+  if code == "ETIMEDOUT" then return 408 end
+  return 400
+end
+
+-- One request: returns true to go on with the next one.
+local function serve_one(c, handler)
+  local kind, v, code = next_event(c)
+  if kind ~= "head" then
+    -- A malformed request gets an answer; a connection that failed or
+    -- went idle does not.
+    if not c.io_failed then refuse(c, failed_status(code), v) end
+    return false
+  end
+  local path, query = split_target(v.target or "/")
+  local req = setmetatable({
+    method = v.method, target = v.target, path = path, query = query,
+    version = v.version, headers = Headers.new(v.headers),
+    keep_alive = v.keep_alive, remote = c.remote,
+    _c = c, _got = 0,
+  }, Request)
+  if v.content_length and v.content_length > c.opts.max_body then
+    refuse(c, 413)
+    return false
+  end
+  local expect = req.headers:get("expect")
+  req._continue = expect and expect:lower() == "100-continue" and req.version == "1.1"
+  local res = setmetatable({
+    status = 200, headers = Headers.new(), _req = req, _c = c,
+    _keep_alive = v.keep_alive,
+  }, Response)
+  req._res = res
+  local tb
+  local ok, err = xpcall(handler, function(e)
+    tb = debug.traceback(nil, 2)
+    return e
+  end, req, res)
+  if not ok then
+    if getmetatable(err) == Cancelled then error(err, 0) end
+    core._report(err, tb, core.current(), "http handler " .. req.method .. " " .. req.target)
+    if not res.head_sent then refuse(c, 500) end
+    return false
+  end
+  if res._broken then return false end
+  if req._failed then
+    if not res.head_sent and not c.io_failed then refuse(c, failed_status(req._failed)) end
+    return false
+  end
+  if not res.finished then res:finish() end
+  if res._broken or not res._keep_alive then return false end
+  -- The next request starts after this one's body: read what is left.
+  if not req._done then
+    if req._continue then return false end -- the client waits for our go
+    while req:read() do end
+    if not req._done then return false end
+  end
+  return true
+end
+
+local function serve_conn(stream, handler, opts)
+  local c = {
+    stream = stream, parser = core._http_parser { max_header = opts.max_header },
+    out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()),
+  }
+  if opts.timeout then stream:set_timeout(opts.timeout) end
+  while serve_one(c, handler) do end
+end
+
+local function check_size(v, name)
+  argcheck(v == nil or (math.type(v) == "integer" and v > 0), 4, "listen",
+    "option '" .. name .. "' must be a positive integer")
+end
+
+--- Serves HTTP on host:port: handler(req, res) runs for every request,
+-- in the connection's task. Returns the server (address, close,
+-- serve_forever), or nil, message, code.
+function M.listen(host, port, handler, opts)
+  argcheck(type(host) == "string", 1, "listen", "string expected")
+  argcheck(math.type(port) == "integer", 2, "listen", "integer port expected")
+  argcheck(type(handler) == "function", 3, "listen", "function expected")
+  argcheck(opts == nil or type(opts) == "table", 4, "listen", "table expected")
+  opts = opts or {}
+  check_size(opts.max_header, "max_header")
+  check_size(opts.max_body, "max_body")
+  argcheck(opts.timeout == nil or (type(opts.timeout) == "number" and opts.timeout > 0),
+    4, "listen", "option 'timeout' must be a positive number of seconds")
+  local o = {
+    max_header = opts.max_header or 65536,
+    max_body = opts.max_body or 16 * 1024 * 1024,
+    timeout = opts.timeout == nil and 60 or opts.timeout,
+  }
+  return net.tcp.listen(host, port, function(stream)
+    serve_conn(stream, handler, o)
+  end, { backlog = opts.backlog or 1024 })
+end
+
+return M

@@ -1,0 +1,546 @@
+-- moonlet.http against real servers on 127.0.0.1: the client (libcurl on
+-- the loop) talking to moonlet's own HTTP server, and the server talking
+-- to raw TCP clients that send exactly the bytes a spec needs.
+local m = require "moonlet"
+local U = require "support.util"
+local http = m.http
+
+local LOCAL = "127.0.0.1"
+
+local function rss_peak_kb()
+  local f = io.open("/proc/self/status")
+  local kb = f:read("a"):match("VmHWM:%s*(%d+)")
+  f:close()
+  return tonumber(kb)
+end
+
+-- gzip's own output, made by the real tool.
+local function gzip(data)
+  return (assert(m.process.run({ "gzip", "-c" }, { input = data })))
+end
+
+-- The routes every client spec uses; the tasks serving /slow are
+-- cancelled when the specs end.
+local sleepers = setmetatable({}, { __mode = "k" })
+local function routes(req, res)
+  local p = req.path
+  if p == "/hello" then
+    res.headers["Content-Type"] = "text/plain"
+    res:finish("hello")
+  elseif p == "/echo" then
+    local body = assert(req:body())
+    res.headers["X-Method"] = req.method
+    res.headers["X-Query"] = req.query
+    res.headers["X-Type"] = req.headers["content-type"] or ""
+    res.headers["X-Agent"] = req.headers["user-agent"] or ""
+    res.headers["X-Custom"] = req.headers["x-custom"] or ""
+    res:finish(body)
+  elseif p == "/cookies" then
+    res.headers:add("Set-Cookie", "a=1; Path=/")
+    res.headers:add("Set-Cookie", "b=2; Path=/")
+    res:finish(req.headers["cookie"] or "")
+  elseif p:match("^/chain/%d+$") then
+    local n = tonumber(p:match("%d+"))
+    if n == 0 then return res:finish("end of chain") end
+    res.status = 302
+    res.headers.Location = "/chain/" .. (n - 1)
+    res:finish()
+  elseif p == "/loop" then
+    res.status = 301
+    res.headers.Location = "/loop"
+    res:finish()
+  elseif p == "/gzip" then
+    res.headers["Content-Encoding"] = "gzip"
+    res:finish(gzip(("compressible "):rep(1000)))
+  elseif p == "/chunked" then
+    for i = 1, 5 do res:write("chunk " .. i .. "\n") end
+  elseif p == "/big" then
+    local mb = tonumber(req.query:match("mb=(%d+)"))
+    local chunk = ("z"):rep(64 * 1024)
+    res.headers["Content-Length"] = mb << 20
+    for _ = 1, mb * 16 do
+      if not res:write(chunk) then return end
+    end
+  elseif p == "/slow" then
+    sleepers[m.current()] = true
+    res:write("first\n")
+    m.sleep(tonumber(req.query:match("s=([%d.]+)")) or 5)
+    res:finish("late\n")
+  elseif p == "/status" then
+    res.status = tonumber(req.query)
+    res:finish("status " .. req.query)
+  else
+    res.status = 404
+    res:finish("not found")
+  end
+end
+
+local srv, base
+local function start()
+  if srv then return end
+  srv = assert(http.listen(LOCAL, 0, function(req, res) return routes(req, res) end))
+  local host, port = srv:address()
+  base = ("http://%s:%d"):format(host, port)
+end
+
+describe("moonlet.http client", function()
+  local before_all, after_all = U.descriptor_check(function()
+    assert(m.tcp.listen(LOCAL, 0)):close()
+    local c = http.client()
+    c:close()
+  end)
+  setup(function()
+    before_all()
+    start()
+  end)
+  teardown(function()
+    for t in pairs(sleepers) do t:cancel() end
+    srv:close()
+    srv = nil
+    http.close()
+    after_all()
+  end)
+
+  local client
+  before_each(function() client = http.client() end)
+  after_each(function() client:close() end)
+
+  it("gets a page with its status, reason, headers and body", function()
+    local r = assert(client:get(base .. "/hello"))
+    assert.equal(200, r.status)
+    assert.equal("OK", r.reason)
+    assert.is_true(r.ok)
+    assert.equal("hello", r.body)
+    assert.equal("text/plain", r.headers["content-type"])
+    assert.equal("text/plain", r.headers:get("CONTENT-TYPE"))
+    assert.equal("5", r.headers["Content-Length"])
+    assert.equal(base .. "/hello", r.url)
+    assert.equal(0, r.redirects)
+    assert.equal("1.1", r.http_version)
+    assert.is_true(r.elapsed >= 0)
+  end)
+
+  it("returns HTTP error statuses as responses", function()
+    local r = assert(client:get(base .. "/missing"))
+    assert.equal(404, r.status)
+    assert.equal("Not Found", r.reason)
+    assert.is_false(r.ok)
+    assert.equal("not found", r.body)
+    r = assert(client:get(base .. "/status?503"))
+    assert.equal(503, r.status)
+  end)
+
+  it("keeps repeated headers and sends cookies back", function()
+    local r = assert(client:get(base .. "/cookies"))
+    assert.same({ "a=1; Path=/", "b=2; Path=/" }, r.headers:get_all("set-cookie"))
+    assert.equal("", r.body)
+    r = assert(client:get(base .. "/cookies"))
+    assert.matches("a=1", r.body)
+    assert.matches("b=2", r.body)
+    local other = http.client { cookies = false }
+    r = assert(other:get(base .. "/cookies"))
+    r = assert(other:get(base .. "/cookies"))
+    assert.equal("", r.body)
+    other:close()
+  end)
+
+  it("saves cookies to a file at close and loads them in the next client", function()
+    local path = os.tmpname()
+    local c1 = http.client { cookies = path }
+    assert(c1:get(base .. "/cookies"))
+    c1:close()
+    local c2 = http.client { cookies = path }
+    local r = assert(c2:get(base .. "/cookies"))
+    assert.matches("a=1", r.body)
+    c2:close()
+    os.remove(path)
+  end)
+
+  it("sends bodies, forms, JSON, queries, headers and any method", function()
+    local r = assert(client:post(base .. "/echo", "raw body"))
+    assert.equal("raw body", r.body)
+    assert.equal("POST", r.headers["x-method"])
+    r = assert(client:request { url = base .. "/echo", form = { b = "x y", a = { "1", "2" } } })
+    assert.equal("a=1&a=2&b=x%20y", r.body)
+    assert.equal("application/x-www-form-urlencoded", r.headers["x-type"])
+    r = assert(client:request { url = base .. "/echo", json = { name = "moon", list = { 1, 2.5, true } } })
+    assert.equal('{"list":[1,2.5,true],"name":"moon"}', r.body)
+    assert.equal("application/json", r.headers["x-type"])
+    r = assert(client:get(base .. "/echo?x=1", { query = { q = "a&b" }, headers = { ["X-Custom"] = "yes" } }))
+    assert.equal("x=1&q=a%26b", r.headers["x-query"])
+    assert.equal("yes", r.headers["x-custom"])
+    assert.matches("^moonlet", r.headers["x-agent"])
+    for _, method in ipairs({ "PUT", "DELETE", "PATCH" }) do
+      r = assert(client:request { url = base .. "/echo", method = method, body = method:lower() })
+      assert.equal(method, r.headers["x-method"])
+      assert.equal(method:lower(), r.body)
+    end
+    r = assert(client:head(base .. "/hello"))
+    assert.equal(200, r.status)
+    assert.equal("", r.body)
+    assert.equal("5", r.headers["content-length"])
+    local big = ("b"):rep(300000)
+    r = assert(client:post(base .. "/echo", big))
+    assert.equal(big, r.body)
+  end)
+
+  it("uses the client's defaults for headers and user agent", function()
+    local c = http.client { user_agent = "crawler/1.0", headers = { ["X-Custom"] = "from client" } }
+    local r = assert(c:get(base .. "/echo"))
+    assert.equal("crawler/1.0", r.headers["x-agent"])
+    assert.equal("from client", r.headers["x-custom"])
+    r = assert(c:get(base .. "/echo", { headers = { ["x-custom"] = "mine" } }))
+    assert.equal("mine", r.headers["x-custom"])
+    c:close()
+  end)
+
+  it("follows redirect chains, stops loops and can leave redirects alone", function()
+    local r = assert(client:get(base .. "/chain/3"))
+    assert.equal(200, r.status)
+    assert.equal("end of chain", r.body)
+    assert.equal(3, r.redirects)
+    assert.equal(base .. "/chain/0", r.url)
+    local ok, msg, code = client:get(base .. "/loop", { max_redirects = 5 })
+    assert.is_nil(ok)
+    assert.equal("TOO_MANY_REDIRECTS", code)
+    assert.matches("redirect", msg:lower())
+    r = assert(client:get(base .. "/chain/2", { follow = false }))
+    assert.equal(302, r.status)
+    assert.equal("/chain/1", r.headers.location)
+  end)
+
+  it("decompresses gzip bodies, or leaves them alone", function()
+    local r = assert(client:get(base .. "/gzip"))
+    assert.equal(("compressible "):rep(1000), r.body)
+    r = assert(client:get(base .. "/gzip", { decompress = false }))
+    assert.equal("\31\139", r.body:sub(1, 2))
+  end)
+
+  it("reads chunked bodies whole or streamed", function()
+    local r = assert(client:get(base .. "/chunked"))
+    assert.equal("chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n", r.body)
+    assert.equal("chunked", r.headers["transfer-encoding"])
+    r = assert(client:get(base .. "/chunked", { stream = true }))
+    local lines = {}
+    for line in r:lines() do lines[#lines + 1] = line end
+    assert.same({ "chunk 1", "chunk 2", "chunk 3", "chunk 4", "chunk 5" }, lines)
+    r = assert(client:get(base .. "/chunked", { stream = true }))
+    assert.equal("chu", r:read(3))
+    local rest = {}
+    while true do
+      local c = r:read()
+      if not c then break end
+      rest[#rest + 1] = c
+    end
+    assert.equal("nk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n", table.concat(rest))
+    assert.is_nil(r:read())
+    r:close()
+    r:close()
+  end)
+
+  it("streams 100 MB to disk in bounded memory", function()
+    local MB = U.under_valgrind and 8 or 100
+    local path = os.tmpname()
+    collectgarbage()
+    local f = io.open("/proc/self/clear_refs", "w")
+    f:write("5")
+    f:close()
+    local before = rss_peak_kb()
+    local r = assert(client:get(base .. "/big?mb=" .. MB, { stream = true }))
+    assert.equal(tostring(MB << 20), r.headers["content-length"])
+    assert.equal(MB << 20, assert(r:save(path)))
+    local growth = rss_peak_kb() - before
+    assert.equal(MB << 20, m.fs.stat(path).size)
+    os.remove(path)
+    if not U.under_asan then
+      assert.is_true(growth < 48 * 1024, "peak RSS grew by " .. growth .. " KiB")
+    end
+  end)
+
+  it("times out, and fails to connect, with curl's error names", function()
+    local ok, msg, code = client:get(base .. "/slow?s=5", { timeout = 0.2 })
+    assert.is_nil(ok)
+    assert.equal("OPERATION_TIMEDOUT", code)
+    assert.matches("[Tt]imeout", msg)
+    local l = assert(m.tcp.listen(LOCAL, 0))
+    local _, port = l:address()
+    l:close()
+    ok, msg, code = client:get(("http://%s:%d/"):format(LOCAL, port))
+    assert.is_nil(ok)
+    assert.equal("COULDNT_CONNECT", code)
+    assert.is_string(msg)
+    ok, _, code = client:get("http://no-such-host.invalid/")
+    assert.is_nil(ok)
+    assert.equal("COULDNT_RESOLVE_HOST", code)
+    ok, _, code = client:get("ftp://127.0.0.1/")
+    assert.is_nil(ok)
+    assert.equal("UNSUPPORTED_PROTOCOL", code)
+  end)
+
+  it("reports a transfer that fails after its headers to the reader", function()
+    local r = assert(client:get(base .. "/slow?s=5", { stream = true, timeout = 0.3 }))
+    assert.equal("first\n", r:read())
+    local ok, _, code = r:read()
+    assert.is_nil(ok)
+    assert.equal("OPERATION_TIMEDOUT", code)
+    r:close()
+  end)
+
+  it("cancelling a task mid-request or mid-download removes the transfer", function()
+    local t = m.spawn(function() return client:get(base .. "/slow?s=5") end)
+    m.sleep(0.05)
+    t:cancel()
+    assert.is_true(pcall(t.await, t) == false and t:cancelled())
+    local reading = m.spawn(function()
+      local r = assert(client:get(base .. "/slow?s=5", { stream = true }))
+      r:read()
+      return r:read()
+    end)
+    m.sleep(0.05)
+    reading:cancel()
+    assert.is_false(pcall(reading.await, reading))
+    assert.is_true(reading:cancelled())
+    -- the client goes on working
+    assert.equal("hello", assert(client:get(base .. "/hello")).body)
+  end)
+
+  it("runs 1,000 concurrent requests over a pool of reused connections", function()
+    local conns = 0
+    local s2 = assert(m.tcp.listen(LOCAL, 0, function(s)
+      conns = conns + 1
+      local front = assert(m.tcp.connect(srv:address()))
+      local up = m.spawn(function()
+        while true do
+          local d = s:read()
+          if not d or not front:write(d) then break end
+        end
+        front:shutdown()
+      end)
+      while true do
+        local d = front:read()
+        if not d or not s:write(d) then break end
+      end
+      up:cancel()
+      front:close()
+    end))
+    local _, port = s2:address()
+    local c = http.client { max_connections = 20 }
+    local tasks = {}
+    for i = 1, 1000 do
+      tasks[i] = m.spawn(function()
+        return assert(c:get(("http://%s:%d/echo?i=%d"):format(LOCAL, port, i))).headers["x-query"]
+      end)
+    end
+    local got = m.gather(tasks)
+    for i = 1, 1000 do assert.equal("i=" .. i, got[i]) end
+    assert.is_true(conns <= 20, conns .. " connections for 1,000 requests")
+    c:close()
+    s2:close()
+  end)
+
+  it("uses a default client for the module-level functions", function()
+    assert.equal("hello", assert(http.get(base .. "/hello")).body)
+    assert.equal("x", assert(http.post(base .. "/echo", "x")).body)
+    assert.equal(200, assert(http.head(base .. "/hello")).status)
+    assert.equal("y", assert(http.request { url = base .. "/echo", body = "y" }).body)
+    assert.is_true(http.close())
+    assert.equal("hello", assert(http.get(base .. "/hello")).body)
+  end)
+
+  it("rejects bad arguments and closed objects with clear errors", function()
+    assert.has_error(function() client:get(42) end, "bad argument #1 to 'get' (string expected)")
+    assert.has_error(function() client:request("x") end, "bad argument #1 to 'request' (table expected)")
+    assert.has_error(function() client:request {} end,
+      "bad argument #1 to 'request' (option 'url' must be a string)")
+    assert.has_error(function() client:request { url = base, bogus = 1 } end,
+      "bad argument #1 to 'request' (unknown option 'bogus')")
+    assert.has_error(function() client:request { url = base, timeout = "soon" } end,
+      "bad argument #1 to 'request' (option 'timeout' must be a number of seconds)")
+    assert.has_error(function() client:request { url = base, body = "a", json = {} } end,
+      "bad argument #1 to 'request' (options 'body', 'form' and 'json' exclude each other)")
+    assert.has_error(function() client:request { url = base, json = { [true] = 1 } } end)
+    assert.has_error(function() http.client { max_connections = -1 } end,
+      "bad argument #1 to 'client' (option 'max_connections' must be a non-negative integer)")
+    assert.has_error(function() http.client { cookies = 3 } end)
+    local ok, _, code = client:get("not a url at all")
+    assert.is_nil(ok)
+    assert.is_string(code)
+    local r = assert(client:get(base .. "/hello"))
+    assert.has_error(function() r:read() end)
+    local c = http.client()
+    assert.is_true(c:close())
+    assert.is_true(c:close())
+    assert.has_error(function() c:get(base .. "/hello") end, "attempt to use a closed moonlet.http_client")
+    r = assert(client:get(base .. "/chunked", { stream = true }))
+    r:close()
+    assert.has_error(function() r:read() end, "attempt to use a closed moonlet.http_response")
+  end)
+
+  it("closing the client fails the requests it is running", function()
+    local c = http.client()
+    local t = m.spawn(function() return c:get(base .. "/slow?s=5") end)
+    m.sleep(0.05)
+    c:close()
+    local ok, msg, code = t:await()
+    assert.is_nil(ok)
+    assert.equal("ECANCELED", code)
+    assert.matches("closed", msg)
+  end)
+
+  it("resolves URLs against a base, dropping fragments", function()
+    local u = assert(http.url("http://Example.com/a/b/c.html?x=1#top", "../d.html#frag"))
+    assert.equal("http://example.com/a/d.html", u.url)
+    assert.equal("example.com", u.host)
+    assert.equal(80, u.port)
+    assert.equal("/a/d.html", u.path)
+    assert.equal("https", assert(http.url("https://h/x", "//other/y")).scheme)
+    assert.equal("https://other/y", assert(http.url("https://h/x", "//other/y")).url)
+    assert.equal("http://h/x?q=2", assert(http.url("http://h/x?q=1", "?q=2")).url)
+    local bad, msg = http.url("http://[bad")
+    assert.is_nil(bad)
+    assert.is_string(msg)
+  end)
+end)
+
+-- Raw requests on a TCP connection: the exact bytes the server answers.
+local function raw(port, request, opts)
+  local s = assert(m.tcp.connect(LOCAL, port))
+  assert(s:write(request))
+  if opts and opts.shutdown then s:shutdown() end
+  local out = s:read("a")
+  s:close()
+  return out
+end
+
+describe("moonlet.http server", function()
+  local before_all, after_all = U.descriptor_check(function() assert(m.tcp.listen(LOCAL, 0)):close() end)
+  setup(before_all)
+  teardown(after_all)
+
+  local function serve(handler, opts)
+    local s = assert(http.listen(LOCAL, 0, handler, opts))
+    finally(function() s:close() end)
+    local _, port = s:address()
+    return s, port
+  end
+
+  it("parses requests and answers keep-alive and pipelined ones in order", function()
+    local seen = {}
+    local _, port = serve(function(req, res)
+      seen[#seen + 1] = req
+      res:finish(req.method .. " " .. req.path .. " " .. req.query .. " " .. (req:body() or "?"))
+    end)
+    local out = raw(port,
+      "GET /a?x=1&y=%20 HTTP/1.1\r\nHost: h\r\nX-Two: 1\r\nx-two: 2\r\nEmpty:\r\n\r\n" ..
+      "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody" ..
+      "GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    local bodies = {}
+    for b in (out .. "HTTP/"):gmatch("\r\n\r\n(.-)HTTP/") do bodies[#bodies + 1] = b end
+    assert.same({ "GET /a x=1&y=%20 ", "POST /b  body", "GET /c  " }, bodies)
+    assert.equal(3, #seen)
+    assert.same({ "1", "2" }, seen[1].headers:get_all("X-TWO"))
+    assert.equal("", seen[1].headers.empty)
+    assert.equal("1.1", seen[1].version)
+    assert.equal(LOCAL, seen[1].remote)
+    assert.same({ x = "1", y = " " }, (http.parse_query(seen[1].query)))
+    assert.matches("Connection: close", out)
+  end)
+
+  it("reads chunked request bodies and writes chunked responses", function()
+    local _, port = serve(function(req, res)
+      local n = 0
+      for line in req:lines() do
+        n = n + 1
+        res:write(n .. ":" .. line .. ";")
+      end
+    end)
+    local out = raw(port, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" ..
+      "4\r\nab\nc\r\n3\r\nde\n\r\n0\r\n\r\n")
+    assert.matches("Transfer%-Encoding: chunked", out)
+    assert.matches("5\r\n1:ab;\r\n6\r\n2:cde;\r\n", out, 1, true)
+    assert.matches("0\r\n\r\n$", out)
+  end)
+
+  it("answers HTTP/1.0 with a body ended by the close", function()
+    local _, port = serve(function(_, res) res:write("one "); res:write("two") end)
+    local out = raw(port, "GET / HTTP/1.0\r\n\r\n")
+    assert.matches("^HTTP/1.1 200 OK\r\n", out)
+    assert.matches("Connection: close", out)
+    assert.matches("\r\n\r\none two$", out)
+  end)
+
+  it("sends no body for HEAD, 204 and 304", function()
+    local _, port = serve(function(req, res)
+      if req.path == "/none" then res.status = 204 end
+      res:finish("body")
+    end)
+    local out = raw(port, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET /none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert.matches("^HTTP/1.1 200 OK\r\nContent%-Length: 4\r\n\r\nHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n$", out)
+  end)
+
+  it("answers 100 Continue when the handler reads the body", function()
+    local _, port = serve(function(req, res) res:finish("got " .. req:body()) end)
+    local s = assert(m.tcp.connect(LOCAL, port))
+    s:write("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+    assert.equal("HTTP/1.1 100 Continue\r", s:read("l"))
+    assert.equal("\r", s:read("l"))
+    s:write("abc")
+    assert.equal("HTTP/1.1 200 OK\r", s:read("l"))
+    s:close()
+  end)
+
+  it("refuses malformed requests, large heads and large bodies with 4xx", function()
+    local calls = 0
+    local _, port = serve(function(req, res)
+      calls = calls + 1
+      local b, _, code = req:body()
+      res:finish(b and "ok" or "handler saw " .. code) -- not sent: 413 went out
+
+    end, { max_header = 1024, max_body = 100 })
+    assert.matches("^HTTP/1.1 400 Bad Request", raw(port, "NOT HTTP AT ALL\r\n\r\n"))
+    assert.matches("^HTTP/1.1 431 ", raw(port, "GET / HTTP/1.1\r\nX: " .. ("a"):rep(2000) .. "\r\n\r\n"))
+    assert.matches("^HTTP/1.1 413 ", raw(port, "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n" .. ("a"):rep(101)))
+    assert.equal(0, calls)
+    local out = raw(port, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+      ("40\r\n" .. ("a"):rep(64) .. "\r\n"):rep(3) .. "0\r\n\r\n")
+    assert.matches("^HTTP/1.1 413 ", out)
+    assert.not_matches("handler saw", out)
+    assert.equal(1, calls)
+  end)
+
+  it("answers 500 when a handler fails, reports it and goes on serving", function()
+    local reports = {}
+    local prev = m.on_error(function(err, _, _, where) reports[#reports + 1] = tostring(err) .. " @ " .. where end)
+    local _, port = serve(function(req, res)
+      if req.path == "/fail" then error("handler broke") end
+      res:finish("fine")
+    end)
+    assert.matches("^HTTP/1.1 500 Internal Server Error", raw(port, "GET /fail HTTP/1.1\r\nHost: h\r\n\r\n"))
+    assert.matches("fine$", raw(port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    m.on_error(prev)
+    assert.equal(1, #reports)
+    assert.matches("handler broke @ http handler GET /fail", reports[1])
+  end)
+
+  it("closes idle keep-alive connections after its timeout", function()
+    local _, port = serve(function(_, res) res:finish("x") end, { timeout = 0.1 })
+    local s = assert(m.tcp.connect(LOCAL, port))
+    s:write("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    local out = s:read("a")
+    assert.matches("\r\n\r\nx$", out)
+    s:close()
+  end)
+
+  it("rejects bad arguments", function()
+    assert.has_error(function() http.listen(LOCAL, "80", function() end) end,
+      "bad argument #2 to 'listen' (integer port expected)")
+    assert.has_error(function() http.listen(LOCAL, 0) end, "bad argument #3 to 'listen' (function expected)")
+    assert.has_error(function() http.listen(LOCAL, 0, function() end, { max_body = 0 }) end,
+      "bad argument #4 to 'listen' (option 'max_body' must be a positive integer)")
+    local _, port = serve(function(_, res)
+      local ok, err = pcall(res.write, res, 42)
+      res:finish(ok and "accepted" or err)
+    end)
+    assert.matches("bad argument #1 to 'write' %(string expected%)", raw(port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"))
+  end)
+end)
