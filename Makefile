@@ -35,7 +35,7 @@ STAMP = $(BUILD)/.deps
 BUSTED_RUN = $(BUSTED) --lua=lua5.4 -o TAP --cpath='./$(BUILD)/?.so' spec
 SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 
-.PHONY: all module deps test check demo bench install clean examples \
+.PHONY: all module deps test check demo showcase bench install clean examples \
 	check-asan check-valgrind check-cross check-clang check-rock
 
 all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch
@@ -123,9 +123,13 @@ check-valgrind: all
 check-rock:
 	@sh tools/check-rock.sh
 
+RUN_LUA = LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./$(BUILD)/?.so;;' $(LUA)
+
 demo: all
-	@LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./$(BUILD)/?.so;;' \
-	  $(LUA) examples/demo.lua
+	@$(RUN_LUA) examples/demo.lua
+
+showcase: all
+	@$(RUN_LUA) examples/showcase.lua
 
 bench: all
 	@sh tools/deps.sh bench

@@ -33,7 +33,7 @@ typedef struct http_client {
   mqueue socks, xfers;
   CURL *idle[IDLE_EASY];    /* easy handles kept for the next transfers */
   int nidle;
-  int cookies;              /* cookie engine on for every transfer */
+  int cookies;              /* the shared jar is on */
   char *cookie_file;        /* loaded by every transfer, saved at close */
 } http_client;
 
@@ -128,6 +128,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 static void recycle(http_client *c, CURL *e) {
+  /* Frees the list of cookie files a transfer that never started keeps
+   * (curl_easy_reset leaves it). */
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
   if (c->nidle < IDLE_EASY) {
     curl_easy_reset(e);
     c->idle[c->nidle++] = e;
@@ -236,6 +239,15 @@ static int on_timeout(CURLM *m, long ms, void *ud) {
 
 /* --- the client ---------------------------------------------------------- */
 
+static void load_cookies(http_client *c) {
+  CURL *e = curl_easy_init();
+  if (!e) return;
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, c->cookie_file);
+  curl_easy_setopt(e, CURLOPT_COOKIELIST, "RELOAD");
+  curl_easy_cleanup(e);
+}
+
 static void save_cookies(http_client *c) {
   CURL *e = curl_easy_init();
   if (!e) return;
@@ -298,9 +310,11 @@ static int l_client(lua_State *L) {
     free(c);
     return luaL_error(L, "not enough memory");
   }
-  c->cookies = cookies;
   curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+  /* The shared jar is every transfer's cookie engine. */
+  c->cookies = cookies;
+  if (cookies) curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+  if (c->cookie_file) load_cookies(c);
   curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
@@ -352,7 +366,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, c->cookie_file ? c->cookie_file : "");
+  if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
 
   x->follow = moonlet__opt_bool(L, req, "follow", 1);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)x->follow);
@@ -648,7 +662,9 @@ static int l_url(lua_State *L) {
   char *port = NULL;
   if (!u) return luaL_error(L, "not enough memory");
   rc = curl_url_set(u, CURLUPART_URL, base, CURLU_NON_SUPPORT_SCHEME);
-  if (rc == CURLUE_OK && rel)
+  /* curl 7.88 resolves "#frag" like a relative path ("a/b" + "#x" gives
+   * "a/"); a fragment or nothing names the base itself. */
+  if (rc == CURLUE_OK && rel && rel[0] != '#' && rel[0] != '\0')
     rc = curl_url_set(u, CURLUPART_URL, rel, CURLU_NON_SUPPORT_SCHEME);
   if (rc != CURLUE_OK) {
     curl_url_cleanup(u);
@@ -683,7 +699,8 @@ void moonlet__open_http(lua_State *L, moonlet_loop *lp) {
   moonlet__io_newmt(L, lp, MOONLET_MT_HTTP_XFER, "moonlet.http_response", xfer_methods);
   lua_newtable(L);
   moonlet__setfuncs(L, lp, funcs);
-  lua_pushstring(L, curl_version());
+  /* (curl_version() would initialise LDAP and SASL, which never free) */
+  lua_pushfstring(L, "libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
   lua_setfield(L, -2, "curl_version");
   lua_setfield(L, -2, "_http");
 }

@@ -1,9 +1,9 @@
--- make demo's showcase runs and shows what it promises.
+-- make showcase runs and shows what it promises.
 local U = require "support.util"
 
-describe("examples/demo.lua", function()
+describe("examples/showcase.lua", function()
   it("runs 1,000 sleepers at once, sorts with blocking comparators and cancels with cleanup", function()
-    local f = assert(io.open("examples/demo.lua"))
+    local f = assert(io.open("examples/showcase.lua"))
     local code = f:read("a")
     f:close()
     local status, out, err = U.run_script(code)
