@@ -1,8 +1,12 @@
 #!/bin/sh
 # make bench: builds the Go baseline, runs bench/run.lua (tasks, switches,
-# channels, memory), then bench/io.lua (HTTP plaintext under wrk, TCP echo).
+# channels, memory), bench/io.lua (HTTP plaintext under wrk, TCP echo), then
+# bench/crawl.lua (5,000 URLs against a 20 ms server, beside Go, aiohttp, lua-http).
 set -eu
 mkdir -p build
 (cd bench/go && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/bench-go main.go)
+(cd bench/crawl && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-server server.go &&
+  GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-client-go client.go)
 lua5.4 bench/run.lua "$@"
-exec lua5.4 bench/io.lua "$@"
+lua5.4 bench/io.lua "$@"
+exec lua5.4 bench/crawl.lua "$@"

@@ -87,33 +87,34 @@ M.json_encode = json
 -- Responses ----------------------------------------------------------------
 
 local Response = {}
-Response.__index = Response
 
-local function parse_head(head)
-  local f, reason = {}, nil
-  for line in head:gmatch("[^\r\n]+") do
-    if not reason then
-      reason = line:match("^HTTP/%S+%s+%d+%s*(.-)%s*$") or ""
-    else
-      local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
-      if name then f[#f + 1], f[#f + 2] = name, value end
+-- The header block is parsed on first use of resp.headers or resp.reason.
+Response.__index = function(self, k)
+  if k == "headers" or k == "reason" then
+    local f, reason = {}, nil
+    for line in self._head:gmatch("[^\r\n]+") do
+      if not reason then
+        reason = line:match("^HTTP/%S+%s+%d+%s*(.-)%s*$") or ""
+      else
+        local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
+        if name then f[#f + 1], f[#f + 2] = name, value end
+      end
     end
+    rawset(self, "headers", Headers.new(f))
+    rawset(self, "reason", (reason and reason ~= "" and reason) or server.reasons[self.status] or "")
+    return rawget(self, k)
   end
-  return f, reason
+  return Response[k]
 end
 
 local function new_response(x, stream)
   local info = x:info()
-  local fields, reason = parse_head(info.head)
   local resp = setmetatable({
-    status = info.status,
-    reason = (reason ~= "" and reason) or server.reasons[info.status] or "",
-    headers = Headers.new(fields),
-    url = info.url, redirects = info.redirects, http_version = info.http_version,
-    elapsed = info.elapsed, ip = info.ip,
-    _x = x,
+    status = info.status, url = info.url, redirects = info.redirects,
+    http_version = info.http_version, elapsed = info.elapsed, ip = info.ip,
+    ok = info.status >= 200 and info.status < 300,
+    _head = info.head, _x = x,
   }, Response)
-  resp.ok = resp.status >= 200 and resp.status < 300
   if not stream then
     resp.body = x:body()
     x:close()

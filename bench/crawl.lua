@@ -1,0 +1,69 @@
+-- The crawl benchmark: 5,000 distinct URLs at concurrency 100 against a Go
+-- net/http server (bench/crawl/server.go) that answers each after 20 ms
+-- with a 2 KB page, so the ideal wall time is 1.0 s. The server runs on
+-- core 1, each client on core 0 (Go with GOMAXPROCS=1); every client checks
+-- every response and reports the wall and CPU (user+sys) time of its crawl.
+-- Medians of REPS runs, one fresh process per run.
+--   lua5.4 bench/crawl.lua [REPS [N [CONC]]]   (after make bench built Go)
+local REPS = tonumber(arg[1]) or 5
+local N = tonumber(arg[2]) or 5000
+local CONC = tonumber(arg[3]) or 100
+local BUILD = os.getenv("MOONLET_BUILD") or "build"
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  if n % 2 == 1 then return xs[(n + 1) / 2] end
+  return (xs[n / 2] + xs[n / 2 + 1]) / 2
+end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local pin = sh("command -v taskset") ~= "" and function(cpu) return "taskset -c " .. cpu .. " " end
+            or function() return "" end
+
+local LUA_HTTP_PATH = "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;" ..
+                      "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;"
+local clients = {
+  { name = "moonlet.http (libcurl)", cmd = ("env LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 bench/crawl/moonlet.lua"):format(BUILD) },
+  { name = "moonlet.http (MOONLET_FORCE_NATIVE=1)", cmd = ("env MOONLET_FORCE_NATIVE=1 LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 bench/crawl/moonlet.lua"):format(BUILD) },
+  { name = "Go net/http (GOMAXPROCS=1)", cmd = "env GOMAXPROCS=1 ./" .. BUILD .. "/crawl-client-go", base = true },
+  { name = "Python aiohttp", cmd = "/usr/bin/python3 bench/crawl/aiohttp_client.py" },
+  { name = "lua-http on cqueues", cmd = "env LUA_PATH='" .. LUA_HTTP_PATH .. "' lua5.4 bench/crawl/luahttp.lua" },
+}
+
+local p = assert(io.popen("echo $$; exec " .. pin(1) .. "./" .. BUILD .. "/crawl-server"))
+local pid = p:read("l")
+local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
+
+local results = {}
+for _, c in ipairs(clients) do results[c.name] = { wall = {}, cpu = {} } end
+for _ = 1, REPS do
+  for _, c in ipairs(clients) do
+    local out = sh(("%s%s %s %d %d 2>&1"):format(pin(0), c.cmd, url, N, CONC))
+    local ok, bad, wall, cpu = out:match("ok (%d+) bad (%d+) wall ([%d.]+) cpu ([%d.]+)")
+    assert(ok and tonumber(bad) == 0 and tonumber(ok) == N, c.name .. " failed:\n" .. out)
+    table.insert(results[c.name].wall, tonumber(wall))
+    table.insert(results[c.name].cpu, tonumber(cpu))
+  end
+end
+os.execute("kill " .. pid)
+p:close()
+
+local base
+for _, c in ipairs(clients) do
+  if c.base then base = median(results[c.name].cpu) / N * 1e6 end
+end
+print(("\nCrawl: %d URLs, concurrency %d, 20 ms / 2 KB server (ideal %.2f s); medians of %d")
+  :format(N, CONC, N / CONC * 0.02, REPS))
+print(("%-40s %8s %8s %12s %8s"):format("client", "wall s", "x ideal", "CPU us/req", "x Go"))
+for _, c in ipairs(clients) do
+  local wall = median(results[c.name].wall)
+  local us = median(results[c.name].cpu) / N * 1e6
+  print(("%-40s %8.3f %8.2f %12.1f %8.2f"):format(c.name, wall, wall / (N / CONC * 0.02), us, us / base))
+end
