@@ -114,6 +114,7 @@ check-asan:
 	  $(BUSTED) --lua=lua5.4 -o TAP --cpath='./build-asan/?.so' spec
 
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+  --suppressions=tools/valgrind.supp \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite
 check-valgrind: all
 	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \

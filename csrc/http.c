@@ -390,7 +390,10 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   else
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   lua_pop(L, 1);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Over TLS, wait for a connection being made to say whether it can
+   * multiplex (HTTP/2) before opening more; plain HTTP/1.1 never can. */
+  if (strncasecmp(opt_string(L, req, "url"), "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
   lua_getfield(L, req, "body");
   body = lua_tolstring(L, -1, &body_len);
@@ -528,8 +531,7 @@ static int push_curl_error(lua_State *L, http_xfer *x) {
   for (i = 0; i < sizeof curl_names / sizeof curl_names[0]; i++)
     if (curl_names[i].code == x->result) name = curl_names[i].name;
   lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", curl_easy_strerror(x->result),
-                  x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+  lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
   if (name) lua_pushstring(L, name);
   else lua_pushfstring(L, "CURLE_%d", (int)x->result);
   return 3;

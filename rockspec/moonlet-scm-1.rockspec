@@ -17,7 +17,7 @@ dependencies = {
 }
 external_dependencies = {
   LIBUV = { header = "uv.h", library = "uv" },
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" }, -- curl.h sits in a multiarch directory on Debian
   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" },
 }
 build = {

@@ -106,4 +106,24 @@ describe("examples", function()
     assert.equal("TERM", select(2, p:wait()))
     p:close()
   end)
+
+  it("download: streams files to disk concurrently; failures do not stop the rest", function()
+    local out = run("download")
+    assert.matches("done  http://127.0.0.1:%d+/small.txt%s+600 bytes", out)
+    assert.matches("done  http://127.0.0.1:%d+/large.bin%s+16777216 bytes", out)
+    assert.matches("FAIL  http://127.0.0.1:%d+/missing.txt: HTTP 404 Not Found", out)
+    assert.matches("FAIL  http://127.0.0.1:%d+/nobody.txt: .*%(COULDNT_CONNECT%)", out)
+    assert.matches("3 of 5 downloaded, 16777831 bytes", out)
+    -- the slow file finishes last although it was started third
+    assert.matches("large.bin.*\n.*slow.txt", out)
+  end)
+
+  it("compare: runs the requests three ways and prints the table", function()
+    local out = run("compare", "10 0.1")
+    local seq = tonumber(out:match("sequential%s+([%d.]+)"))
+    local procs = tonumber(out:match("10 worker processes%s+([%d.]+)"))
+    local tasks = tonumber(out:match("10 moonlet tasks%s+([%d.]+)"))
+    assert.is_true(seq >= 1.0, out)         -- 10 x 0.1 s, one after another
+    assert.is_true(procs >= 0.1 and tasks >= 0.1, out) -- no way beats one delay
+  end)
 end)
