@@ -17,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "io.h"
 
 /* Body bytes a streamed transfer buffers before curl is paused. */
 #define STREAM_LIMIT (256 * 1024)
 #define IDLE_EASY 64
+
+typedef struct http_sock http_sock;
 
 typedef struct http_client {
   moonlet_io io;
@@ -34,15 +37,24 @@ typedef struct http_client {
   CURL *idle[IDLE_EASY];    /* easy handles kept for the next transfers */
   int nidle;
   int cookies;              /* the shared jar is on */
+  http_sock **byfd;         /* connection sockets by descriptor */
+  int nbyfd;
   char *cookie_file;        /* loaded by every transfer, saved at close */
 } http_client;
 
-typedef struct http_sock {
+/* A socket curl asked us to watch. Connection sockets (opened and closed
+ * through our callbacks) stay registered while their connection idles in
+ * the pool, so a reused connection costs no epoll changes; other sockets
+ * (the resolver's) are dropped when curl stops watching them. */
+struct http_sock {
   uv_poll_t poll;
   mqueue node;              /* client->socks */
   http_client *c;
   curl_socket_t fd;
-} http_sock;
+  int events;               /* what the poll watches now */
+  int conn;                 /* opened by on_open: closed by on_close */
+  int idle;                 /* curl does not watch it now */
+};
 
 enum { XS_RUNNING, XS_HEADERS, XS_DONE };
 enum { WANT_HEADERS, WANT_DONE, WANT_DATA };
@@ -177,6 +189,8 @@ static void client_handle_closed(uv_handle_t *h) {
 }
 
 static void sock_close(http_sock *k) {
+  http_client *c = k->c;
+  if (k->conn && k->fd < c->nbyfd && c->byfd[k->fd] == k) c->byfd[k->fd] = NULL;
   mq_remove(&k->node);
   uv_close((uv_handle_t *)&k->poll, client_handle_closed);
 }
@@ -185,6 +199,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   http_sock *k = (http_sock *)h;
   http_client *c = k->c;
   int flags = 0, running;
+  if (k->idle) { /* a pooled connection spoke or closed: curl will see */
+    uv_poll_stop(h);
+    k->events = 0;
+    return;
+  }
   if (status < 0) flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -192,33 +211,78 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   check_done(c);
 }
 
+static http_sock *sock_new(http_client *c, curl_socket_t fd, int conn) {
+  http_sock *k = malloc(sizeof *k);
+  if (!k) return NULL;
+  if (uv_poll_init_socket(c->io.lp->uv, &k->poll, fd) != 0) {
+    free(k);
+    return NULL;
+  }
+  k->poll.data = c;
+  k->c = c;
+  k->fd = fd;
+  k->events = 0;
+  k->conn = conn;
+  k->idle = 1;
+  c->handles++;
+  mq_push(&c->socks, &k->node);
+  return k;
+}
+
+static curl_socket_t on_open(void *ud, curlsocktype purpose,
+                             struct curl_sockaddr *a) {
+  http_client *c = ud;
+  curl_socket_t fd;
+  (void)purpose;
+  fd = socket(a->family, a->socktype, a->protocol);
+  if (fd == CURL_SOCKET_BAD) return fd;
+  if (fd >= c->nbyfd) {
+    int n = c->nbyfd ? c->nbyfd : 64, i;
+    http_sock **t;
+    while (n <= fd) n *= 2;
+    if (!(t = realloc(c->byfd, (size_t)n * sizeof *t))) {
+      close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    for (i = c->nbyfd; i < n; i++) t[i] = NULL;
+    c->byfd = t;
+    c->nbyfd = n;
+  }
+  if (!(c->byfd[fd] = sock_new(c, fd, 1))) {
+    close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
+}
+
+static int on_close(void *ud, curl_socket_t fd) {
+  http_client *c = ud;
+  if (fd < c->nbyfd && c->byfd[fd]) sock_close(c->byfd[fd]);
+  return close(fd);
+}
+
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sp) {
   http_client *c = ud;
   http_sock *k = sp;
   int events = 0;
   (void)e;
+  if (!k && fd < c->nbyfd) k = c->byfd[fd];
   if (what == CURL_POLL_REMOVE) {
-    if (k) {
-      curl_multi_assign(c->multi, fd, NULL);
-      sock_close(k);
-    }
+    if (!k) return 0;
+    curl_multi_assign(c->multi, fd, NULL);
+    if (k->conn) k->idle = 1; /* watched on, until it speaks or closes */
+    else sock_close(k);
     return 0;
   }
-  if (!k) {
-    if (!(k = malloc(sizeof *k))) return -1;
-    if (uv_poll_init_socket(c->io.lp->uv, &k->poll, fd) != 0) {
-      free(k);
-      return -1;
-    }
-    k->poll.data = c;
-    k->c = c;
-    k->fd = fd;
-    c->handles++;
-    mq_push(&c->socks, &k->node);
+  if (!k && !(k = sock_new(c, fd, 0))) return -1;
+  if (k->idle) {
+    k->idle = 0;
     curl_multi_assign(c->multi, fd, k);
   }
   if (what & CURL_POLL_IN) events |= UV_READABLE;
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  if (events == k->events) return 0;
+  k->events = events;
   return uv_poll_start(&k->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
@@ -269,6 +333,9 @@ static void client_close(moonlet_io *io) {
   if (c->share) curl_share_cleanup(c->share);
   free(c->cookie_file);
   while ((q = c->socks.next) != &c->socks) sock_close(mq_data(q, http_sock, node));
+  free(c->byfd);
+  c->byfd = NULL;
+  c->nbyfd = 0;
   uv_close((uv_handle_t *)&c->timer, client_handle_closed);
 }
 
@@ -364,6 +431,10 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
