@@ -338,6 +338,18 @@ describe("moonlet.http client", function()
     s2:close()
   end)
 
+  it("goes through an HTTP proxy", function()
+    local seen
+    local proxy = assert(http.listen(LOCAL, 0, function(req, res)
+      seen = req.target -- a proxy gets the absolute URL
+      res:finish("via proxy: " .. req.headers.host)
+    end))
+    local r = assert(client:get("http://example.invalid/page", { proxy = ("http://%s:%d"):format(proxy:address()) }))
+    assert.equal("via proxy: example.invalid", r.body)
+    assert.equal("http://example.invalid/page", seen)
+    proxy:close()
+  end)
+
   it("uses a default client for the module-level functions", function()
     assert.equal("hello", assert(http.get(base .. "/hello")).body)
     assert.equal("x", assert(http.post(base .. "/echo", "x")).body)
