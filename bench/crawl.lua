@@ -5,27 +5,13 @@
 -- every response and reports the wall and CPU (user+sys) time of its crawl.
 -- Medians of REPS runs, one fresh process per run.
 --   lua5.4 bench/crawl.lua [REPS [N [CONC]]]   (after make bench built Go)
+package.path = "./bench/?.lua;" .. package.path
+local D = require "driver"
+local median, sh, pin = D.median, D.sh, D.pin
 local REPS = tonumber(arg[1]) or 5
 local N = tonumber(arg[2]) or 5000
 local CONC = tonumber(arg[3]) or 100
 local BUILD = os.getenv("MOONLET_BUILD") or "build"
-
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  if n % 2 == 1 then return xs[(n + 1) / 2] end
-  return (xs[n / 2] + xs[n / 2 + 1]) / 2
-end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local pin = sh("command -v taskset") ~= "" and function(cpu) return "taskset -c " .. cpu .. " " end
-            or function() return "" end
 
 local LUA_HTTP_PATH = "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;" ..
                       "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;"

@@ -8,29 +8,15 @@
 --    cores when taskset is available.
 --  * TCP echo: 100 connections x TRIPS round trips in one process.
 --   lua5.4 bench/io.lua [REPS [SECONDS [TRIPS]]]
+package.path = "./bench/?.lua;" .. package.path
+local D = require "driver"
+local median, sh, pin = D.median, D.sh, D.pin
 local REPS = tonumber(arg[1]) or 5
 local SECONDS = tonumber(arg[2]) or 5
 local TRIPS = tonumber(arg[3]) or 10000
 local ENV = "LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./" ..
             (os.getenv("MOONLET_BUILD") or "build") .. "/?.so;;'"
 local CLK_TCK = 100
-
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  if n % 2 == 1 then return xs[(n + 1) / 2] end
-  return (xs[n / 2] + xs[n / 2 + 1]) / 2
-end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local pin = sh("command -v taskset") ~= "" and function(cpu) return "taskset -c " .. cpu .. " " end
-            or function() return "" end
 
 local function cpu_ticks(pid)
   local f = io.open("/proc/" .. pid .. "/stat")

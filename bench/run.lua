@@ -1,16 +1,11 @@
 -- Runs every benchmark REPS times per implementation (each run a fresh
 -- process), and prints the medians with ratios against baselines measured
 -- in the same run.   lua5.4 bench/run.lua [REPS]   (make bench)
+package.path = "./bench/?.lua;" .. package.path
+local D = require "driver"
+local median = D.median
 local REPS = tonumber(arg[1] or os.getenv("REPS")) or 5
 local GO = "./build/bench-go"
-
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  if n == 0 then return nil end
-  if n % 2 == 1 then return xs[(n + 1) / 2] end
-  return (xs[n / 2] + xs[n / 2 + 1]) / 2
-end
 
 local function measure(cmd)
   local xs = {}

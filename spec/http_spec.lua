@@ -7,13 +7,6 @@ local http = m.http
 
 local LOCAL = "127.0.0.1"
 
-local function rss_peak_kb()
-  local f = io.open("/proc/self/status")
-  local kb = f:read("a"):match("VmHWM:%s*(%d+)")
-  f:close()
-  return tonumber(kb)
-end
-
 -- gzip's own output, made by the real tool.
 local function gzip(data)
   return (assert(m.process.run({ "gzip", "-c" }, { input = data })))
@@ -241,15 +234,12 @@ describe("moonlet.http client", function()
   it("streams 100 MB to disk in bounded memory", function()
     local MB = U.under_valgrind and 8 or 100
     local path = os.tmpname()
-    collectgarbage()
-    local f = io.open("/proc/self/clear_refs", "w")
-    f:write("5")
-    f:close()
-    local before = rss_peak_kb()
+    U.reset_peak_rss()
+    local before = U.peak_rss_kb()
     local r = assert(client:get(base .. "/big?mb=" .. MB, { stream = true }))
     assert.equal(tostring(MB << 20), r.headers["content-length"])
     assert.equal(MB << 20, assert(r:save(path)))
-    local growth = rss_peak_kb() - before
+    local growth = U.peak_rss_kb() - before
     assert.equal(MB << 20, m.fs.stat(path).size)
     os.remove(path)
     if not U.under_asan then

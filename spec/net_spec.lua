@@ -19,13 +19,6 @@ local function echo(s)
   for line in s:lines("L") do assert(s:write(line)) end
 end
 
-local function rss_peak_kb()
-  local f = io.open("/proc/self/status")
-  local kb = f:read("a"):match("VmHWM:%s*(%d+)")
-  f:close()
-  return tonumber(kb)
-end
-
 describe("moonlet.tcp", function()
   -- libuv keeps one descriptor in reserve from a loop's first listen on
   local before_all, after_all = U.descriptor_check(function() assert(m.tcp.listen(LOCAL, 0)):close() end)
@@ -276,11 +269,8 @@ describe("moonlet.tcp", function()
     local srv, port = server(function(s)
       for _ = 1, MB * 16 do assert(s:write(chunk)) end
     end)
-    collectgarbage()
-    local f = io.open("/proc/self/clear_refs", "w")
-    f:write("5") -- resets the peak RSS
-    f:close()
-    local before = rss_peak_kb()
+    U.reset_peak_rss()
+    local before = U.peak_rss_kb()
     local c = assert(m.tcp.connect(LOCAL, port))
     local got = 0
     while true do
@@ -291,7 +281,7 @@ describe("moonlet.tcp", function()
     c:close()
     srv:close()
     assert.equal(MB << 20, got)
-    local growth = rss_peak_kb() - before
+    local growth = U.peak_rss_kb() - before
     if not U.under_asan then
       assert.is_true(growth < 32 * 1024, "peak RSS grew by " .. growth .. " KiB")
     end

@@ -77,6 +77,22 @@ function U.descriptor_check(warmup)
   end
 end
 
+--- Resets this process's peak RSS, for peak_rss_kb to measure from now.
+function U.reset_peak_rss()
+  collectgarbage()
+  local f = assert(io.open("/proc/self/clear_refs", "w"))
+  f:write("5")
+  f:close()
+end
+
+--- The peak RSS (VmHWM) in KiB.
+function U.peak_rss_kb()
+  local f = io.open("/proc/self/status")
+  local kb = f:read("a"):match("VmHWM:%s*(%d+)")
+  f:close()
+  return tonumber(kb)
+end
+
 --- Runs a Lua script in a child lua5.4 with the build on its paths.
 -- Returns exit status, stdout and stderr.
 function U.run_script(code, env, args)
