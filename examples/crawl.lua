@@ -91,7 +91,7 @@ local function crawl(o)
   }
   local out = o.out and assert(io.open(o.out, "w"))
   local stats = { pages = 0, bytes = 0, errors = {}, statuses = {}, retries = 0, skipped = 0 }
-  local seen, queued = { [start.url] = true }, 1
+  local seen, queued, started = { [start.url] = true }, 1, 0
   local frontier = m.queue()
   frontier:put(start.url)
   local hosts = {} -- host -> {robots = future, sem = semaphore, next = time}
@@ -152,9 +152,11 @@ local function crawl(o)
     local u = http.url(url)
     local h = host_of(u)
     if not allowed(h.robots:await(), u.path .. (u.query and "?" .. u.query or "")) then
-      stats.skipped = stats.skipped + 1
+      stats.skipped = stats.skipped + 1 -- it does not count against --max-pages
       return
     end
+    if started >= o.max_pages then return end
+    started = started + 1
     local r, code = fetch(url, h)
     stats.pages = stats.pages + 1
     if out then out:write(tostring(r and r.status or code), " ", url, "\n") end
@@ -169,7 +171,7 @@ local function crawl(o)
     end
     stats.bytes = stats.bytes + #r.body
     for _, l in ipairs(links(r)) do
-      if not seen[l] and queued < o.max_pages then
+      if not seen[l] and queued < o.max_pages + stats.skipped then
         seen[l] = true
         queued = queued + 1
         frontier:put(l)
