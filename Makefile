@@ -24,7 +24,11 @@ ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWIT
 LIBFLAG ?= -shared
 
 CORE_SRC = $(wildcard csrc/*.c)
-CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/switch_S.o
+# The Lua modules are compiled in too (build/lua_modules.c), for hosts that
+# link libmoonlet and have no Lua files.
+CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/switch_S.o \
+  $(BUILD)/obj/lua_modules.o
+LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC))
 SWITCH_TEST_SRC = test/run-tests.c test/test-switch.c csrc/switch.c csrc/switch.S
 CORE_SO = $(BUILD)/moonlet/core.so
 TESTMOD_SO = $(BUILD)/moonlet_testmod.so
@@ -35,10 +39,12 @@ STAMP = $(BUILD)/.deps
 BUSTED_RUN = $(BUSTED) --lua=lua5.4 -o TAP --cpath='./$(BUILD)/?.so' spec
 SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 
-.PHONY: all module deps test check demo showcase bench install clean examples \
-	check-asan check-valgrind check-cross check-clang check-rock
+.PHONY: all module deps test check demo showcase bench install install-module clean examples \
+	check-asan check-valgrind check-cross check-clang check-rock \
+	check-embed-asan check-embed-valgrind
 
-all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch
+all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch $(BUILD)/libmoonlet.a \
+  $(BUILD)/libmoonlet.so $(BUILD)/test-embed
 module: $(CORE_SO)
 
 # Builds from luarocks (SKIP_DEPS=1) never call apt-get.
@@ -58,6 +64,25 @@ $(BUILD)/obj/switch_S.o: csrc/switch.S | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(BUILD)/lua_modules.c: lua/moonlet/*.lua tools/embed-lua.lua | $(DEPS)
+	@mkdir -p $(dir $@)
+	$(LUA) tools/embed-lua.lua $@ lua/moonlet/*.lua
+
+$(BUILD)/obj/lua_modules.o: $(BUILD)/lua_modules.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libmoonlet.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $(CORE_OBJ)
+
+# For hosts (moonlet.pc); Lua itself comes from the host.
+$(BUILD)/libmoonlet.so: $(CORE_OBJ)
+	$(CC) -shared $(ALL_CFLAGS) -Wl,-soname,libmoonlet.so -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm -lpthread
+
+$(BUILD)/test-embed: test/test-embed.c test/run-tests.c test/runner.h test/test-embed-list.h csrc/moonlet.h $(BUILD)/libmoonlet.a
+	$(CC) $(ALL_CFLAGS) -Icsrc -Itest -DTEST_LIST_FILE='"test-embed-list.h"' -o $@ \
+	  test/run-tests.c test/test-embed.c $(BUILD)/libmoonlet.a $(DEP_LIBS) $(LUA_LIBS) $(LDFLAGS) -lm -lpthread
+
 $(CORE_SO): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
@@ -75,6 +100,7 @@ test: all
 	@tools/run-tests.sh \
 	  "switch tests ($(SWITCH))::./$(BUILD)/test-switch" \
 	  "switch tests (ucontext)::$(MAKE) -s $(BUILD)/test-switch-ucontext >/dev/null && ./$(BUILD)/test-switch-ucontext" \
+	  "embedding tests::./$(BUILD)/test-embed" \
 	  "specs (fast path)::$(SPEC_ENV) $(BUSTED_RUN)" \
 	  "specs (MOONLET_FORCE_NATIVE=1)::$(SPEC_ENV) MOONLET_FORCE_NATIVE=1 $(BUSTED_RUN)"
 
@@ -91,6 +117,8 @@ check:
 	  "ASan+UBSan specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-asan ASAN_NATIVE=1" \
 	  "Valgrind specs (fast path)::$(MAKE) -s check-valgrind" \
 	  "Valgrind specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-valgrind VG_NATIVE=1" \
+	  "embedding tests (ASan+UBSan)::$(MAKE) -s check-embed-asan" \
+	  "embedding tests (Valgrind)::$(MAKE) -s check-embed-valgrind" \
 	  "luarocks install::$(MAKE) -s check-rock"
 
 check-clang:
@@ -113,6 +141,12 @@ check-asan:
 	  $(if $(ASAN_NATIVE),MOONLET_FORCE_NATIVE=1) \
 	  $(BUSTED) --lua=lua5.4 -o TAP --cpath='./build-asan/?.so' spec
 
+check-embed-asan:
+	@$(MAKE) -s BUILD=build-asan CC=clang OPT="-O1 -g" CFLAGS="$(ASAN_FLAGS)" \
+	  LDFLAGS="-shared-libasan" all >/dev/null
+	@LD_LIBRARY_PATH=$(dir $(ASAN_LIB)) ASAN_OPTIONS=detect_stack_use_after_return=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./build-asan/test-embed
+
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
   --suppressions=tools/valgrind.supp \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite
@@ -120,6 +154,9 @@ check-valgrind: all
 	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \
 	  $(if $(VG_NATIVE),MOONLET_FORCE_NATIVE=1) \
 	  $(VALGRIND) $(LUA) /usr/bin/busted -o TAP --cpath='./$(BUILD)/?.so' spec
+
+check-embed-valgrind: all
+	@$(VALGRIND) ./$(BUILD)/test-embed
 
 check-rock:
 	@sh tools/check-rock.sh
@@ -136,10 +173,19 @@ bench: all
 	@sh tools/deps.sh bench
 	@sh bench/run.sh $(REPS)
 
-install: module
+# What the rockspec installs: the Lua module (core.so and the Lua files).
+install-module: module
 	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet
 	install -m 755 $(CORE_SO) $(DESTDIR)$(INST_LIBDIR)/moonlet/core.so
 	install -m 644 lua/moonlet/*.lua $(DESTDIR)$(INST_LUADIR)/moonlet/
+
+# Everything: the module, and for hosts libmoonlet, moonlet.h, moonlet.pc.
+install: install-module $(BUILD)/libmoonlet.so $(BUILD)/libmoonlet.a
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/libmoonlet.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libmoonlet.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 csrc/moonlet.h $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|' tools/moonlet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlet.pc
 
 clean:
 	rm -rf build build-asan build-clang

@@ -119,6 +119,14 @@ static int l_handles(lua_State *L) {
   return 1;
 }
 
+moonlet_loop *moonlet__loop_of(lua_State *L) {
+  moonlet_loop *lp = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key) == LUA_TUSERDATA)
+    lp = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return lp;
+}
+
 static moonlet_loop *get_loop(lua_State *L) {
   moonlet_loop *lp;
   int r;
@@ -138,6 +146,11 @@ static moonlet_loop *get_loop(lua_State *L) {
   if ((r = moonlet__loop_init(L, lp)) != 0) {
     lp->closed = 1;
     luaL_error(L, "moonlet: cannot create the loop: %s", uv_strerror(r));
+  }
+  if (moonlet__host_requested(L) &&
+      (r = moonlet__host_attach(lp, moonlet__host_requested(L))) != 0) {
+    moonlet__loop_close(L, lp);
+    luaL_error(L, "moonlet: cannot run inside the host's loop: %s", uv_strerror(r));
   }
   lua_rawsetp(L, LUA_REGISTRYINDEX, &loop_key);
   lua_newtable(L);

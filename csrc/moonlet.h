@@ -1,10 +1,14 @@
 /*
  * moonlet.h - moonlet's C interface for hosts and C modules.
  *
- * This part covers blocking C work on libuv's thread pool (moonlet.work).
- * It is header-only: a C module or host registers work functions without
- * linking against moonlet, because the functions and their values are plain
- * C and registration goes through the Lua registry.
+ * Work functions (the first part) are header-only: a C module registers
+ * them without linking against moonlet, through the Lua registry.
+ *
+ * Embedding (the second part) needs the library: a host opens moonlet in
+ * its lua_State, on its own libuv loop or on moonlet's, spawns tasks, runs
+ * them or lets its loop run them, blocks from C functions that tasks call,
+ * and resolves futures from any thread.
+ *   cc host.c $(pkg-config --cflags --libs moonlet)
  */
 #ifndef MOONLET_H
 #define MOONLET_H
@@ -15,9 +19,12 @@
 
 /* --- work functions ------------------------------------------------------ */
 
-/* A value crossing to a pool thread: nil, boolean, integer, number or
- * string (type is LUA_TNIL, LUA_TBOOLEAN, LUA_TNUMBER or LUA_TSTRING;
- * is_int tells an integer from a float). */
+typedef struct moonlet_table moonlet_table;
+
+/* A value crossing threads: nil, boolean, integer, number or string (type
+ * is LUA_TNIL, LUA_TBOOLEAN, LUA_TNUMBER or LUA_TSTRING; is_int tells an
+ * integer from a float), and for futures resolved from other threads also
+ * tables of those (LUA_TTABLE). */
 typedef struct moonlet_value {
   int type;
   int is_int;
@@ -26,9 +33,16 @@ typedef struct moonlet_value {
     lua_Integer i;
     lua_Number n;
     char *s;          /* results: malloc'd by the work function; freed by moonlet */
+    const moonlet_table *t;
   } v;
   size_t len;         /* strings */
 } moonlet_value;
+
+/* A table value: n key/value pairs. */
+struct moonlet_table {
+  size_t n;
+  const moonlet_value *keys, *values;
+};
 
 #define MOONLET_WORK_MAXRESULTS 8
 
@@ -59,5 +73,84 @@ static inline void moonlet_register_work(lua_State *L, const char *name,
   lua_setfield(L, -2, name);
   lua_pop(L, 1);
 }
+
+/* --- embedding (link with libmoonlet) ------------------------------------ */
+
+struct uv_loop_s;
+
+/* Results of the calls below. MOONLET_ERROR leaves the error value on the
+ * Lua stack. */
+enum {
+  MOONLET_OK = 0,
+  MOONLET_ERROR = -1,      /* a Lua error (message or error object pushed) */
+  MOONLET_ECANCELLED = -2, /* the calling task was cancelled: return soon */
+  MOONLET_ENOTASK = -3,    /* nothing may block here (no loop, a callback) */
+  MOONLET_ECLOSED = -4,    /* the moonlet instance is closed */
+  MOONLET_ENOMEM = -5
+};
+
+/* Opens moonlet in L: loads moonlet.core and the Lua modules (built into
+ * the library, so no files are needed) and sets the global-free module
+ * "moonlet" in package.loaded. With loop NULL moonlet runs its own libuv
+ * loop; otherwise it attaches to the host's loop, which the host drives
+ * with uv_run (moonlet's own loop then runs inside it). */
+int moonlet_open(lua_State *L, struct uv_loop_s *loop);
+
+/* Cancels every task and waits for their cleanup, closes every handle
+ * moonlet opened (also on the host's loop: uv_loop_close then succeeds)
+ * and leaves the state usable for plain Lua. lua_close does it too. */
+void moonlet_close(lua_State *L);
+
+/* Spawns the function below its nargs arguments on the stack as a task,
+ * popping them, and pushes the task. MOONLET_ERROR if it is not a
+ * function. */
+int moonlet_spawn(lua_State *L, int nargs);
+
+/* Runs the loop until the task (or future) at idx is done, or with idx 0
+ * until no task is left. With a host loop it runs the host's loop (so the
+ * host's handles run too). The task's outcome stays in it. MOONLET_ERROR
+ * (message pushed) when nothing left to run can finish it. */
+int moonlet_run(lua_State *L, int idx);
+
+/* One turn of the loop without waiting; returns the number of unfinished
+ * tasks. */
+int moonlet_step(lua_State *L);
+
+/* From a C function that a task calls (directly or through any chain of
+ * Lua and C calls): suspends the task for s seconds and returns
+ * MOONLET_OK, with no continuation function (moonlet switches the whole C
+ * stack). MOONLET_ECANCELLED if the task was cancelled (the cancellation
+ * is raised again at its next blocking call), MOONLET_ENOTASK where
+ * nothing may block. From the main chunk it runs the loop meanwhile. */
+int moonlet_sleep(lua_State *L, double seconds);
+
+/* Like moonlet_sleep, waiting for the future or task at idx (its results
+ * are pushed and counted in the return value, >= 0), or for the next value
+ * of the channel at idx (one value pushed; nil once closed and drained).
+ * A failure returns MOONLET_ERROR with the error pushed. */
+int moonlet_await(lua_State *L, int idx);
+
+/* A handle on a moonlet instance that other threads may use; it stays
+ * valid (calls then return MOONLET_ECLOSED) after the instance closes,
+ * until released. */
+typedef struct moonlet_remote moonlet_remote;
+moonlet_remote *moonlet_remote_get(lua_State *L);
+void moonlet_remote_release(moonlet_remote *r);
+
+/* From any thread: fn(L, data) runs on the loop thread, on a later turn,
+ * outside any task (it may spawn tasks and resolve futures, not block).
+ * MOONLET_ECLOSED if the instance closed: fn will not run. */
+int moonlet_post(moonlet_remote *r, void (*fn)(lua_State *L, void *data),
+                 void *data);
+
+/* Pushes a new future and returns a handle on it for another thread. The
+ * handle is used once: resolved, failed or dropped (the future then fails
+ * with "abandoned"). Values are copied before the call returns. */
+typedef struct moonlet_future_ref moonlet_future_ref;
+moonlet_future_ref *moonlet_future_new(lua_State *L);
+int moonlet_future_resolve_threadsafe(moonlet_future_ref *f, int n,
+                                      const moonlet_value *values);
+int moonlet_future_fail_threadsafe(moonlet_future_ref *f, const char *message);
+void moonlet_future_drop(moonlet_future_ref *f);
 
 #endif

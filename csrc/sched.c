@@ -615,13 +615,18 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   if (lp->closed) return;
   if (lp->current || lp->driving || lp->in_callback) {
     /* lua_close from inside a task or callback (os.exit(c, true)): we are
-     * on the stack we would free; leave everything to the process exit. */
+     * on the stack we would free; leave everything to the process exit,
+     * but leave the host's loop (which outlives us) and other threads. */
+    moonlet__remote_close(lp);
+    moonlet__host_detach(lp);
     lp->closed = 1;
     return;
   }
   shutdown_tasks(L, lp);
   moonlet__timers_close(L, lp);
   moonlet__io_close_all(lp);
+  moonlet__remote_close(lp);
+  moonlet__host_detach(lp);
   lp->closed = 1;
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);

@@ -20,6 +20,8 @@ typedef struct moonlet_loop moonlet_loop;
 typedef struct moonlet_task moonlet_task;
 typedef struct moonlet_wait moonlet_wait;
 typedef struct moonlet_runnable moonlet_runnable;
+typedef struct moonlet_host moonlet_host;
+struct moonlet_remote;
 
 /* Something the run queue runs: a task step or a callback. */
 struct moonlet_runnable {
@@ -173,6 +175,9 @@ struct moonlet_loop {
   uint64_t next_id;
   uint64_t rng;           /* xorshift state, for select's fair choice */
   moonlet_stats stats;
+  uv_loop_t *host;        /* the host's loop we run inside, or NULL */
+  moonlet_host *host_nest; /* our handles on it (embed.c) */
+  struct moonlet_remote *remote; /* other threads' way in (remote.c) */
 };
 
 /* The loop is the first upvalue of every moonlet.core function. */
@@ -294,6 +299,16 @@ void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
 void moonlet__open_offload(lua_State *L, moonlet_loop *lp);
 void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp);
 void moonlet__open_http(lua_State *L, moonlet_loop *lp);
+
+/* The loop of L's moonlet, or NULL before it is opened. */
+moonlet_loop *moonlet__loop_of(lua_State *L);
+/* Embedding (embed.c): the host loop moonlet_open asked for; running
+ * inside it; leaving it. */
+uv_loop_t *moonlet__host_requested(lua_State *L);
+int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host);
+void moonlet__host_detach(moonlet_loop *lp);
+/* Other threads (remote.c): stops taking messages and closes the async. */
+void moonlet__remote_close(moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */

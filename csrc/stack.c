@@ -22,7 +22,8 @@
 static _Atomic uintptr_t guard_lo[MAX_GUARDS], guard_hi[MAX_GUARDS];
 static struct sigaction previous_segv;
 static atomic_int segv_installed;
-static _Thread_local void *altstack_mem; /* lives as long as its thread */
+static _Thread_local void *altstack_mem; /* while this thread has stacks */
+static _Thread_local int thread_stacks;
 
 static const char overflow_msg[] =
     "moonlet: shared stack overflow (C recursion too deep)\n";
@@ -117,8 +118,25 @@ int moonlet__stack_open(moonlet_stack *s, size_t size) {
   s->hi = s->lo + size;
   s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
   install_handler();
+  thread_stacks++;
   guard_add((uintptr_t)m, (uintptr_t)s->lo);
   return 0;
+}
+
+/* The thread's last stack is gone (its instance closed): give back the
+ * alternate signal stack, which would be lost when the thread exits. */
+static void drop_altstack(void) {
+  stack_t cur, off;
+  if (--thread_stacks > 0 || !altstack_mem) return;
+  if (sigaltstack(NULL, &cur) != 0 || cur.ss_sp != altstack_mem ||
+      (cur.ss_flags & SS_ONSTACK))
+    return;
+  memset(&off, 0, sizeof off);
+  off.ss_flags = SS_DISABLE;
+  if (sigaltstack(&off, NULL) == 0) {
+    free(altstack_mem);
+    altstack_mem = NULL;
+  }
 }
 
 void moonlet__stack_close(moonlet_stack *s) {
@@ -127,6 +145,7 @@ void moonlet__stack_close(moonlet_stack *s) {
   VALGRIND_STACK_DEREGISTER(s->vg_id);
   munmap(s->map, s->map_size);
   s->map = s->lo = s->hi = NULL;
+  drop_altstack();
 }
 
 size_t moonlet__stack_size_from_env(void) {

@@ -32,7 +32,7 @@ build = {
     DEP_CFLAGS = "-I$(LUA_INCDIR) -I$(LIBUV_INCDIR) -I$(CURL_INCDIR) -I$(HTTP_PARSER_INCDIR)",
     DEP_LIBS = "-L$(LIBUV_LIBDIR) -luv -L$(CURL_LIBDIR) -lcurl -L$(HTTP_PARSER_LIBDIR) -lhttp_parser",
   },
-  install_target = "install",
+  install_target = "install-module",
   install_variables = {
     BUILD = "build-rock",
     SKIP_DEPS = "1",

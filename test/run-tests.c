@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "runner.h"
-#include "test-list.h"
+#ifndef TEST_LIST_FILE
+#define TEST_LIST_FILE "test-list.h" /* -DTEST_LIST_FILE picks another table */
+#endif
+#include TEST_LIST_FILE
 
 TEST_LIST(TEST_DECLARE)
 static const test_entry tests[] = {TEST_LIST(TEST_ENTRY){NULL, NULL}};

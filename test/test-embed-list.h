@@ -1,0 +1,10 @@
+/* The table of embedding tests (test-embed.c), one X(name) per test. */
+#define TEST_LIST(X)                \
+  X(embed_own_loop)                 \
+  X(embed_host_loop)                \
+  X(embed_blocking_calls)           \
+  X(embed_not_opened)               \
+  X(embed_threadsafe_futures)       \
+  X(embed_post_from_threads)        \
+  X(embed_two_instances)            \
+  X(embed_close_with_tasks_left)

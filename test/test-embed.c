@@ -1,0 +1,417 @@
+/*
+ * test-embed.c - the embedding API (moonlet.h) from a C host: moonlet's own
+ * loop and a host's loop, C functions that block, futures resolved from
+ * other threads, posting, two instances at once, closing with tasks left.
+ * Every test runs with the fast path and with native switching forced.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <pthread.h>
+#include <string.h>
+#include <uv.h>
+
+#include "moonlet.h"
+#include "runner.h"
+
+static lua_State *new_state(uv_loop_t *host) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  if (moonlet_open(L, host) != MOONLET_OK) {
+    fprintf(stderr, "# moonlet_open: %s\n", lua_tostring(L, -1));
+    exit(1);
+  }
+  return L;
+}
+
+/* Runs chunk in L; its results stay on the stack. */
+static void run_lua(lua_State *L, const char *chunk) {
+  if (luaL_dostring(L, chunk) != LUA_OK) {
+    fprintf(stderr, "# lua: %s\n", lua_tostring(L, -1));
+    exit(1);
+  }
+}
+
+static lua_Integer global_int(lua_State *L, const char *name) {
+  lua_Integer v;
+  lua_getglobal(L, name);
+  v = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* c_sleepy(tag, n): sleeps n times 1 ms from C, appending tag to the global
+ * log each time, with a local buffer that must survive every switch. */
+static int c_sleepy(lua_State *L) {
+  const char *tag = luaL_checkstring(L, 1);
+  int n = (int)luaL_checkinteger(L, 2), i;
+  char local[256];
+  memset(local, tag[0], sizeof local);
+  for (i = 0; i < n; i++) {
+    int r = moonlet_sleep(L, 0.001);
+    size_t k;
+    if (r == MOONLET_ECANCELLED) {
+      lua_pushliteral(L, "cancelled");
+      return 1;
+    }
+    if (r != MOONLET_OK) return luaL_error(L, "moonlet_sleep: %d", r);
+    for (k = 0; k < sizeof local; k++)
+      if (local[k] != tag[0]) return luaL_error(L, "local buffer changed");
+    lua_getglobal(L, "log");
+    lua_pushstring(L, tag);
+    lua_concat(L, 2);
+    lua_setglobal(L, "log");
+  }
+  lua_pushliteral(L, "done");
+  return 1;
+}
+
+/* c_await(x): moonlet_await on a future, task or channel, from C. */
+static int c_await(lua_State *L) {
+  int base = lua_gettop(L), r = moonlet_await(L, 1);
+  if (r == MOONLET_ERROR) return lua_error(L);
+  if (r < 0) return luaL_error(L, "moonlet_await: %d", r);
+  return lua_gettop(L) - base;
+}
+
+static void register_c(lua_State *L) {
+  lua_register(L, "c_sleepy", c_sleepy);
+  lua_register(L, "c_await", c_await);
+}
+
+static void both_modes(void (*body)(void)) {
+  setenv("MOONLET_FORCE_NATIVE", "0", 1);
+  body();
+  setenv("MOONLET_FORCE_NATIVE", "1", 1);
+  body();
+}
+
+/* --- own loop ------------------------------------------------------------ */
+
+static void own_loop(void) {
+  lua_State *L = new_state(NULL);
+  register_c(L);
+  run_lua(L, "log = ''");
+  run_lua(L, "return function(tag) return c_sleepy(tag, 3) end");
+  lua_pushvalue(L, -1);
+  lua_pushliteral(L, "a");
+  ASSERT_EQ(moonlet_spawn(L, 1), MOONLET_OK);
+  lua_insert(L, -2);
+  lua_pushliteral(L, "b");
+  ASSERT_EQ(moonlet_spawn(L, 1), MOONLET_OK);
+  ASSERT_EQ(moonlet_run(L, -1), MOONLET_OK);
+  ASSERT_EQ(moonlet_run(L, 0), MOONLET_OK);
+  lua_getfield(L, -1, "result");
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 1);
+  ASSERT(strcmp(lua_tostring(L, -1), "done") == 0);
+  lua_getglobal(L, "log");
+  ASSERT(strcmp(lua_tostring(L, -1), "ababab") == 0); /* interleaved */
+  moonlet_close(L);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_own_loop) {
+  both_modes(own_loop);
+  return 0;
+}
+
+/* --- host loop ----------------------------------------------------------- */
+
+static int host_ticks;
+static void on_host_tick(uv_timer_t *t) {
+  if (++host_ticks == 5) uv_timer_stop(t);
+}
+
+static void host_loop(void) {
+  uv_loop_t host;
+  uv_timer_t tick;
+  lua_State *L;
+  ASSERT_EQ(uv_loop_init(&host), 0);
+  uv_timer_init(&host, &tick);
+  host_ticks = 0;
+  uv_timer_start(&tick, on_host_tick, 1, 1);
+  L = new_state(&host);
+  register_c(L);
+  run_lua(L, "log = ''\n"
+             "local m = require 'moonlet'\n"
+             "for _, tag in ipairs{'x', 'y'} do m.spawn(c_sleepy, tag, 4) end\n"
+             "m.spawn(function() m.sleep(0.02); finished = 1 end)");
+  /* The host drives: its loop runs until neither its timer nor moonlet's
+   * tasks have anything left to do. */
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(global_int(L, "finished"), 1);
+  ASSERT_EQ(host_ticks, 5);
+  lua_getglobal(L, "log");
+  ASSERT_EQ(lua_rawlen(L, -1), 8);
+  lua_pop(L, 1);
+  /* moonlet_run drives the host loop too. */
+  run_lua(L, "return require('moonlet').spawn(function() return c_sleepy('z', 2) end)");
+  ASSERT_EQ(moonlet_run(L, -1), MOONLET_OK);
+  moonlet_close(L);
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&host), 0); /* nothing of moonlet's is left */
+  lua_close(L);
+}
+
+TEST_IMPL(embed_host_loop) {
+  both_modes(host_loop);
+  return 0;
+}
+
+/* --- blocking from C: awaiting, cancelling, where it cannot -------------- */
+
+static void blocking(void) {
+  lua_State *L = new_state(NULL);
+  register_c(L);
+  run_lua(L,
+    "local m = require 'moonlet'\n"
+    "log = ''\n"
+    "local f = m.future()\n"
+    "local ch = m.channel()\n"
+    "local t = m.spawn(function() return c_await(f) end)\n"
+    "local t2 = m.spawn(function() return c_await(ch), c_await(ch) end)\n"
+    "local t3 = m.spawn(function() return c_await(m.spawn(function() return 7, 8 end)) end)\n"
+    "m.sleep(0.01)\n"
+    "f:set_result('r1', 'r2')\n"
+    "ch:send('v1'); ch:close()\n"
+    "local a, b = t:await()\n"
+    "assert(a == 'r1' and b == 'r2', 'future results')\n"
+    "local x, y = t2:await()\n"
+    "assert(x == 'v1' and y == nil, 'channel values')\n"
+    "local p, q = t3:await()\n"
+    "assert(p == 7 and q == 8, 'task results')\n"
+    "local bad = m.future()\n"
+    "local t4 = m.spawn(function() return c_await(bad) end)\n"
+    "m.yield(); bad:set_error('boom')\n"
+    "local ok, err = pcall(t4.await, t4)\n"
+    "assert(not ok and tostring(err):find('boom'), 'error through moonlet_await')\n"
+    "local t5 = m.spawn(function() local r = c_sleepy('c', 1000); m.sleep(1); return r end)\n"
+    "m.sleep(0.01); t5:cancel()\n"
+    "local ok5, e5 = pcall(t5.await, t5)\n"
+    "assert(not ok5 and t5:cancelled(), 'cancelled in C: ' .. tostring(e5))\n"
+    "assert(c_sleepy('m', 2) == 'done', 'main chunk drives the loop')\n"
+    "m.on_error(function(e) cb_error = tostring(e) end)\n"
+    "m.call_soon(function() result_cb = c_sleepy('k', 1) end)\n"
+    "m.sleep(0.01)\n"
+    "assert(cb_error:find('moonlet_sleep: %-3'), cb_error)\n");
+  /* in a callback, moonlet_sleep refused: c_sleepy raised, reported */
+  lua_getglobal(L, "result_cb");
+  ASSERT(lua_isnil(L, -1));
+  lua_pop(L, 1);
+  moonlet_close(L);
+  /* after close: no loop to block on */
+  ASSERT_EQ(moonlet_sleep(L, 0.01), MOONLET_ENOTASK);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_blocking_calls) {
+  both_modes(blocking);
+  return 0;
+}
+
+TEST_IMPL(embed_not_opened) {
+  lua_State *L = luaL_newstate();
+  ASSERT_EQ(moonlet_sleep(L, 0.01), MOONLET_ENOTASK);
+  lua_pushnil(L);
+  ASSERT_EQ(moonlet_await(L, -1), MOONLET_ENOTASK);
+  ASSERT_EQ(moonlet_run(L, 0), MOONLET_ECLOSED);
+  ASSERT(moonlet_remote_get(L) == NULL);
+  ASSERT(moonlet_future_new(L) == NULL);
+  lua_close(L);
+  return 0;
+}
+
+/* --- other threads ------------------------------------------------------- */
+
+#define THREADS 8
+#define PER_THREAD 10000
+
+typedef struct {
+  moonlet_future_ref **refs;
+  int first, n;
+} resolver;
+
+static void *resolve_some(void *arg) {
+  resolver *r = arg;
+  int i;
+  for (i = 0; i < r->n; i++) {
+    int k = r->first + i;
+    moonlet_value key = {.type = LUA_TSTRING, .v.s = "k", .len = 1};
+    moonlet_value val = {.type = LUA_TNUMBER, .is_int = 1, .v.i = k};
+    moonlet_table t = {1, &key, &val};
+    moonlet_value v[2] = {{.type = LUA_TNUMBER, .is_int = 1, .v.i = k},
+                          {.type = LUA_TTABLE, .v.t = &t}};
+    if (k % 1000 == 999)
+      ASSERT_EQ(moonlet_future_fail_threadsafe(r->refs[k], "failed on purpose"), MOONLET_OK);
+    else
+      ASSERT_EQ(moonlet_future_resolve_threadsafe(r->refs[k], 2, v), MOONLET_OK);
+  }
+  return NULL;
+}
+
+static void threadsafe(void) {
+  lua_State *L = new_state(NULL);
+  moonlet_future_ref **refs = malloc(sizeof *refs * THREADS * PER_THREAD);
+  pthread_t th[THREADS];
+  resolver rs[THREADS];
+  int i;
+  lua_createtable(L, THREADS * PER_THREAD, 0);
+  for (i = 0; i < THREADS * PER_THREAD; i++) {
+    ASSERT((refs[i] = moonlet_future_new(L)) != NULL);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "futures");
+  for (i = 0; i < THREADS; i++) {
+    rs[i].refs = refs;
+    rs[i].first = i * PER_THREAD;
+    rs[i].n = PER_THREAD;
+    ASSERT_EQ(pthread_create(&th[i], NULL, resolve_some, &rs[i]), 0);
+  }
+  run_lua(L,
+    "local m = require 'moonlet'\n"
+    "sum, failed = 0, 0\n"
+    "local t = m.spawn(function()\n"
+    "  for i, f in ipairs(futures) do\n"
+    "    local ok, v, tbl = pcall(f.await, f)\n"
+    "    if ok then assert(v == i - 1 and tbl.k == v); sum = sum + v\n"
+    "    else assert(tostring(v):find('failed on purpose')); failed = failed + 1 end\n"
+    "  end\n"
+    "end)\n"
+    "t:await()\n");
+  for (i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  ASSERT_EQ(global_int(L, "failed"), THREADS * PER_THREAD / 1000);
+  {
+    lua_Integer n = THREADS * PER_THREAD, expect = n * (n - 1) / 2, k;
+    for (k = 999; k < n; k += 1000) expect -= k;
+    ASSERT_EQ(global_int(L, "sum"), expect);
+  }
+  free(refs);
+  moonlet_close(L);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_threadsafe_futures) {
+  both_modes(threadsafe);
+  return 0;
+}
+
+static void bump(lua_State *L, void *data) {
+  (void)data;
+  lua_getglobal(L, "posted");
+  lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+  lua_setglobal(L, "posted");
+  lua_pop(L, 1);
+  /* posted functions may spawn, not block */
+  ASSERT_EQ(moonlet_sleep(L, 0.001), MOONLET_ENOTASK);
+  run_lua(L, "require('moonlet').spawn(function() spawned = (spawned or 0) + 1 end)");
+}
+
+static void *post_many(void *arg) {
+  int i;
+  for (i = 0; i < 1000; i++) ASSERT_EQ(moonlet_post(arg, bump, NULL), MOONLET_OK);
+  return NULL;
+}
+
+static void posting(void) {
+  lua_State *L = new_state(NULL);
+  moonlet_remote *r = moonlet_remote_get(L);
+  pthread_t th;
+  moonlet_future_ref *done;
+  ASSERT(r != NULL);
+  ASSERT_EQ(pthread_create(&th, NULL, post_many, r), 0);
+  pthread_join(th, NULL);
+  done = moonlet_future_new(L); /* resolved below, after the posts */
+  moonlet_future_resolve_threadsafe(done, 0, NULL);
+  ASSERT_EQ(moonlet_run(L, -1), MOONLET_OK);
+  run_lua(L, "require('moonlet').sleep(0.01)");
+  ASSERT_EQ(global_int(L, "posted"), 1000);
+  ASSERT_EQ(global_int(L, "spawned"), 1000);
+  moonlet_close(L);
+  ASSERT_EQ(moonlet_post(r, bump, NULL), MOONLET_ECLOSED); /* still a valid handle */
+  moonlet_remote_release(r);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_post_from_threads) {
+  both_modes(posting);
+  return 0;
+}
+
+/* --- two instances on two threads ---------------------------------------- */
+
+static void *instance(void *arg) {
+  lua_State *L = new_state(NULL);
+  register_c(L);
+  run_lua(L,
+    "local m = require 'moonlet'\n"
+    "log = ''\n"
+    "local ch = m.channel(10)\n"
+    "local ts = {}\n"
+    "for i = 1, 200 do ts[i] = m.spawn(function() m.sleep(0.001 * (i % 7)); ch:send(i) end) end\n"
+    "local sum = 0\n"
+    "for _ = 1, 200 do sum = sum + ch:recv() end\n"
+    "assert(sum == 200 * 201 / 2)\n"
+    "assert(m.spawn(c_sleepy, 'q', 20):await() == 'done')\n"
+    "total = sum\n");
+  *(lua_Integer *)arg = global_int(L, "total");
+  moonlet_close(L);
+  lua_close(L);
+  return NULL;
+}
+
+static void two_instances(void) {
+  pthread_t a, b;
+  lua_Integer ra = 0, rb = 0;
+  ASSERT_EQ(pthread_create(&a, NULL, instance, &ra), 0);
+  ASSERT_EQ(pthread_create(&b, NULL, instance, &rb), 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ASSERT_EQ(ra, 20100);
+  ASSERT_EQ(rb, 20100);
+}
+
+TEST_IMPL(embed_two_instances) {
+  both_modes(two_instances);
+  return 0;
+}
+
+/* --- closing with tasks left --------------------------------------------- */
+
+static void close_pending(void) {
+  uv_loop_t host;
+  lua_State *L;
+  moonlet_future_ref *late;
+  moonlet_remote *r;
+  ASSERT_EQ(uv_loop_init(&host), 0);
+  L = new_state(&host);
+  register_c(L);
+  run_lua(L,
+    "local m = require 'moonlet'\n"
+    "cleaned = 0\n"
+    "for i = 1, 10 do m.spawn(function()\n"
+    "  local ok, err = pcall(m.sleep, 3600)\n"
+    "  cleaned = cleaned + 1\n"
+    "  error(err, 0)\n"
+    "end) end\n"
+    "m.spawn(c_sleepy, 'n', 1000000)\n"
+    "server = m.tcp.listen('127.0.0.1', 0, function(s) s:read('a') end)\n");
+  late = moonlet_future_new(L);
+  lua_pop(L, 1);
+  r = moonlet_remote_get(L);
+  ASSERT(moonlet_step(L) >= 11);
+  moonlet_close(L);
+  ASSERT_EQ(global_int(L, "cleaned"), 10);
+  ASSERT_EQ(moonlet_future_resolve_threadsafe(late, 0, NULL), MOONLET_ECLOSED);
+  ASSERT_EQ(moonlet_post(r, bump, NULL), MOONLET_ECLOSED);
+  moonlet_remote_release(r);
+  ASSERT_EQ(uv_loop_close(&host), 0);
+  moonlet_close(L); /* twice is harmless */
+  lua_close(L);
+}
+
+TEST_IMPL(embed_close_with_tasks_left) {
+  both_modes(close_pending);
+  return 0;
+}
