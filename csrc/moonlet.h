@@ -143,6 +143,18 @@ void moonlet_remote_release(moonlet_remote *r);
 int moonlet_post(moonlet_remote *r, void (*fn)(lua_State *L, void *data),
                  void *data);
 
+/* C fibers: spawns fn(L, arg) as a task on a C stack of its own of
+ * stack_size bytes (0: 256 KiB; at least 64 KiB; a guard region below it
+ * reports an overflow by name), pooled for the next fibers. fn may block
+ * with moonlet_sleep and moonlet_await like any C function a task calls,
+ * and unlike on the shared stack its locals keep their addresses for
+ * other threads and callbacks while it is suspended. fn works like a
+ * lua_CFunction: it returns the number of results it pushed on L, which
+ * become the task's; a Lua error in it fails the task. Pushes the task. */
+typedef int (*moonlet_fiber_fn)(lua_State *L, void *arg);
+int moonlet_fiber_spawn(lua_State *L, moonlet_fiber_fn fn, void *arg,
+                        size_t stack_size);
+
 /* Pushes a new future and returns a handle on it for another thread. The
  * handle is used once: resolved, failed or dropped (the future then fails
  * with "abandoned"). Values are copied before the call returns. */

@@ -158,9 +158,10 @@ static void on_prepare(uv_prepare_t *h) {
 
 /* --- switching between the scheduler and the shared stack ---------------- */
 
-static void enter_stack(moonlet_loop *lp, moonlet_ctx *to) {
-  FIBER_START(&lp->sched_fake, lp->stack.lo,
-              (size_t)(lp->stack.hi - lp->stack.lo));
+/* Continues *to, which lives on stack s (the shared one, or a fiber's). */
+static void enter_stack(moonlet_loop *lp, moonlet_ctx *to,
+                        const moonlet_stack *s) {
+  FIBER_START(&lp->sched_fake, s->lo, (size_t)(s->hi - s->lo));
   moonlet__ctx_switch(&lp->sched_ctx, to);
   FIBER_FINISH(lp->sched_fake, NULL, NULL);
 }
@@ -180,7 +181,9 @@ static void out_of_memory(void) {
  * stack. */
 static void copy_out_owner(moonlet_loop *lp) {
   moonlet_task *o = lp->stack_owner;
-  const char *sp = o->ctx.sp;
+  /* In a C fiber the registers are on the fiber's stack; the task's part
+   * of the shared stack ends where it entered the fiber. */
+  const char *sp = o->fiber ? o->shared_sp : o->ctx.sp;
   if (sp < lp->stack.lo) sp = lp->stack.lo; /* ucontext's estimate */
   if (moonlet__slice_save(&o->slice, &lp->stack, sp) != 0) out_of_memory();
   lp->stats.slices_copied++;
@@ -262,7 +265,7 @@ static void run_on_runner(moonlet_loop *lp) {
     lp->stats.fresh_runners++;
   }
   lp->stack_state = STACK_EMPTY; /* in use until whoever leaves says */
-  enter_stack(lp, &lp->runner_ctx);
+  enter_stack(lp, &lp->runner_ctx, &lp->stack);
 }
 
 /* Continues a natively suspended task where it stopped. */
@@ -275,7 +278,7 @@ static void resume_native(moonlet_loop *lp, moonlet_task *t) {
   }
   lp->stack_state = STACK_EMPTY;
   lp->stack_owner = NULL;
-  enter_stack(lp, &t->ctx);
+  enter_stack(lp, &t->ctx, t->fiber ? t->fiber : &lp->stack);
 }
 
 static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
@@ -627,6 +630,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   moonlet__io_close_all(lp);
   moonlet__remote_close(lp);
   moonlet__host_detach(lp);
+  moonlet__fibers_close(lp);
   lp->closed = 1;
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);

@@ -120,6 +120,10 @@ struct moonlet_task {
   moonlet_ctx ctx;        /* registers while natively suspended */
   moonlet_slice slice;    /* its stack slice while another task owns it */
   void *fake_stack;       /* AddressSanitizer's per-fiber state */
+  /* Inside a C fiber (fiber.c): the fiber's own stack, where ctx lives, and
+   * where the task's frames on the shared stack end (its slice). */
+  moonlet_stack *fiber;
+  void *shared_sp;
 };
 
 typedef struct moonlet_stats {
@@ -178,6 +182,7 @@ struct moonlet_loop {
   uv_loop_t *host;        /* the host's loop we run inside, or NULL */
   moonlet_host *host_nest; /* our handles on it (embed.c) */
   struct moonlet_remote *remote; /* other threads' way in (remote.c) */
+  void *fiber_pool;       /* idle C fiber stacks (fiber.c) */
 };
 
 /* The loop is the first upvalue of every moonlet.core function. */
@@ -309,6 +314,8 @@ int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host);
 void moonlet__host_detach(moonlet_loop *lp);
 /* Other threads (remote.c): stops taking messages and closes the async. */
 void moonlet__remote_close(moonlet_loop *lp);
+/* Unmaps the idle C fiber stacks (fiber.c). */
+void moonlet__fibers_close(moonlet_loop *lp);
 
 /* Puts w in the sleep heap, due ms from the loop's now; sets w->detach.
  * Returns 0 or -1 (out of memory). (timer.c) */

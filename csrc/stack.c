@@ -26,7 +26,8 @@ static _Thread_local void *altstack_mem; /* while this thread has stacks */
 static _Thread_local int thread_stacks;
 
 static const char overflow_msg[] =
-    "moonlet: shared stack overflow (C recursion too deep)\n";
+    "moonlet: stack overflow on the shared stack or a C fiber's stack "
+    "(C recursion too deep)\n";
 
 static void on_segv(int sig, siginfo_t *si, void *uctx) {
   uintptr_t a = (uintptr_t)si->si_addr;
@@ -100,10 +101,14 @@ static void guard_remove(uintptr_t lo) {
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 int moonlet__stack_open(moonlet_stack *s, size_t size) {
+  return moonlet__stack_map(s, size < MOONLET_STACK_MIN ? MOONLET_STACK_MIN : size);
+}
+
+int moonlet__stack_map(moonlet_stack *s, size_t size) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t guard = round_up(MOONLET_GUARD_MIN, page);
   char *m;
-  size = round_up(size < MOONLET_STACK_MIN ? MOONLET_STACK_MIN : size, page);
+  size = round_up(size, page);
   m = mmap(NULL, guard + size, PROT_READ | PROT_WRITE,
            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return -errno;

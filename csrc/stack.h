@@ -30,6 +30,8 @@ typedef struct moonlet_slice {
  * it and makes sure a hit on the guard is reported by name. Returns 0 or a
  * negative errno. */
 int moonlet__stack_open(moonlet_stack *s, size_t size);
+/* The same for a stack of any size (C fibers' own stacks). */
+int moonlet__stack_map(moonlet_stack *s, size_t size);
 void moonlet__stack_close(moonlet_stack *s);
 
 /* Stack size from MOONLET_STACK_SIZE ("1048576", "768k", "2m"), or the

@@ -33,7 +33,7 @@ describe("the shared stack", function()
       m.sleep(0.01)
     ]])
     assert.are_not.equal(0, code)
-    assert.matches("moonlet: shared stack overflow %(C recursion too deep%)", err)
+    assert.matches("moonlet: stack overflow on the shared stack or a C fiber's stack %(C recursion too deep%)", err)
   end)
 
   it("takes its size from MOONLET_STACK_SIZE, never below 512 KiB", function()

@@ -7,4 +7,6 @@
   X(embed_threadsafe_futures)       \
   X(embed_post_from_threads)        \
   X(embed_two_instances)            \
-  X(embed_close_with_tasks_left)
+  X(embed_close_with_tasks_left)   \
+  X(embed_fibers)                   \
+  X(embed_fiber_overflow)

@@ -8,11 +8,23 @@
 #include <lua.h>
 #include <lualib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "moonlet.h"
 #include "runner.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 static lua_State *new_state(uv_loop_t *host) {
   lua_State *L = luaL_newstate();
@@ -413,5 +425,131 @@ static void close_pending(void) {
 
 TEST_IMPL(embed_close_with_tasks_left) {
   both_modes(close_pending);
+  return 0;
+}
+
+/* --- C fibers ------------------------------------------------------------ */
+
+/* Recurses depth frames, each with a buffer, sleeping at the bottom; every
+ * buffer must be intact on the way back up. */
+static int deep(lua_State *L, int depth, int tag) {
+  volatile char buf[200];
+  int i, r = 0;
+  for (i = 0; i < (int)sizeof buf; i++) buf[i] = (char)(tag + depth + i);
+  if (depth == 0) {
+    for (i = 0; i < 3; i++) ASSERT_EQ(moonlet_sleep(L, 0.001), MOONLET_OK);
+  } else {
+    r = deep(L, depth - 1, tag);
+  }
+  for (i = 0; i < (int)sizeof buf; i++)
+    if (buf[i] != (char)(tag + depth + i)) return -1;
+  return r;
+}
+
+typedef struct {
+  char *slot;              /* a fiber's local, written by the thread */
+  moonlet_future_ref *done;
+} writer_job;
+
+static void *writer(void *arg) {
+  writer_job *j = arg;
+  usleep(20000); /* while the fiber is suspended and others use the stack */
+  strcpy(j->slot, "written by a thread");
+  moonlet_future_resolve_threadsafe(j->done, 0, NULL);
+  return NULL;
+}
+
+/* A fiber: recursion with blocking at the bottom, then a local handed to
+ * another thread while it waits. */
+static int fiber_fn(lua_State *L, void *arg) {
+  int tag = (int)(intptr_t)arg;
+  char local[64] = "untouched";
+  writer_job j;
+  pthread_t th;
+  ASSERT_EQ(deep(L, 150, tag), 0);
+  j.slot = local;
+  j.done = moonlet_future_new(L);
+  ASSERT_EQ(pthread_create(&th, NULL, writer, &j), 0);
+  ASSERT_EQ(moonlet_await(L, -1), 0);
+  pthread_join(th, NULL);
+  ASSERT(strcmp(local, "written by a thread") == 0);
+  lua_pushinteger(L, tag);
+  lua_pushstring(L, local);
+  return 2;
+}
+
+static int failing_fiber(lua_State *L, void *arg) {
+  (void)arg;
+  ASSERT_EQ(moonlet_sleep(L, 0.001), MOONLET_OK);
+  return luaL_error(L, "fiber failed on purpose");
+}
+
+static void fibers(void) {
+  lua_State *L = new_state(NULL);
+  int i;
+  register_c(L);
+  run_lua(L, "log = ''");
+  lua_createtable(L, 4, 0);
+  for (i = 1; i <= 4; i++) {
+    ASSERT_EQ(moonlet_fiber_spawn(L, fiber_fn, (void *)(intptr_t)i, i == 1 ? 0 : 160 * 1024),
+              MOONLET_OK);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setglobal(L, "fibers");
+  ASSERT_EQ(moonlet_fiber_spawn(L, failing_fiber, NULL, 0), MOONLET_OK);
+  lua_setglobal(L, "failing");
+  /* ordinary tasks blocking natively on the shared stack meanwhile */
+  run_lua(L,
+    "local m = require 'moonlet'\n"
+    "local others = {}\n"
+    "for i = 1, 4 do others[i] = m.spawn(c_sleepy, 's', 20) end\n"
+    "for i, f in ipairs(fibers) do\n"
+    "  local tag, text = f:await()\n"
+    "  assert(tag == i and text == 'written by a thread', 'fiber ' .. i)\n"
+    "end\n"
+    "for _, t in ipairs(others) do assert(t:await() == 'done') end\n"
+    "local ok, err = pcall(failing.await, failing)\n"
+    "assert(not ok and tostring(err):find('fiber failed on purpose'), tostring(err))\n");
+  moonlet_close(L);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_fibers) {
+  both_modes(fibers);
+  return 0;
+}
+
+static int recurse_forever(lua_State *L, void *arg) {
+  volatile char buf[1024];
+  buf[0] = (char)(intptr_t)arg;
+  if (lua_gettop(L) >= 0) recurse_forever(L, (void *)(intptr_t)(buf[0] + 1));
+  return buf[0];
+}
+
+/* A fiber that overflows its stack hits the guard: the process dies with
+ * SIGABRT after naming the overflow (in a child process of its own). */
+TEST_IMPL(embed_fiber_overflow) {
+  int fds[2], status;
+  char out[512] = {0};
+  ssize_t n;
+  pid_t pid;
+  if (RUNNING_ON_VALGRIND) return 0; /* Valgrind runs signal handlers its own way */
+  ASSERT_EQ(pipe(fds), 0);
+  pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    lua_State *L;
+    dup2(fds[1], 2);
+    L = new_state(NULL);
+    moonlet_fiber_spawn(L, recurse_forever, NULL, 64 * 1024);
+    moonlet_run(L, -1);
+    _exit(0); /* not reached */
+  }
+  close(fds[1]);
+  n = read(fds[0], out, sizeof out - 1);
+  waitpid(pid, &status, 0);
+  ASSERT(n > 0);
+  ASSERT(strstr(out, "stack overflow") != NULL);
+  ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
   return 0;
 }
