@@ -44,7 +44,7 @@ SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 	check-embed-asan check-embed-valgrind
 
 all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch $(BUILD)/libmoonlet.a \
-  $(BUILD)/libmoonlet.so $(BUILD)/test-embed
+  $(BUILD)/libmoonlet.so $(BUILD)/test-embed examples
 module: $(CORE_SO)
 
 # Builds from luarocks (SKIP_DEPS=1) never call apt-get.
@@ -80,8 +80,15 @@ $(BUILD)/libmoonlet.so: $(CORE_OBJ)
 	$(CC) -shared $(ALL_CFLAGS) -Wl,-soname,libmoonlet.so -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm -lpthread
 
 $(BUILD)/test-embed: test/test-embed.c test/run-tests.c test/runner.h test/test-embed-list.h csrc/moonlet.h $(BUILD)/libmoonlet.a
-	$(CC) $(ALL_CFLAGS) -Icsrc -Itest -DTEST_LIST_FILE='"test-embed-list.h"' -o $@ \
+	$(CC) $(ALL_CFLAGS) -iquote csrc -Itest -DTEST_LIST_FILE='"test-embed-list.h"' -o $@ \
 	  test/run-tests.c test/test-embed.c $(BUILD)/libmoonlet.a $(DEP_LIBS) $(LUA_LIBS) $(LDFLAGS) -lm -lpthread
+
+# The example C host (examples/host), built against the tree's library;
+# make check builds it again against an installed copy with pkg-config.
+examples: $(BUILD)/host-health
+$(BUILD)/host-health: examples/host/health.c csrc/moonlet.h $(BUILD)/libmoonlet.a
+	$(CC) $(ALL_CFLAGS) -iquote csrc -o $@ examples/host/health.c $(BUILD)/libmoonlet.a \
+	  $(DEP_LIBS) $(LUA_LIBS) $(LDFLAGS) -lm -lpthread
 
 $(CORE_SO): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -119,7 +126,8 @@ check:
 	  "Valgrind specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-valgrind VG_NATIVE=1" \
 	  "embedding tests (ASan+UBSan)::$(MAKE) -s check-embed-asan" \
 	  "embedding tests (Valgrind)::$(MAKE) -s check-embed-valgrind" \
-	  "luarocks install::$(MAKE) -s check-rock"
+	  "luarocks install::$(MAKE) -s check-rock" \
+	  "host example against the installed copy::sh tools/check-host.sh"
 
 check-clang:
 	@$(MAKE) -s BUILD=build-clang CC=clang CFLAGS=-Werror all >/dev/null

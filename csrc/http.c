@@ -32,6 +32,7 @@ typedef struct http_client {
   CURLM *multi;
   CURLSH *share;
   uv_timer_t timer;
+  uv_timer_t unpause;       /* resumes paused transfers from the loop */
   int handles;              /* uv handles not closed yet (timer, polls) */
   mqueue socks, xfers;
   CURL *idle[IDLE_EASY];    /* easy handles kept for the next transfers */
@@ -68,6 +69,7 @@ typedef struct http_xfer {
   char *body, *head;        /* unread body; the latest header block */
   size_t body_len, body_cap, head_len, head_cap;
   int state, want, stream, paused, follow, location;
+  int resume;               /* unpause on the loop's next turn */
   CURLcode result;
   moonlet_wait *waiter;
   char errbuf[CURL_ERROR_SIZE];
@@ -184,7 +186,7 @@ static void check_done(http_client *c) {
 
 static void client_handle_closed(uv_handle_t *h) {
   http_client *c = h->data;
-  if (h != (uv_handle_t *)&c->timer) free(h);
+  if (h != (uv_handle_t *)&c->timer && h != (uv_handle_t *)&c->unpause) free(h);
   if (--c->handles == 0) moonlet__io_free(&c->io);
 }
 
@@ -337,6 +339,7 @@ static void client_close(moonlet_io *io) {
   c->byfd = NULL;
   c->nbyfd = 0;
   uv_close((uv_handle_t *)&c->timer, client_handle_closed);
+  uv_close((uv_handle_t *)&c->unpause, client_handle_closed);
 }
 
 static http_client *check_client(lua_State *L, int idx) {
@@ -391,8 +394,10 @@ static int l_client(lua_State *L) {
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
   if (max_conn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)max_conn);
   uv_timer_init(lp->uv, &c->timer);
+  uv_timer_init(lp->uv, &c->unpause);
+  c->unpause.data = c;
   c->timer.data = c;
-  c->handles = 1;
+  c->handles = 2;
   c->io.close = client_close;
   moonlet__io_push(L, lp, &c->io, MOONLET_MT_HTTP_CLIENT);
   return 1;
@@ -647,6 +652,21 @@ static int x_info(lua_State *L) {
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
 
+static void on_unpause(uv_timer_t *t) {
+  http_client *c = t->data;
+  mqueue *q;
+  for (q = c->xfers.next; q != &c->xfers; q = q->next) {
+    http_xfer *x = mq_data(q, http_xfer, node);
+    if (!x->resume) continue;
+    x->resume = 0;
+    if (x->paused && x->state != XS_DONE) {
+      x->paused = 0;
+      curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may deliver at once */
+    }
+  }
+  check_done(c);
+}
+
 /* Stack: transfer, max. */
 static int read_step(lua_State *L, http_xfer *x) {
   size_t max = (size_t)luaL_optinteger(L, 2, (lua_Integer)STREAM_LIMIT);
@@ -655,9 +675,12 @@ static int read_step(lua_State *L, http_xfer *x) {
     lua_pushlstring(L, x->body, n);
     memmove(x->body, x->body + n, x->body_len - n);
     x->body_len -= n;
-    if (x->paused && x->state != XS_DONE && x->body_len < STREAM_LIMIT) {
-      x->paused = 0;
-      curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may deliver at once */
+    if (x->paused && x->state != XS_DONE && x->body_len < STREAM_LIMIT &&
+        !x->resume) {
+      /* Not here: unpausing runs the transfer (TLS, HTTP/2) at once, which
+       * belongs on the loop's stack, not a task's. */
+      x->resume = 1;
+      uv_timer_start(&x->c->unpause, on_unpause, 0, 0);
     }
     return 1;
   }
