@@ -32,7 +32,12 @@ typedef struct http_client {
   CURLM *multi;
   CURLSH *share;
   uv_timer_t timer;
-  uv_timer_t unpause;       /* resumes paused transfers from the loop */
+  /* curl work that must not run on a task's stack (it may do TLS and
+   * HTTP/2 at once) waits for this timer: unpausing transfers, removing
+   * abandoned ones (kept in dead). */
+  uv_timer_t later;
+  CURL **dead;
+  int ndead, capdead;
   int handles;              /* uv handles not closed yet (timer, polls) */
   mqueue socks, xfers;
   CURL *idle[IDLE_EASY];    /* easy handles kept for the next transfers */
@@ -153,13 +158,51 @@ static void recycle(http_client *c, CURL *e) {
   }
 }
 
+static size_t discard(char *p, size_t size, size_t n, void *ud) {
+  (void)p;
+  (void)ud;
+  return size * n;
+}
+
+static void on_later(uv_timer_t *t);
+
+/* An easy handle still in the multi handle whose transfer nobody wants:
+ * it stops delivering to its (freed) transfer and leaves the multi handle
+ * on the loop's next turn. */
+static void abandon(http_client *c, CURL *e) {
+  if (c->ndead == c->capdead) {
+    int cap = c->capdead ? c->capdead * 2 : 16;
+    CURL **d = realloc(c->dead, (size_t)cap * sizeof *d);
+    if (!d) { /* no memory: remove it here after all */
+      curl_multi_remove_handle(c->multi, e);
+      recycle(c, e);
+      return;
+    }
+    c->dead = d;
+    c->capdead = cap;
+  }
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, discard);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+  c->dead[c->ndead++] = e;
+  uv_timer_start(&c->later, on_later, 0, 0);
+}
+
+static void bury_dead(http_client *c) {
+  while (c->ndead > 0) {
+    CURL *e = c->dead[--c->ndead];
+    curl_multi_remove_handle(c->multi, e);
+    recycle(c, e);
+  }
+}
+
 static void xfer_close(moonlet_io *io) {
   http_xfer *x = (http_xfer *)io;
   moonlet__slot_wake(&x->waiter);
   mq_remove(&x->node);
   if (x->easy) {
-    if (x->state != XS_DONE) curl_multi_remove_handle(x->c->multi, x->easy);
-    recycle(x->c, x->easy);
+    if (x->state != XS_DONE) abandon(x->c, x->easy);
+    else recycle(x->c, x->easy);
   }
   curl_slist_free_all(x->req_headers);
   free(x->body);
@@ -175,6 +218,7 @@ static void check_done(http_client *c) {
     http_xfer *x = NULL;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    if (!x) continue; /* abandoned: on_later removes it */
     x->result = msg->data.result;
     x->state = XS_DONE;
     curl_multi_remove_handle(c->multi, x->easy);
@@ -186,7 +230,7 @@ static void check_done(http_client *c) {
 
 static void client_handle_closed(uv_handle_t *h) {
   http_client *c = h->data;
-  if (h != (uv_handle_t *)&c->timer && h != (uv_handle_t *)&c->unpause) free(h);
+  if (h != (uv_handle_t *)&c->timer && h != (uv_handle_t *)&c->later) free(h);
   if (--c->handles == 0) moonlet__io_free(&c->io);
 }
 
@@ -327,6 +371,9 @@ static void client_close(moonlet_io *io) {
   mqueue *q;
   while ((q = c->xfers.next) != &c->xfers)
     moonlet__io_close(&mq_data(q, http_xfer, node)->io);
+  bury_dead(c);
+  free(c->dead);
+  c->dead = NULL;
   while (c->nidle > 0) curl_easy_cleanup(c->idle[--c->nidle]);
   /* Our polls are closed below, not from inside curl's cleanup. */
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, NULL);
@@ -339,7 +386,7 @@ static void client_close(moonlet_io *io) {
   c->byfd = NULL;
   c->nbyfd = 0;
   uv_close((uv_handle_t *)&c->timer, client_handle_closed);
-  uv_close((uv_handle_t *)&c->unpause, client_handle_closed);
+  uv_close((uv_handle_t *)&c->later, client_handle_closed);
 }
 
 static http_client *check_client(lua_State *L, int idx) {
@@ -394,8 +441,8 @@ static int l_client(lua_State *L) {
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
   if (max_conn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)max_conn);
   uv_timer_init(lp->uv, &c->timer);
-  uv_timer_init(lp->uv, &c->unpause);
-  c->unpause.data = c;
+  uv_timer_init(lp->uv, &c->later);
+  c->later.data = c;
   c->timer.data = c;
   c->handles = 2;
   c->io.close = client_close;
@@ -652,9 +699,10 @@ static int x_info(lua_State *L) {
 
 static int read_k(lua_State *L, int status, lua_KContext ctx);
 
-static void on_unpause(uv_timer_t *t) {
+static void on_later(uv_timer_t *t) {
   http_client *c = t->data;
   mqueue *q;
+  bury_dead(c);
   for (q = c->xfers.next; q != &c->xfers; q = q->next) {
     http_xfer *x = mq_data(q, http_xfer, node);
     if (!x->resume) continue;
@@ -680,7 +728,7 @@ static int read_step(lua_State *L, http_xfer *x) {
       /* Not here: unpausing runs the transfer (TLS, HTTP/2) at once, which
        * belongs on the loop's stack, not a task's. */
       x->resume = 1;
-      uv_timer_start(&x->c->unpause, on_unpause, 0, 0);
+      uv_timer_start(&x->c->later, on_later, 0, 0);
     }
     return 1;
   }
