@@ -6,6 +6,7 @@
 #include "stack.h"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -35,8 +36,12 @@ static void on_segv(int sig, siginfo_t *si, void *uctx) {
   for (i = 0; i < MAX_GUARDS; i++) {
     uintptr_t lo = atomic_load(&guard_lo[i]);
     if (lo && a >= lo && a < atomic_load(&guard_hi[i])) {
+      void *frames[64];
       ssize_t r = write(2, overflow_msg, sizeof overflow_msg - 1);
       (void)r;
+      /* Where it happened (backtrace was warmed up at install time, so it
+       * does not load anything now). */
+      backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
       signal(SIGABRT, SIG_DFL);
       abort();
     }
@@ -69,6 +74,8 @@ static void install_handler(void) {
   }
   if (atomic_exchange(&segv_installed, 1) == 0) {
     struct sigaction sa;
+    void *warm[1];
+    backtrace(warm, 1); /* loads libgcc's unwinder now, not in the handler */
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
