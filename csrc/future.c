@@ -68,8 +68,11 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
 }
 
 moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx) {
-  /* Every kind we know starts with a moonlet_future. */
-  return moonlet__objkind(L, lp, idx) >= 0 ? lua_touserdata(L, idx) : NULL;
+  /* Futures and tasks start with a moonlet_future; channels and handles
+   * do not. */
+  int kind = moonlet__objkind(L, lp, idx);
+  return kind >= MOONLET_MT_FUTURE && kind <= MOONLET_MT_TASK_FAILED
+             ? lua_touserdata(L, idx) : NULL;
 }
 
 moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {

@@ -61,6 +61,19 @@ describe("bad input", function()
     t:await()
   end)
 
+  it("future methods refuse channels and I/O handles, which are not futures", function()
+    local f = m.future()
+    local ch = m.channel()
+    local srv = assert(m.tcp.listen("127.0.0.1", 0))
+    for _, o in ipairs({ ch, srv }) do
+      for _, name in ipairs({ "set_result", "set_error", "cancel", "await", "result",
+                              "error", "done", "cancelled", "status", "on_done" }) do
+        assert.has_error(function() f[name](o, 1) end)
+      end
+    end
+    srv:close()
+  end)
+
   it("metamethods called by hand on the wrong objects do nothing harmful", function()
     local f = m.future()
     f:set_error("x")
