@@ -11,6 +11,7 @@ local core = require "moonlet.core"
 local server = require "moonlet.http_server"
 local Headers = require "moonlet.headers"
 local lines = require "moonlet.lines"
+local json = require "moonlet.json"
 local argcheck = require("moonlet.args").check
 
 local H = core._http
@@ -45,44 +46,6 @@ function M.encode_query(t)
   return table.concat(out, "&")
 end
 
--- JSON text for the json= option: tables with keys 1..n are arrays.
-local function json(v, seen)
-  local t = type(v)
-  if t == "nil" then return "null" end
-  if t == "boolean" then return tostring(v) end
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then error("cannot encode " .. v .. " as JSON", 0) end
-    return math.type(v) == "integer" and tostring(v) or ("%.17g"):format(v)
-  end
-  if t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local e = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-      return e[c] or ("\\u%04x"):format(c:byte())
-    end) .. '"'
-  end
-  if t ~= "table" then error("cannot encode a " .. t .. " as JSON", 0) end
-  seen = seen or {}
-  if seen[v] then error("cannot encode a cyclic table as JSON", 0) end
-  seen[v] = true
-  local out, n = {}, #v
-  local count = 0
-  for _ in pairs(v) do count = count + 1 end
-  if count == n and (n > 0 or next(v) == nil) then
-    for i = 1, n do out[i] = json(v[i], seen) end
-    seen[v] = nil
-    return "[" .. table.concat(out, ",") .. "]"
-  end
-  local keys = {}
-  for k in pairs(v) do
-    if type(k) ~= "string" then error("cannot encode a table with " .. type(k) .. " keys as a JSON object", 0) end
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  for i, k in ipairs(keys) do out[i] = json(k) .. ":" .. json(v[k], seen) end
-  seen[v] = nil
-  return "{" .. table.concat(out, ",") .. "}"
-end
-M.json_encode = json
 
 -- Responses ----------------------------------------------------------------
 
@@ -136,6 +99,15 @@ end
 function Response:read(n)
   argcheck(n == nil or (math.type(n) == "integer" and n > 0), 1, "read", "positive integer expected")
   return transfer(self, "read"):read(n)
+end
+
+--- The body decoded as JSON (objects and arrays as tables, null as
+-- moonlet.json.null), or nil, message.
+function Response:json()
+  if not self.body then
+    error("json: the body was not read (stream = true: read it first)", 2)
+  end
+  return json.decode(self.body)
 end
 
 --- Iterates over the lines of a streamed body (without line ends).
@@ -251,7 +223,7 @@ local function build(self, r)
     body = M.encode_query(r.form)
     if not headers:get("content-type") then headers:set("Content-Type", "application/x-www-form-urlencoded") end
   elseif r.json ~= nil then
-    local ok, text = pcall(json, r.json)
+    local ok, text = pcall(json.encode, r.json)
     argcheck(ok, 1, "request", tostring(text))
     body = text
     if not headers:get("content-type") then headers:set("Content-Type", "application/json") end

@@ -29,6 +29,7 @@ for _, name in ipairs({ "moonlet.combinators", "moonlet.sync", "moonlet.queue", 
 end
 
 M.http = require "moonlet.http"
+M.json = require "moonlet.json"
 
 --- Runs fn(...) as the main task and drives the loop until it ends, then
 -- cancels what it left running and waits for that to finish (like
