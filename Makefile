@@ -134,6 +134,7 @@ check-clang:
 	@echo "ok 1 - clang -Wall -Wextra -Werror builds the module and tests"
 
 check-cross:
+	@mkdir -p $(BUILD)
 	@aarch64-linux-gnu-gcc -std=gnu11 -O2 -static -Wall -Wextra -Werror \
 	  -o $(BUILD)/test-switch-aarch64 $(SWITCH_TEST_SRC) -lm
 	@qemu-aarch64 $(BUILD)/test-switch-aarch64

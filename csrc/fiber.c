@@ -31,7 +31,6 @@ typedef struct fiber_run {
   moonlet_fiber_fn fn;
   void *arg;
   lua_State *L;
-  moonlet_loop *lp;
   moonlet_task *t;
   moonlet_ctx back;       /* fiber_body, on the shared stack */
   void *fake;             /* AddressSanitizer's state of fiber_body's side */
@@ -113,7 +112,6 @@ static int fiber_body(lua_State *L) {
   run.fn = u.fn;
   run.arg = lua_touserdata(L, lua_upvalueindex(2));
   run.L = L;
-  run.lp = lp;
   run.t = lp->current;
   run.fake = NULL;
   run.status = LUA_OK;

@@ -45,7 +45,7 @@ typedef struct http_client {
   int cookies;              /* the shared jar is on */
   http_sock **byfd;         /* connection sockets by descriptor */
   int nbyfd;
-  char *cookie_file;        /* loaded by every transfer, saved at close */
+  char *cookie_file;        /* loaded at creation, saved at close */
 } http_client;
 
 /* A socket curl asked us to watch. Connection sockets (opened and closed
@@ -80,17 +80,6 @@ typedef struct http_xfer {
   char errbuf[CURL_ERROR_SIZE];
 } http_xfer;
 
-static int grow(char **buf, size_t *cap, size_t need) {
-  size_t c = *cap ? *cap : 1024;
-  char *b;
-  if (need <= *cap) return 0;
-  while (c < need) c *= 2;
-  if (!(b = realloc(*buf, c))) return -1;
-  *buf = b;
-  *cap = c;
-  return 0;
-}
-
 /* --- transfers ----------------------------------------------------------- */
 
 /* Wakes the waiter if what it waits for happened. */
@@ -113,7 +102,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
   }
-  if (grow(&x->body, &x->body_cap, x->body_len + len) != 0) return 0;
+  if (moonlet__grow(&x->body, &x->body_cap, x->body_len + len) != 0) return 0;
   memcpy(x->body + x->body_len, p, len);
   x->body_len += len;
   notify(x);
@@ -140,7 +129,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   } else if (len > 9 && strncasecmp(p, "location:", 9) == 0) {
     x->location = 1;
   }
-  if (grow(&x->head, &x->head_cap, x->head_len + len) != 0) return 0;
+  if (moonlet__grow(&x->head, &x->head_cap, x->head_len + len) != 0) return 0;
   memcpy(x->head + x->head_len, p, len);
   x->head_len += len;
   return len;
@@ -452,13 +441,15 @@ static int l_client(lua_State *L) {
 
 /* --- starting a transfer ------------------------------------------------- */
 
+/* A string field of the request table (NULL when absent). Only real
+ * strings: the table keeps them alive after the pop, which a number
+ * converted here would not be. */
 static const char *opt_string(lua_State *L, int idx, const char *k) {
-  const char *s;
-  lua_getfield(L, idx, k);
-  if (lua_isnil(L, -1)) s = NULL;
-  else if (!(s = lua_tostring(L, -1)))
-    luaL_error(L, "option '%s' must be a string", k);
-  lua_pop(L, 1); /* the request table keeps the string alive */
+  const char *s = NULL;
+  int t = lua_getfield(L, idx, k);
+  if (t == LUA_TSTRING) s = lua_tostring(L, -1);
+  else if (t != LUA_TNIL) luaL_error(L, "option '%s' must be a string", k);
+  lua_pop(L, 1);
   return s;
 }
 

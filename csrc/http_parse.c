@@ -36,17 +36,6 @@ typedef struct hparser {
   int too_large, dead;
 } hparser;
 
-static int grow(char **buf, size_t *cap, size_t need) {
-  size_t c = *cap ? *cap : 64;
-  char *b;
-  if (need <= *cap) return 0;
-  while (c < need) c *= 2;
-  if (!(b = realloc(*buf, c))) return -1;
-  *buf = b;
-  *cap = c;
-  return 0;
-}
-
 static void emit(hparser *h, const char *kind) {
   lua_State *L = h->L;
   lua_pushstring(L, kind);
@@ -90,7 +79,7 @@ static int take(http_parser *p, int kind, const char *at, size_t len) {
   }
   if (h->last != kind) {
     if (kind == TOK_VALUE && h->last == TOK_FIELD) {
-      if (grow(&h->field, &h->field_cap, h->tok_len) != 0) return -1;
+      if (moonlet__grow(&h->field, &h->field_cap, h->tok_len) != 0) return -1;
       memcpy(h->field, h->tok, h->tok_len);
       h->field_len = h->tok_len;
       h->tok_len = 0;
@@ -99,7 +88,7 @@ static int take(http_parser *p, int kind, const char *at, size_t len) {
     }
     h->last = kind;
   }
-  if (grow(&h->tok, &h->tok_cap, h->tok_len + len) != 0) return -1;
+  if (moonlet__grow(&h->tok, &h->tok_cap, h->tok_len + len) != 0) return -1;
   memcpy(h->tok + h->tok_len, at, len);
   h->tok_len += len;
   return 0;

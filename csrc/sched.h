@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <uv.h>
 
 #include "queue.h"
@@ -324,5 +325,18 @@ int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms);
 void moonlet__sleep_stop(moonlet_wait *w);
 /* Seconds to milliseconds for the sleep heap, rounded up and clamped. */
 uint64_t moonlet__ms(double s);
+
+/* Grows the malloc'd byte buffer *buf (capacity *cap, doubling from 64)
+ * to hold need bytes. 0, or -1 when out of memory (buf unchanged). */
+static inline int moonlet__grow(char **buf, size_t *cap, size_t need) {
+  size_t c = *cap ? *cap : 64;
+  char *b;
+  if (need <= *cap) return 0;
+  while (c < need) c *= 2;
+  if (!(b = realloc(*buf, c))) return -1;
+  *buf = b;
+  *cap = c;
+  return 0;
+}
 
 #endif

@@ -72,11 +72,6 @@ function methods:set(name, value)
   return self
 end
 
---- The number of fields.
-function methods:count()
-  return #self._f // 2
-end
-
 local mt = {
   __index = function(self, k)
     local m = methods[k]
@@ -117,10 +112,6 @@ function Headers.new(src)
     end
   end
   return self
-end
-
-function Headers.is(v)
-  return getmetatable(v) == mt
 end
 
 return Headers

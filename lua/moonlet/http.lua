@@ -130,7 +130,10 @@ function Response:save(path)
     if not chunk then break end
     local ok
     ok, err, code = f:write(chunk)
-    if not ok then break end
+    if not ok then
+      x:close() -- nowhere to put the rest
+      break
+    end
     total = total + #chunk
   end
   f:close()
@@ -175,6 +178,8 @@ function M.client(opts)
   check_timeout(opts.connect_timeout, 1, "client", "connect_timeout")
   argcheck(opts.cookies == nil or type(opts.cookies) == "boolean" or type(opts.cookies) == "string",
     1, "client", "option 'cookies' must be a boolean or a file path")
+  argcheck(opts.user_agent == nil or type(opts.user_agent) == "string", 1, "client",
+    "option 'user_agent' must be a string")
   local cookies = opts.cookies
   if cookies == nil then cookies = true end
   return setmetatable({
@@ -206,6 +211,11 @@ local function build(self, r)
   argcheck(r.headers == nil or type(r.headers) == "table", 1, "request", "option 'headers' must be a table")
   argcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", 1, "request",
     "option 'max_redirects' must be an integer")
+  for _, k in ipairs({ "ca_file", "proxy", "user_agent" }) do
+    argcheck(r[k] == nil or type(r[k]) == "string", 1, "request", "option '" .. k .. "' must be a string")
+  end
+  argcheck(r.http2 == nil or type(r.http2) == "boolean" or r.http2 == "prior", 1, "request",
+    "option 'http2' must be a boolean or \"prior\"")
   check_timeout(r.timeout, 1, "request", "timeout")
   check_timeout(r.connect_timeout, 1, "request", "connect_timeout")
   local n = (r.body and 1 or 0) + (r.form and 1 or 0) + (r.json ~= nil and 1 or 0)

@@ -71,8 +71,10 @@ end
 -- A bare error answer on a connection that will be closed.
 local function refuse(c, status, text)
   local body = (text or M.reasons[status]) .. "\n"
-  pcall(c.stream.write, c.stream, ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s")
+  -- The stream may be closed already (the loop ending): nothing to say then.
+  local ok, err = pcall(c.stream.write, c.stream, ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s")
     :format(status, M.reasons[status], #body, body))
+  if not ok and getmetatable(err) == Cancelled then error(err, 0) end
 end
 
 local Request = {}
@@ -230,7 +232,6 @@ end
 local function failed_status(code)
   if code == "HEADER_TOO_LARGE" or code == "HEADER_OVERFLOW" then return 431 end
   if code == "BODY_TOO_LARGE" then return 413 end
-  if code == "ETIMEDOUT" then return 408 end
   return 400
 end
 
