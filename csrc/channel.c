@@ -3,12 +3,11 @@
  * uses the buffer, then queues (Tarantool's fiber_channel order); waiters
  * are served FIFO.
  *
- * Values move only through the channel object: its first user value is the
- * ring buffer, its second a table of slots keyed by the address of each
- * waiting sender's wait (holding the value it offers) or receiver's (the
- * value handed to it); a task reuses its wait, so the keys stay few. A
- * waiter that is cancelled before it was served leaves nothing behind and
- * takes nothing.
+ * A handoff moves the value from one thread's stack to the other's: a
+ * waiting sender's value stays in its own frame (wait.vidx), and a waiting
+ * receiver finds the value on top of its stack when it continues. Buffered
+ * values live in the ring, the channel's first user value. A waiter that is
+ * cancelled before it was served takes nothing and leaves nothing behind.
  */
 #include <limits.h>
 #include <string.h>
@@ -17,9 +16,11 @@
 
 #define CHANNEL_MT "moonlet.channel"
 
-enum { UV_RING = 1, UV_SLOTS = 2, UV_STOP = 3 };
+enum { UV_RING = 1, UV_STOP = 2 };
 
 typedef struct moonlet_channel {
+  uint64_t tag;        /* MOONLET_TAG_CHANNEL */
+  moonlet_loop *loop;
   lua_Integer cap;     /* 0: unbuffered */
   lua_Integer head;    /* ring index (0-based) of the oldest value */
   lua_Integer count;   /* values in the ring */
@@ -28,9 +29,9 @@ typedef struct moonlet_channel {
 } moonlet_channel;
 
 static moonlet_channel *check_channel(lua_State *L, int idx) {
-  if (moonlet__objkind(L, moonlet__loop(L), idx) != MOONLET_MT_CHANNEL)
-    luaL_typeerror(L, idx, "channel");
-  return lua_touserdata(L, idx);
+  moonlet_channel *c = moonlet__tagged(L, idx, MOONLET_TAG_CHANNEL);
+  if (!c) luaL_typeerror(L, idx, "channel");
+  return c;
 }
 
 /* --- the ring and the slots of the channel at stack index ci ------------- */
@@ -53,35 +54,31 @@ static void ring_pop(lua_State *L, int ci, moonlet_channel *c) { /* pushes */
   c->count--;
 }
 
-static void slots(lua_State *L, int ci) {
-  if (lua_getiuservalue(L, ci, UV_SLOTS) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, ci, UV_SLOTS);
-  }
+/* --- handing values between the stacks of two threads -------------------- */
+
+/* Raises in L, before anything changed, if the blocked thread of w has no
+ * stack slot to spare for a handoff. */
+static void room(lua_State *L, moonlet_wait *w) {
+  if (!lua_checkstack(w->L, 1)) luaL_error(L, "not enough memory");
 }
 
-/* Slot of the waiter w in the channel at ci: pops a value into it. */
-static void slot_put(lua_State *L, int ci, moonlet_wait *w) {
-  slots(L, ci);
-  lua_rotate(L, -2, 1);
-  lua_rawsetp(L, -2, w);
-  lua_pop(L, 1);
-}
+/* Moves the value on top of L to the blocked receiver r (after room). */
+static void give(lua_State *L, moonlet_wait *r) { lua_xmove(L, r->L, 1); }
 
-/* Pushes the value in w's slot of the channel at ci and clears the slot. */
-static void slot_take(lua_State *L, int ci, moonlet_wait *w) {
-  slots(L, ci);
-  lua_rawgetp(L, -1, w);
-  lua_pushnil(L);
-  lua_rawsetp(L, -3, w);
-  lua_remove(L, -2);
+/* Pushes the value the blocked sender s offers (after room). */
+static void take(lua_State *L, moonlet_wait *s) {
+  lua_pushvalue(s->L, s->vidx);
+  lua_xmove(s->L, L, 1);
 }
 
 static moonlet_wait *first_waiter(mqueue *q) {
-  mqueue *n = mq_shift(q);
-  return n ? mq_data(n, moonlet_wait, node) : NULL;
+  return mq_empty(q) ? NULL : mq_data(q->next, moonlet_wait, node);
+}
+
+/* Ends the wait of w, the first waiter of its queue, as served. */
+static void serve(moonlet_wait *w) {
+  mq_remove(&w->node);
+  moonlet__wake(w, MW_OK);
 }
 
 /* --- operations that never block ----------------------------------------- */
@@ -99,8 +96,9 @@ static int try_send(lua_State *L, int ci, moonlet_channel *c) {
   moonlet_wait *r;
   if (c->closed) return luaL_error(L, "send on a closed channel");
   if ((r = first_waiter(&c->recvq)) != NULL) {
-    slot_put(L, ci, r);
-    moonlet__wake(r, MW_OK);
+    room(L, r);
+    give(L, r);
+    serve(r);
     return 1;
   }
   if (c->count < c->cap) {
@@ -113,19 +111,21 @@ static int try_send(lua_State *L, int ci, moonlet_channel *c) {
 /* Pushes a value and returns 1 if one can be had without waiting. */
 static int try_recv(lua_State *L, int ci, moonlet_channel *c) {
   moonlet_wait *s;
+  s = first_waiter(&c->sendq);
+  if (s) room(L, s);
   if (c->count > 0) {
     ring_pop(L, ci, c);
     /* The buffer has room now: the first waiting sender moves in. */
-    if ((s = first_waiter(&c->sendq)) != NULL) {
-      slot_take(L, ci, s);
+    if (s) {
+      take(L, s);
       ring_push(L, ci, c);
-      moonlet__wake(s, MW_OK);
+      serve(s);
     }
     return 1;
   }
-  if ((s = first_waiter(&c->sendq)) != NULL) {
-    slot_take(L, ci, s);
-    moonlet__wake(s, MW_OK);
+  if (s) {
+    take(L, s);
+    serve(s);
     return 1;
   }
   return 0;
@@ -136,18 +136,14 @@ static int try_recv(lua_State *L, int ci, moonlet_channel *c) {
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
-  if (w->status != MW_OK || w->closed) {
-    slot_take(L, 1, w); /* never delivered: drop it */
-    lua_pop(L, 1);
-  }
   moonlet__check_wake(L, w);
   if (w->closed) return luaL_error(L, "send on a closed channel");
   return 0;
 }
 
 static int c_send(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
   moonlet_channel *c = check_channel(L, 1);
+  moonlet_loop *lp = c->loop;
   moonlet_wait *w;
   luaL_checkany(L, 2);
   lua_settop(L, 2);
@@ -155,7 +151,7 @@ static int c_send(lua_State *L) {
   if (try_send(L, 1, c)) return 0;
   w = moonlet__enter_block(L, lp);
   w->closed = 0;
-  slot_put(L, 1, w);
+  w->vidx = 2;
   mq_push(&c->sendq, &w->node);
   w->detach = moonlet__detach_node;
   return moonlet__block(L, lp, w, send_k);
@@ -164,24 +160,19 @@ static int c_send(lua_State *L) {
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
-  if (w->status != MW_OK) {
-    slot_take(L, 1, w);
-    lua_pop(L, 1);
-  }
   moonlet__check_wake(L, w);
   if (w->closed) {
     lua_pushnil(L);
     lua_pushboolean(L, 0);
     return 2;
   }
-  slot_take(L, 1, w);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, 1); /* the sender left the value on top */
   return 2;
 }
 
 static int c_recv(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
   moonlet_channel *c = check_channel(L, 1);
+  moonlet_loop *lp = c->loop;
   moonlet_wait *w;
   lua_settop(L, 1);
   moonlet__checkpoint(L, lp);
@@ -229,7 +220,7 @@ static void wake_closed(mqueue *q) {
   moonlet_wait *w;
   while ((w = first_waiter(q)) != NULL) {
     w->closed = 1;
-    moonlet__wake(w, MW_OK);
+    serve(w);
   }
 }
 
@@ -307,7 +298,8 @@ static int l_set_stop(lua_State *L) {
  * sleep heap for a timeout. They are satellites of the waiter's own wait,
  * which is what blocks: the first case served records itself, unhooks the
  * others and wakes the waiter. The state lives in a userdata on the
- * caller's Lua stack, at stack index SEL; case i's channel sits at SEL + i. */
+ * caller's Lua stack, at stack index SEL; case i's channel sits at SEL + i,
+ * the values offered above the channels. */
 #define SEL 3
 
 typedef struct select_state select_state;
@@ -370,16 +362,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   select_state *sel = lua_touserdata(L, SEL);
   select_case *c;
-  int i;
   (void)status;
-  /* Offered values nobody took leave the channels first. */
-  for (i = 0; i < sel->ncases; i++) {
-    c = &sel->cases[i];
-    if (c->send && (c->index != sel->fired || c->w.closed)) {
-      slot_take(L, SEL + c->index, &c->w);
-      lua_pop(L, 1);
-    }
-  }
   moonlet__check_wake(L, w);
   if (sel->fired <= 0) return 0; /* the timeout */
   c = &sel->cases[sel->fired - 1];
@@ -392,7 +375,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushnil(L);
     lua_pushboolean(L, 0);
   } else {
-    slot_take(L, SEL + c->index, &c->w);
+    lua_insert(L, -2); /* the sender left the value on top */
     lua_pushboolean(L, 1);
   }
   return 3;
@@ -437,7 +420,7 @@ static int l_select(lua_State *L) {
   lua_settop(L, 2);
   n = (int)luaL_len(L, 1);
   luaL_argcheck(L, n >= 0 && n < 100000, 1, "too many cases");
-  luaL_checkstack(L, n + 8, "too many cases");
+  luaL_checkstack(L, 2 * n + 8, "too many cases");
   sel = lua_newuserdatauv(L, sizeof *sel + (size_t)(n + 1) * sizeof(select_case), 0);
   sel->ncases = n;
   sel->has_timeout = 0;
@@ -447,7 +430,7 @@ static int l_select(lua_State *L) {
     if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
       return luaL_error(L, "bad case #%d to 'select' (table expected)", i);
     lua_rawgeti(L, -1, 1);
-    if (moonlet__objkind(L, lp, -1) != MOONLET_MT_CHANNEL)
+    if (!moonlet__tagged(L, -1, MOONLET_TAG_CHANNEL))
       return luaL_error(L, "bad case #%d to 'select' (channel expected)", i);
     lua_rawgeti(L, -2, 2);
     op = lua_tostring(L, -1);
@@ -480,6 +463,7 @@ static int l_select(lua_State *L) {
     c->index = i <= n ? i : 0;
     c->w.loop = lp;
     c->w.task = w->task;
+    c->w.L = L;
     c->w.status = MW_PENDING;
     c->w.resumed = 0;
     c->w.closed = 0;
@@ -498,7 +482,7 @@ static int l_select(lua_State *L) {
       moonlet_channel *ch = lua_touserdata(L, SEL + i);
       if (c->send) {
         case_value(L, i);
-        slot_put(L, SEL + i, &c->w);
+        c->w.vidx = lua_gettop(L);
       }
       mq_push(c->send ? &ch->sendq : &ch->recvq, &c->w.node);
       c->w.detach = moonlet__detach_node;
@@ -522,7 +506,9 @@ static int l_channel(lua_State *L) {
   moonlet_channel *c;
   luaL_argcheck(L, cap >= 0 && cap <= INT_MAX, 1,
                 "capacity must be between 0 and 2^31-1");
-  c = lua_newuserdatauv(L, sizeof *c, 3);
+  c = lua_newuserdatauv(L, sizeof *c, 2);
+  c->tag = MOONLET_TAG_CHANNEL;
+  c->loop = moonlet__loop(L);
   c->cap = cap;
   c->head = c->count = 0;
   c->closed = 0;

@@ -289,8 +289,7 @@ int moonlet_sleep(lua_State *L, double seconds) {
 }
 
 static int await_any(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop_of(L);
-  if (moonlet__objkind(L, lp, 1) == MOONLET_MT_CHANNEL) {
+  if (moonlet__tagged(L, 1, MOONLET_TAG_CHANNEL)) {
     lua_getfield(L, 1, "recv");
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);

@@ -12,6 +12,7 @@
 #include "future.h"
 
 void moonlet__future_init(moonlet_future *f) {
+  f->tag = MOONLET_TAG_FUTURE;
   f->state = FS_PENDING;
   f->nres = 0;
   f->retrieved = 0;
@@ -68,11 +69,9 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
 }
 
 moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx) {
-  /* Futures and tasks start with a moonlet_future; channels and handles
-   * do not. */
-  int kind = moonlet__objkind(L, lp, idx);
-  return kind >= MOONLET_MT_FUTURE && kind <= MOONLET_MT_TASK_FAILED
-             ? lua_touserdata(L, idx) : NULL;
+  /* Futures and tasks start with a moonlet_future; nothing else does. */
+  (void)lp;
+  return moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
 }
 
 moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {

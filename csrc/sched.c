@@ -426,9 +426,9 @@ void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
 }
 
 moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx) {
-  int k = moonlet__objkind(L, lp, idx);
-  if (k != MOONLET_MT_TASK && k != MOONLET_MT_TASK_FAILED) return NULL;
-  return lua_touserdata(L, idx);
+  moonlet_future *f = moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
+  (void)lp;
+  return f && f->is_task ? (moonlet_task *)f : NULL;
 }
 
 int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
@@ -454,12 +454,18 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
 
 /* --- blocking ------------------------------------------------------------ */
 
+/* Whether t, blocking in thread L, can suspend with lua_yieldk. */
+static int fast_path(moonlet_loop *lp, moonlet_task *t, lua_State *L) {
+  return L == t->T && !lp->force_native && lua_isyieldable(L);
+}
+
 moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   moonlet_task *t = lp->current;
   moonlet_wait *w;
   if (t) {
     if (lp->closing) moonlet__raise_cancelled(L, lp, t);
-    if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+    /* Finalizers run unyieldable, so only the native path needs to ask. */
+    if (!fast_path(lp, t, L) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
       luaL_error(L, "cannot block inside a __gc finalizer");
     if (t->cancel_requested && t->shield == 0)
       moonlet__raise_cancelled(L, lp, t);
@@ -474,6 +480,7 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
       luaL_error(L, "cannot block inside a __gc finalizer");
     w = &lp->main_wait;
   }
+  w->L = L;
   w->status = MW_PENDING;
   w->resumed = 0;
   w->detach = NULL;
@@ -507,7 +514,7 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
       return luaL_error(L, "deadlock: nothing left to run can end this wait");
     }
     w->resumed = 1;
-  } else if (L == t->T && !lp->force_native && lua_isyieldable(L)) {
+  } else if (fast_path(lp, t, L)) {
     t->fast_yield = 1;
     return lua_yieldk(L, 0, (lua_KContext)w, k);
   } else {

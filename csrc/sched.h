@@ -39,6 +39,9 @@ enum { MW_PENDING, MW_OK, MW_CANCELLED };
 struct moonlet_wait {
   moonlet_loop *loop;
   moonlet_task *task;   /* NULL: the main chunk, which drives the loop */
+  lua_State *L;         /* the thread blocked in it (a task may block inside
+                         * a coroutine of its own) */
+  int vidx;             /* channel send: L's stack index of the value offered */
   uint8_t status;
   uint8_t resumed;      /* set by the scheduler when it resumes the waiter */
   uint8_t closed;       /* channel: woken because the channel closed */
@@ -67,7 +70,21 @@ enum {
 #define MOONLET_FUTURE_UVS 1
 #define MOONLET_TASK_UVS 4
 
+/* The hottest objects (futures, tasks, channels) start with a tag, so a
+ * type check reads the object instead of fetching its metatable. Lua code
+ * cannot write a userdata's bytes, so it cannot forge one. */
+#define MOONLET_TAG_FUTURE 0x4655545552452e6dULL  /* futures and tasks */
+#define MOONLET_TAG_CHANNEL 0x4348414e4e454c6dULL
+
+/* The userdata at idx if it starts with tag, else NULL. */
+static inline void *moonlet__tagged(lua_State *L, int idx, uint64_t tag) {
+  uint64_t *p = lua_touserdata(L, idx);
+  if (!p || lua_rawlen(L, idx) < sizeof *p || *p != tag) return NULL;
+  return p;
+}
+
 typedef struct moonlet_future {
+  uint64_t tag;            /* MOONLET_TAG_FUTURE */
   int state;
   int nres;                /* number of result values */
   unsigned retrieved : 1;  /* someone looked at the outcome */

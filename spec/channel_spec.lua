@@ -202,6 +202,29 @@ describe("channels", function()
     assert.equal("1,2,3", t:await())
   end)
 
+  it("hands values to and from tasks blocked inside coroutines of their own", function()
+    -- The blocked thread is then not the task's: values move between the
+    -- stacks of the threads that block, whichever they are.
+    local ch, back = m.channel(), m.channel()
+    local receiver = m.spawn(function()
+      return coroutine.wrap(function()
+        local v, ok = ch:recv()
+        local _, w = m.select({ { back, "send", { v, "again" } }, { ch, "recv" } })
+        return v, ok, w
+      end)()
+    end)
+    local sender = m.spawn(function()
+      coroutine.wrap(function() ch:send({ "from", "a coroutine" }) end)()
+    end)
+    local got = back:recv()
+    assert.same({ { "from", "a coroutine" }, "again" }, got)
+    sender:await()
+    local v, ok, w = receiver:await()
+    assert.same({ "from", "a coroutine" }, v)
+    assert.is_true(ok)
+    assert.is_nil(w) -- the select's send case went first
+  end)
+
   it("works from callbacks when it need not block, and says so when it would", function()
     local ch = m.channel(1)
     local msg
@@ -227,6 +250,20 @@ describe("channels", function()
     assert.has_error(function() ch.send(42, 1) end)
     assert.has_error(function() ch:send() end)
     assert.has_error(function() ch.recv({}) end)
+    -- other objects, moonlet's or not, are no channel
+    local srv = assert(m.tcp.listen("127.0.0.1", 0))
+    for _, o in ipairs({ m.future(), m.spawn(function() end), srv, io.stdout, "s" }) do
+      for _, name in ipairs({ "send", "recv", "try_send", "try_recv", "close", "closed", "cap", "iter" }) do
+        assert.has_error(function() ch[name](o, 1) end)
+      end
+      assert.has_error(function() m.select({ { o, "recv" } }) end)
+    end
+    for _, o in ipairs({ ch, srv, io.stdout }) do
+      local ok, err = pcall(m.future().await, o)
+      assert.is_false(ok)
+      assert.matches("future or task expected", err)
+    end
+    srv:close()
     assert.matches("moonlet.channel: .* %(0/0%)", tostring(ch))
   end)
 

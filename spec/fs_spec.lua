@@ -248,12 +248,8 @@ describe("moonlet.fs", function()
       pcall(t2.await, t2)
     end
     -- orphaned jobs close their descriptors when they end, whenever that is
-    for _ = 1, 500 do
-      collectgarbage()
-      if fd_count() == before then break end
-      m.sleep(0.01)
-    end
-    assert.equal(before, fd_count())
+    collectgarbage()
+    assert.equal(before, U.settled_fd_count(before))
   end)
 
   teardown(function()
@@ -270,6 +266,6 @@ describe("moonlet.fs", function()
 
   it("leaves no task, handle or file descriptor behind", function()
     U.assert_clean()
-    assert.equal(fds_before, fd_count())
+    assert.equal(fds_before, U.settled_fd_count(fds_before))
   end)
 end)

@@ -36,7 +36,9 @@ end
 --- The leak check every spec file ends with: nothing left running, no
 -- handle left open once the loop has run dry and garbage is collected.
 function U.assert_clean()
-  for _ = 1, 20 do
+  -- Closing is asynchronous (libuv close callbacks, pool jobs a cancelled
+  -- caller left behind): give it time on a loaded machine.
+  for _ = 1, 500 do
     if m.stats().tasks == 0 and core._handles() == 0 then break end
     m.sleep(0.01)
   end
@@ -61,6 +63,18 @@ function U.fd_count()
   return n
 end
 
+--- The count of open descriptors once it is back to expected, or after
+-- 5 s: a descriptor closes on the thread pool or on a later loop turn.
+function U.settled_fd_count(expected)
+  local n = U.fd_count()
+  for _ = 1, 500 do
+    if n == expected then break end
+    m.sleep(0.01)
+    n = U.fd_count()
+  end
+  return n
+end
+
 --- For a describe block's setup and teardown: the first counts open
 -- descriptors (after warmup, which opens what libuv keeps for good on first
 -- use), the second checks that the count is back and nothing is left
@@ -72,7 +86,7 @@ function U.descriptor_check(warmup)
     before = U.fd_count()
   end, function()
     U.assert_clean()
-    local now = U.fd_count()
+    local now = U.settled_fd_count(before)
     assert(now == before, ("%d file descriptors open, %d before"):format(now, before))
   end
 end
