@@ -22,6 +22,8 @@ SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
 ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
 LIBFLAG ?= -shared
+# Calls between the library's own functions go direct, not through the PLT.
+SO_LDFLAGS = -Wl,-Bsymbolic
 
 CORE_SRC = $(wildcard csrc/*.c)
 # The Lua modules are compiled in too (build/lua_modules.c), for hosts that
@@ -77,7 +79,7 @@ $(BUILD)/libmoonlet.a: $(CORE_OBJ)
 
 # For hosts (moonlet.pc); Lua itself comes from the host.
 $(BUILD)/libmoonlet.so: $(CORE_OBJ)
-	$(CC) -shared $(ALL_CFLAGS) -Wl,-soname,libmoonlet.so -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm -lpthread
+	$(CC) -shared $(ALL_CFLAGS) $(SO_LDFLAGS) -Wl,-soname,libmoonlet.so -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm -lpthread
 
 $(BUILD)/test-embed: test/test-embed.c test/run-tests.c test/runner.h test/test-embed-list.h csrc/moonlet.h $(BUILD)/libmoonlet.a
 	$(CC) $(ALL_CFLAGS) -iquote csrc -Itest -DTEST_LIST_FILE='"test-embed-list.h"' -o $@ \
@@ -92,7 +94,7 @@ $(BUILD)/host-health: examples/host/health.c csrc/moonlet.h $(BUILD)/libmoonlet.
 
 $(CORE_SO): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
+	$(CC) $(LIBFLAG) $(ALL_CFLAGS) $(SO_LDFLAGS) -o $@ $(CORE_OBJ) $(DEP_LIBS) $(LDFLAGS) -lm
 
 $(TESTMOD_SO): spec/support/testmod.c csrc/moonlet.h | $(DEPS)
 	@mkdir -p $(dir $@)

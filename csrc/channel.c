@@ -145,8 +145,10 @@ static int c_send(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   moonlet_loop *lp = c->loop;
   moonlet_wait *w;
-  luaL_checkany(L, 2);
-  lua_settop(L, 2);
+  if (lua_gettop(L) != 2) {
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+  }
   moonlet__checkpoint(L, lp);
   if (try_send(L, 1, c)) return 0;
   w = moonlet__enter_block(L, lp);
@@ -174,7 +176,7 @@ static int c_recv(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   moonlet_loop *lp = c->loop;
   moonlet_wait *w;
-  lua_settop(L, 1);
+  if (lua_gettop(L) != 1) lua_settop(L, 1);
   moonlet__checkpoint(L, lp);
   if (try_recv(L, 1, c)) {
     lua_pushboolean(L, 1);

@@ -126,7 +126,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   moonlet__check_wake(L, w);
-  return moonlet__future_outcome(L, moonlet__to_future(L, w->loop, 1), 1);
+  return moonlet__future_outcome(L, w->data, 1);
 }
 
 static int f_await(lua_State *L) {
@@ -140,6 +140,7 @@ static int f_await(lua_State *L) {
   if (f->state != FS_PENDING) return moonlet__future_outcome(L, f, 1);
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
+  w->data = f; /* for await_k; the object stays at index 1 */
   return moonlet__block(L, lp, w, await_k);
 }
 

@@ -214,7 +214,7 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
   t->fast_yield = 0;
   st = lua_resume(T, NULL, nargs, &nres);
   if (st == LUA_YIELD) {
-    lua_pop(T, nres);
+    if (nres) lua_pop(T, nres);
     t->state = TS_FAST;
     lp->stats.fast_switches++;
     /* A bare coroutine.yield() in the task body acts as moonlet.yield(). */
@@ -464,8 +464,9 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   moonlet_wait *w;
   if (t) {
     if (lp->closing) moonlet__raise_cancelled(L, lp, t);
-    /* Finalizers run unyieldable, so only the native path needs to ask. */
-    if (!fast_path(lp, t, L) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+    /* Finalizers run unyieldable: the task's own thread, yieldable, is in
+     * none, and is the common case worth not asking about. */
+    if (!(L == t->T && lua_isyieldable(L)) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
       luaL_error(L, "cannot block inside a __gc finalizer");
     if (t->cancel_requested && t->shield == 0)
       moonlet__raise_cancelled(L, lp, t);
