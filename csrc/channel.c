@@ -159,39 +159,47 @@ static int c_send(lua_State *L) {
   return moonlet__block(L, lp, w, send_k);
 }
 
+/* recv's results, the value and whether one came (the value is on top
+ * when it did); iter's, the value alone: nil ends a for loop. */
+static int recv_results(lua_State *L, int got, int iter) {
+  if (!got) lua_pushnil(L);
+  if (iter) return 1;
+  lua_pushboolean(L, got);
+  return 2;
+}
+
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet_wait *w = (moonlet_wait *)ctx;
   (void)status;
   moonlet__check_wake(L, w);
-  if (w->closed) {
-    lua_pushnil(L);
-    lua_pushboolean(L, 0);
-    return 2;
-  }
-  lua_pushboolean(L, 1); /* the sender left the value on top */
-  return 2;
+  return recv_results(L, !w->closed, 0);
 }
 
-static int c_recv(lua_State *L) {
-  moonlet_channel *c = check_channel(L, 1);
+static int iter_k(lua_State *L, int status, lua_KContext ctx) {
+  moonlet_wait *w = (moonlet_wait *)ctx;
+  (void)status;
+  moonlet__check_wake(L, w);
+  return recv_results(L, !w->closed, 1);
+}
+
+/* Receives from c, the only value on the stack. */
+static int receive(lua_State *L, moonlet_channel *c, int iter) {
   moonlet_loop *lp = c->loop;
   moonlet_wait *w;
-  if (lua_gettop(L) != 1) lua_settop(L, 1);
   moonlet__checkpoint(L, lp);
-  if (try_recv(L, 1, c)) {
-    lua_pushboolean(L, 1);
-    return 2;
-  }
-  if (c->closed) {
-    lua_pushnil(L);
-    lua_pushboolean(L, 0);
-    return 2;
-  }
+  if (try_recv(L, 1, c)) return recv_results(L, 1, iter);
+  if (c->closed) return recv_results(L, 0, iter);
   w = moonlet__enter_block(L, lp);
   w->closed = 0;
   mq_push(&c->recvq, &w->node);
   w->detach = moonlet__detach_node;
-  return moonlet__block(L, lp, w, recv_k);
+  return moonlet__block(L, lp, w, iter ? iter_k : recv_k);
+}
+
+static int c_recv(lua_State *L) {
+  moonlet_channel *c = check_channel(L, 1);
+  if (lua_gettop(L) != 1) lua_settop(L, 1);
+  return receive(L, c, 0);
 }
 
 static int c_try_send(lua_State *L) {
@@ -252,26 +260,17 @@ static int c_cap(lua_State *L) {
 
 /* for v in ch:iter() do ... end: receives until the channel is closed and
  * drained. A nil value ends a for loop, as in Lua; use recv for channels
- * that carry nil. */
-static int iter_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  return 1; /* the value; ok was popped by the call below */
-}
-
+ * that carry nil. The iterator's upvalue is the channel. */
 static int c_iter_next(lua_State *L) {
   lua_settop(L, 0);
-  lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, lua_upvalueindex(1)); /* recv, ch */
-  lua_callk(L, 1, 1, 0, iter_k);
-  return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  return receive(L, lua_touserdata(L, 1), 1);
 }
 
 static int c_iter(lua_State *L) {
   check_channel(L, 1);
   lua_settop(L, 1);
-  lua_getfield(L, 1, "recv");
-  lua_pushcclosure(L, c_iter_next, 2);
+  lua_pushcclosure(L, c_iter_next, 1);
   return 1;
 }
 
