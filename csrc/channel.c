@@ -16,7 +16,11 @@
 
 #define CHANNEL_MT "moonlet.channel"
 
-enum { UV_RING = 1, UV_STOP = 2 };
+/* The ring's slots are the channel's own user values from UV_SLOTS on when
+ * the capacity is at most RING_UVS (no table to look up), else the entries
+ * of the table in UV_RING. */
+enum { UV_RING = 1, UV_STOP = 2, UV_SLOTS = 3 };
+#define RING_UVS 1024
 
 typedef struct moonlet_channel {
   uint64_t tag;        /* MOONLET_TAG_CHANNEL */
@@ -37,19 +41,31 @@ static moonlet_channel *check_channel(lua_State *L, int idx) {
 /* --- the ring and the slots of the channel at stack index ci ------------- */
 
 static void ring_push(lua_State *L, int ci, moonlet_channel *c) { /* pops */
-  lua_getiuservalue(L, ci, UV_RING);
-  lua_rotate(L, -2, 1);
-  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
-  lua_pop(L, 1);
+  int i = (int)((c->head + c->count) % c->cap);
+  if (c->cap <= RING_UVS) {
+    lua_setiuservalue(L, ci, UV_SLOTS + i);
+  } else {
+    lua_getiuservalue(L, ci, UV_RING);
+    lua_rotate(L, -2, 1);
+    lua_rawseti(L, -2, i + 1);
+    lua_pop(L, 1);
+  }
   c->count++;
 }
 
 static void ring_pop(lua_State *L, int ci, moonlet_channel *c) { /* pushes */
-  lua_getiuservalue(L, ci, UV_RING);
-  lua_rawgeti(L, -1, c->head + 1);
-  lua_pushnil(L);
-  lua_rawseti(L, -3, c->head + 1);
-  lua_remove(L, -2);
+  int i = (int)c->head;
+  if (c->cap <= RING_UVS) {
+    lua_getiuservalue(L, ci, UV_SLOTS + i);
+    lua_pushnil(L);
+    lua_setiuservalue(L, ci, UV_SLOTS + i);
+  } else {
+    lua_getiuservalue(L, ci, UV_RING);
+    lua_rawgeti(L, -1, i + 1);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, i + 1);
+    lua_remove(L, -2);
+  }
   c->head = (c->head + 1) % c->cap;
   c->count--;
 }
@@ -507,7 +523,8 @@ static int l_channel(lua_State *L) {
   moonlet_channel *c;
   luaL_argcheck(L, cap >= 0 && cap <= INT_MAX, 1,
                 "capacity must be between 0 and 2^31-1");
-  c = lua_newuserdatauv(L, sizeof *c, 2);
+  c = lua_newuserdatauv(L, sizeof *c,
+                        UV_SLOTS - 1 + (cap <= RING_UVS ? (int)cap : 0));
   c->tag = MOONLET_TAG_CHANNEL;
   c->loop = moonlet__loop(L);
   c->cap = cap;
@@ -516,8 +533,8 @@ static int l_channel(lua_State *L) {
   mq_init(&c->recvq);
   mq_init(&c->sendq);
   moonlet__setmt(L, moonlet__loop(L), -1, MOONLET_MT_CHANNEL);
-  if (cap > 0) {
-    lua_createtable(L, cap < 1024 ? (int)cap : 1024, 0);
+  if (cap > RING_UVS) {
+    lua_createtable(L, RING_UVS, 0);
     lua_setiuservalue(L, -2, UV_RING);
   }
   return 1;

@@ -40,6 +40,42 @@ describe("channels", function()
     assert.equal(0, #ch)
   end)
 
+  it("buffered: keep order across the ring's wrap, at small and large capacities", function()
+    -- up to 1024 the ring lives in the channel's user values, above in a table
+    for _, cap in ipairs({ 1, 3, 1024, 1025, 3000 }) do
+      local ch = m.channel(cap)
+      local sent, got = 0, 0
+      local function value(i) -- every seventh a false, which is a value too
+        if i % 7 == 0 then return false end
+        return i
+      end
+      local function fill()
+        while ch:try_send(value(sent + 1)) do sent = sent + 1 end
+      end
+      local function take(n)
+        for _ = 1, n do
+          local v, ok = ch:try_recv()
+          assert.is_true(ok)
+          got = got + 1
+          assert.equal(value(got), v)
+        end
+      end
+      fill()
+      assert.equal(cap, #ch)
+      take((cap + 1) // 2)
+      fill() -- wraps around the end of the ring
+      assert.equal(cap, #ch)
+      -- a blocked sender moves into the slot a receive frees
+      local t = m.spawn(function() ch:send("last") end)
+      m.yield()
+      take(cap)
+      assert.same({ "last", true }, { ch:recv() })
+      t:await()
+      assert.equal(0, #ch)
+      assert.same({ nil, nil }, { ch:try_recv() })
+    end
+  end)
+
   it("hand a value straight to a waiting receiver, who runs on the next turn", function()
     local ch = m.channel(5)
     local got
