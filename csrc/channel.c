@@ -6,8 +6,9 @@
  * A handoff moves the value from one thread's stack to the other's: a
  * waiting sender's value stays in its own frame (wait.vidx), and a waiting
  * receiver finds the value on top of its stack when it continues. Buffered
- * values live in the ring, the channel's first user value. A waiter that is
- * cancelled before it was served takes nothing and leaves nothing behind.
+ * values live in a ring of the channel's user values (UV_SLOTS). A waiter
+ * that is cancelled before it was served takes nothing and leaves nothing
+ * behind.
  */
 #include <limits.h>
 #include <string.h>
