@@ -30,7 +30,7 @@ static int join_k(lua_State *L, int status, lua_KContext ctx) {
  * outcome, so a failure nobody awaited is still reported. */
 static int l_join(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, lp, 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   moonlet_wait *w = moonlet__enter_block(L, lp);
   if (f->state != FS_PENDING) return 0;
   mq_push(&f->waiters, &w->node);

@@ -214,7 +214,7 @@ int moonlet_run(lua_State *L, int idx) {
   moonlet_future *f = NULL;
   if (!lp) return MOONLET_ECLOSED;
   if (lp->current || lp->driving || lp->in_callback) return MOONLET_ENOTASK;
-  if (idx != 0 && !(f = moonlet__to_future(L, lp, idx))) {
+  if (idx != 0 && !(f = moonlet__to_future(L, idx))) {
     lua_pushliteral(L, "moonlet_run: task or future expected");
     return MOONLET_ERROR;
   }

@@ -68,14 +68,13 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
   return lua_error(L);
 }
 
-moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx) {
+moonlet_future *moonlet__to_future(lua_State *L, int idx) {
   /* Futures and tasks start with a moonlet_future; nothing else does. */
-  (void)lp;
   return moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
 }
 
-moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {
-  moonlet_future *f = moonlet__to_future(L, lp, idx);
+moonlet_future *moonlet__check_future(lua_State *L, int idx) {
+  moonlet_future *f = moonlet__to_future(L, idx);
   if (!f) luaL_typeerror(L, idx, "future or task");
   return f;
 }
@@ -84,7 +83,7 @@ moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx) {
 
 static moonlet_future *check_plain(lua_State *L, moonlet_loop *lp,
                                    const char *what) {
-  moonlet_future *f = moonlet__check_future(L, lp, 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   if (f->is_task)
     luaL_error(L, "cannot %s a task; its function's outcome is its result",
                what);
@@ -110,7 +109,7 @@ static int f_set_error(lua_State *L) {
 
 static int f_cancel(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, lp, 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   if (f->state != FS_PENDING) {
     lua_pushboolean(L, 0);
     return 1;
@@ -131,7 +130,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int f_await(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, lp, 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   moonlet_wait *w;
   if (lp->current && f == &lp->current->fut)
     return luaL_error(L, "a task cannot await itself");
@@ -145,14 +144,14 @@ static int f_await(lua_State *L) {
 }
 
 static int f_result(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   if (f->state == FS_PENDING) return luaL_error(L, "future is not done");
   lua_settop(L, 1);
   return moonlet__future_outcome(L, f, 1);
 }
 
 static int f_error(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   if (f->state == FS_PENDING) return luaL_error(L, "future is not done");
   f->retrieved = 1;
   if (f->state == FS_DONE) return 0;
@@ -161,13 +160,13 @@ static int f_error(lua_State *L) {
 }
 
 static int f_done(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   lua_pushboolean(L, f->state != FS_PENDING);
   return 1;
 }
 
 static int f_cancelled(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   lua_pushboolean(L, f->state == FS_CANCELLED);
   return 1;
 }
@@ -176,14 +175,14 @@ static const char *const state_names[] = {"pending", "done", "failed",
                                           "cancelled"};
 
 static int f_status(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   lua_pushstring(L, state_names[f->state]);
   return 1;
 }
 
 static int f_on_done(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = moonlet__check_future(L, lp, 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   lua_pushvalue(L, 1); /* the callback gets the future */
@@ -198,7 +197,7 @@ static int f_on_done(lua_State *L) {
 }
 
 static int f_tostring(lua_State *L) {
-  moonlet_future *f = moonlet__check_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__check_future(L, 1);
   lua_pushfstring(L, "moonlet.future: %p (%s)", (void *)f,
                   state_names[f->state]);
   return 1;
@@ -206,7 +205,7 @@ static int f_tostring(lua_State *L) {
 
 /* Only failed futures have this finalizer: report if nobody looked. */
 static int f_gc(lua_State *L) {
-  moonlet_future *f = moonlet__to_future(L, moonlet__loop(L), 1);
+  moonlet_future *f = moonlet__to_future(L, 1);
   if (f && f->state == FS_FAILED && !f->retrieved) {
     f->retrieved = 1;
     lua_getiuservalue(L, 1, MOONLET_UV_RESULT);

@@ -21,8 +21,8 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj);
 
 /* The future of a task or future object at idx, or NULL. */
-moonlet_future *moonlet__to_future(lua_State *L, moonlet_loop *lp, int idx);
-moonlet_future *moonlet__check_future(lua_State *L, moonlet_loop *lp, int idx);
+moonlet_future *moonlet__to_future(lua_State *L, int idx);
+moonlet_future *moonlet__check_future(lua_State *L, int idx);
 
 /* Creates and records the metatable kind, named name: __tostring, __gc if
  * gc is not NULL, and __index with the future methods plus extra (or NULL).

@@ -157,7 +157,7 @@ static void settle(moonlet_loop *lp, msg *m) {
   lua_State *L = lp->LC;
   moonlet_future *f;
   moonlet__getref(L, lp, m->ref);
-  f = moonlet__to_future(L, lp, -1);
+  f = moonlet__to_future(L, -1);
   if (f && f->state == FS_PENDING) {
     int obj = lua_gettop(L), i;
     if (m->kind == MSG_RESOLVE) {

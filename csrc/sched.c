@@ -425,9 +425,8 @@ void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
   moonlet__getref(L, lp, t->box_ref);
 }
 
-moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx) {
+moonlet_task *moonlet__to_task(lua_State *L, int idx) {
   moonlet_future *f = moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
-  (void)lp;
   return f && f->is_task ? (moonlet_task *)f : NULL;
 }
 
@@ -454,9 +453,11 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
 
 /* --- blocking ------------------------------------------------------------ */
 
-/* Whether t, blocking in thread L, can suspend with lua_yieldk. */
-static int fast_path(moonlet_loop *lp, moonlet_task *t, lua_State *L) {
-  return L == t->T && !lp->force_native && lua_isyieldable(L);
+/* Whether t blocks in its own thread and may yield there: the fast path,
+ * unless native switching is forced. Such a thread runs no finalizer
+ * (finalizers run unyieldable). */
+static int own_yieldable(moonlet_task *t, lua_State *L) {
+  return L == t->T && lua_isyieldable(L);
 }
 
 moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
@@ -464,9 +465,7 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   moonlet_wait *w;
   if (t) {
     if (lp->closing) moonlet__raise_cancelled(L, lp, t);
-    /* Finalizers run unyieldable: the task's own thread, yieldable, is in
-     * none, and is the common case worth not asking about. */
-    if (!(L == t->T && lua_isyieldable(L)) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+    if (!own_yieldable(t, L) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
       luaL_error(L, "cannot block inside a __gc finalizer");
     if (t->cancel_requested && t->shield == 0)
       moonlet__raise_cancelled(L, lp, t);
@@ -515,7 +514,7 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
       return luaL_error(L, "deadlock: nothing left to run can end this wait");
     }
     w->resumed = 1;
-  } else if (fast_path(lp, t, L)) {
+  } else if (!lp->force_native && own_yieldable(t, L)) {
     t->fast_yield = 1;
     return lua_yieldk(L, 0, (lua_KContext)w, k);
   } else {

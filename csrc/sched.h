@@ -262,7 +262,7 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
 void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t);
 
 /* The task of the task object at idx, or NULL. */
-moonlet_task *moonlet__to_task(lua_State *L, moonlet_loop *lp, int idx);
+moonlet_task *moonlet__to_task(lua_State *L, int idx);
 
 /* Drives the loop from the main chunk until its wait ends and the main
  * chunk's turn comes. Returns 0, or -1 when nothing is left that could end

@@ -8,7 +8,7 @@
 
 /* The task behind the object at idx; raises for other values. */
 static moonlet_task *check_task(lua_State *L, int idx) {
-  moonlet_task *t = moonlet__to_task(L, moonlet__loop(L), idx);
+  moonlet_task *t = moonlet__to_task(L, idx);
   if (!t) luaL_typeerror(L, idx, "task");
   return t;
 }
@@ -109,7 +109,7 @@ static int t_tostring(lua_State *L) {
 
 /* Only failed tasks have this finalizer: report if nobody looked. */
 static int t_gc(lua_State *L) {
-  moonlet_task *t = moonlet__to_task(L, moonlet__loop(L), 1);
+  moonlet_task *t = moonlet__to_task(L, 1);
   int top = lua_gettop(L);
   if (!t || t->fut.state != FS_FAILED || t->fut.retrieved) return 0;
   t->fut.retrieved = 1;
