@@ -1,97 +1,112 @@
--- spawn: N tasks created back to back, each yields once and finishes; main
--- waits on one counter that the last task signals. Prints tasks/s.
---   lua5.4 bench/spawn.lua moonlet|raw|luv|cqueues [N]
+-- spawn: ROUNDS rounds in one process; in each, N tasks created back to back,
+-- each yields once and finishes, and main waits on one counter that the last
+-- task signals. Prints tasks/s of the first round (a fresh process) and the
+-- median of the later ones (warm: the process has run tasks before, as a
+-- server has).
+--   lua5.4 bench/spawn.lua moonlet|raw|luv|cqueues [N] [ROUNDS]
 local B = dofile("bench/common.lua")
+package.path = "./bench/?.lua;" .. package.path
+local median = require("driver").median
 local impl, N = arg[1], tonumber(arg[2]) or 200000
+local ROUNDS = tonumber(arg[3]) or 5
 
-if impl == "moonlet" then
-  local m = require "moonlet"
-  m.run(function()
-    local all = m.future()
-    local done = 0
-    local function task()
-      m.yield()
-      done = done + 1
-      if done == N then all:set_result() end
-    end
-    local t0 = B.clock()
-    for _ = 1, N do m.spawn(task) end
-    all:await()
-    B.result("tasks_per_s", N / (B.clock() - t0))
-  end)
+-- Calls round() ROUNDS times; round returns its seconds.
+local function report(round)
+  local rates = {}
+  for r = 1, ROUNDS do rates[r] = N / round() end
+  B.result("tasks_per_s", rates[1])
+  B.result("tasks_per_s_warm", median({ table.unpack(rates, 2) }) or rates[1])
+end
 
-elseif impl == "raw" then
-  -- The least a Lua scheduler does: a FIFO of coroutines.
+-- The least a Lua scheduler does: a FIFO of coroutines, drained by run.
+local function fifo()
   local queue, head, tail = {}, 1, 0
-  local done, finished = 0, false
-  local function task()
-    coroutine.yield()
-    done = done + 1
-    if done == N then finished = true end
-  end
-  local t0 = B.clock()
-  for _ = 1, N do
+  local function push(co)
     tail = tail + 1
-    queue[tail] = coroutine.create(task)
+    queue[tail] = co
   end
-  while head <= tail do
-    local co = queue[head]
-    queue[head] = nil
-    head = head + 1
-    coroutine.resume(co)
-    if coroutine.status(co) == "suspended" then
-      tail = tail + 1
-      queue[tail] = co
-    end
-  end
-  assert(finished)
-  B.result("tasks_per_s", N / (B.clock() - t0))
-
-elseif impl == "luv" then
-  -- Coroutines resumed from a libuv idle callback that drains a FIFO.
-  local uv = require "luv"
-  local queue, head, tail = {}, 1, 0
-  local done = 0
-  local idle = uv.new_idle()
-  local function task()
-    coroutine.yield()
-    done = done + 1
-    if done == N then idle:stop() end
-  end
-  local t0 = B.clock()
-  for _ = 1, N do
-    tail = tail + 1
-    queue[tail] = coroutine.create(task)
-  end
-  idle:start(function()
+  local function run()
     local last = tail
     while head <= last do
       local co = queue[head]
       queue[head] = nil
       head = head + 1
       coroutine.resume(co)
-      if coroutine.status(co) == "suspended" then
-        tail = tail + 1
-        queue[tail] = co
-      end
+      if coroutine.status(co) == "suspended" then push(co) end
     end
+    return head <= tail
+  end
+  return push, run
+end
+
+if impl == "moonlet" then
+  local m = require "moonlet"
+  m.run(function()
+    report(function()
+      local all = m.future()
+      local done = 0
+      local function task()
+        m.yield()
+        done = done + 1
+        if done == N then all:set_result() end
+      end
+      local t0 = B.clock()
+      for _ = 1, N do m.spawn(task) end
+      all:await()
+      return B.clock() - t0
+    end)
   end)
-  uv.run()
-  B.result("tasks_per_s", N / (B.clock() - t0))
+
+elseif impl == "raw" then
+  report(function()
+    local push, run = fifo()
+    local done = 0
+    local function task()
+      coroutine.yield()
+      done = done + 1
+    end
+    local t0 = B.clock()
+    for _ = 1, N do push(coroutine.create(task)) end
+    while run() do end
+    assert(done == N)
+    return B.clock() - t0
+  end)
+
+elseif impl == "luv" then
+  -- Coroutines resumed from a libuv idle callback that drains the FIFO.
+  local uv = require "luv"
+  local idle = uv.new_idle()
+  report(function()
+    local push, run = fifo()
+    local done = 0
+    local function task()
+      coroutine.yield()
+      done = done + 1
+      if done == N then idle:stop() end
+    end
+    local t0 = B.clock()
+    for _ = 1, N do push(coroutine.create(task)) end
+    idle:start(run)
+    uv.run()
+    assert(done == N)
+    return B.clock() - t0
+  end)
 
 elseif impl == "cqueues" then
   local cqueues = require "cqueues"
   local cq = cqueues.new()
-  local done = 0
-  local function task()
-    cqueues.sleep(0)
-    done = done + 1
-  end
-  local t0 = B.clock()
-  for _ = 1, N do cq:wrap(task) end
-  assert(cq:loop())
-  assert(done == N)
-  B.result("tasks_per_s", N / (B.clock() - t0))
+  report(function()
+    local done = 0
+    local function task()
+      cqueues.sleep(0)
+      done = done + 1
+    end
+    local t0 = B.clock()
+    for _ = 1, N do cq:wrap(task) end
+    assert(cq:loop())
+    assert(done == N)
+    return B.clock() - t0
+  end)
 else
   error("unknown implementation " .. tostring(impl))
 end

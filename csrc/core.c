@@ -107,7 +107,8 @@ static void count_handle(uv_handle_t *h, void *arg) {
   handle_count *c = arg;
   if (uv_is_closing(h)) return;
   if (h == (uv_handle_t *)&c->lp->prepare || h == (uv_handle_t *)&c->lp->idle ||
-      h == (uv_handle_t *)&c->lp->sleep_timer)
+      h == (uv_handle_t *)&c->lp->sleep_timer ||
+      h == (uv_handle_t *)&c->lp->pool_timer)
     return;
   c->n++;
 }

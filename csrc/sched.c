@@ -19,7 +19,11 @@
 #include "future.h"
 #include "tools.h"
 
-#define POOL_MAX 1024      /* idle Lua threads kept for new tasks */
+/* Finished tasks' threads wait in a pool for new tasks. It keeps what a
+ * burst of tasks leaves behind while spawning goes on, and gives back, every
+ * POOL_TRIM_MS, the threads above POOL_KEEP that stayed unused meanwhile. */
+#define POOL_KEEP 1024
+#define POOL_TRIM_MS 1000
 
 /* Lua 5.4.6 renamed lua_resetthread and deprecated the old name. */
 #if LUA_VERSION_RELEASE_NUM >= 50406
@@ -309,15 +313,52 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
 
 /* --- task bookkeeping ---------------------------------------------------- */
 
+/* Keeps the first keep pooled threads in a new table (the old one's array
+ * would keep its size). Called protected: it allocates. */
+static int shrink_pool(lua_State *L) {
+  moonlet_loop *lp = lua_touserdata(L, 1);
+  int i, keep = (int)lua_tointeger(L, 2);
+  lua_createtable(L, keep, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->pool_ref);
+  for (i = 1; i <= keep; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -3, i);
+  }
+  lua_pop(L, 1);
+  lua_rawseti(L, LUA_REGISTRYINDEX, lp->pool_ref);
+  lp->npool = keep;
+  return 0;
+}
+
+/* Releases the threads that stayed in the pool, above POOL_KEEP, since the
+ * last tick; the timer stops when nothing is above POOL_KEEP. */
+static void on_pool_trim(uv_timer_t *h) {
+  moonlet_loop *lp = h->data;
+  lua_State *L = lp->LC;
+  int unused = lp->pool_low - POOL_KEEP;
+  if (unused > 0 && lua_checkstack(L, 4)) {
+    lua_pushcfunction(L, shrink_pool);
+    lua_pushlightuserdata(L, lp);
+    lua_pushinteger(L, lp->npool - unused);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1); /* next tick */
+  }
+  lp->pool_low = lp->npool;
+  if (lp->npool <= POOL_KEEP) uv_timer_stop(h);
+}
+
 /* The finished task's thread goes back to the pool for the next spawn. */
 static void recycle_thread(moonlet_loop *lp, moonlet_task *t, int box) {
   lua_State *T = t->T;
   lua_sethook(T, NULL, 0, 0);
-  if (lp->npool < POOL_MAX && lua_status(T) == LUA_OK && !lp->closing) {
+  if (lua_status(T) == LUA_OK && !lp->closing) {
     lua_rawgeti(T, LUA_REGISTRYINDEX, lp->pool_ref);
     lua_pushthread(T);
     lua_rawseti(T, -2, ++lp->npool);
     lua_pop(T, 1);
+    if (lp->npool == POOL_KEEP + 1 && !uv_is_active((uv_handle_t *)&lp->pool_timer)) {
+      lp->pool_low = lp->npool;
+      uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS, POOL_TRIM_MS);
+    }
   }
   lua_pushnil(T);
   lua_setiuservalue(T, box, MOONLET_UV_THREAD);
@@ -389,6 +430,7 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
     lua_rawgeti(L, -1, lp->npool);
     lua_pushnil(L);
     lua_rawseti(L, -3, lp->npool--);
+    if (lp->npool < lp->pool_low) lp->pool_low = lp->npool;
     lua_remove(L, -2);
     T = lua_tothread(L, -1);
   } else {
@@ -594,6 +636,9 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   uv_idle_init(lp->uv, &lp->idle);
   lp->idle.data = lp;
   moonlet__timer_init(lp);
+  uv_timer_init(lp->uv, &lp->pool_timer);
+  lp->pool_timer.data = lp;
+  uv_unref((uv_handle_t *)&lp->pool_timer);
   lp->main_wait.loop = lp;
   lp->main_wait.heap_idx = UINT32_MAX;
   lp->main_wait.task = NULL;
@@ -642,6 +687,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);
   moonlet__timer_close(lp);
+  uv_close((uv_handle_t *)&lp->pool_timer, NULL);
   uv_run(lp->uv, UV_RUN_DEFAULT);
   uv_loop_close(lp->uv);
   /* Tasks that ignored cancellation keep their objects; their slices die

@@ -159,6 +159,8 @@ struct moonlet_loop {
   int refs;               /* registry ref of the table holding our refs */
   int pool_ref;           /* registry ref of the pool of idle threads */
   int npool;
+  int pool_low;           /* the fewest pooled threads since the last trim */
+  uv_timer_t pool_timer;  /* trims the pool while it holds over POOL_KEEP */
   int on_error_ref;
   int mt[MOONLET_MT_COUNT]; /* registry refs of our metatables, 0 unset */
   const void *mt_ptr[MOONLET_MT_COUNT];
