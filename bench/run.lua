@@ -1,6 +1,7 @@
 -- Runs every benchmark REPS times per implementation (each run a fresh
 -- process), and prints the medians with ratios against baselines measured
--- in the same run.   lua5.4 bench/run.lua [REPS]   (make bench)
+-- in the same run.   lua5.4 bench/run.lua [REPS [NAME...]]   (make bench)
+-- NAMEs (spawn, switch, throughput, idle) pick some benchmarks only.
 package.path = "./bench/?.lua;" .. package.path
 local D = require "driver"
 local median = D.median
@@ -57,7 +58,11 @@ local benches = {
 }
 
 print(("moonlet benchmarks: median of %d runs each, %s"):format(REPS, os.date("!%Y-%m-%d %H:%M UTC")))
+local only = {}
+for i = 2, #arg do only[arg[i]] = true end
+
 for _, b in ipairs(benches) do
+  if next(only) and not only[b.name] then goto skip end
   print(("\n### %s: %s\n"):format(b.name, b.what))
   print(("| implementation | %s | moonlet (fast path) vs this |"):format(b.unit))
   print("|---|---:|---:|")
@@ -75,4 +80,5 @@ for _, b in ipairs(benches) do
     io.stdout:flush()
     ::next::
   end
+  ::skip::
 end
