@@ -163,8 +163,10 @@ check-embed-asan:
 	@LD_LIBRARY_PATH=$(dir $(ASAN_LIB)) ASAN_OPTIONS=detect_stack_use_after_return=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./build-asan/test-embed
 
+# No libc freeres: in a forked child whose exec failed it runs libuv's
+# destructor, which joins thread-pool threads the child does not have.
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
-  --suppressions=tools/valgrind.supp \
+  --run-libc-freeres=no --suppressions=tools/valgrind.supp \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite
 check-valgrind: all
 	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \

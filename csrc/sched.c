@@ -356,7 +356,7 @@ static void recycle_thread(moonlet_loop *lp, moonlet_task *t, int box) {
     lua_rawseti(T, -2, ++lp->npool);
     lua_pop(T, 1);
     if (lp->npool == POOL_KEEP + 1 && !uv_is_active((uv_handle_t *)&lp->pool_timer)) {
-      lp->pool_low = lp->npool;
+      lp->pool_low = POOL_KEEP; /* the ones above have not waited yet */
       uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS, POOL_TRIM_MS);
     }
   }
