@@ -18,27 +18,6 @@ local function report(round)
   B.result("tasks_per_s_warm", median({ table.unpack(rates, 2) }) or rates[1])
 end
 
--- The least a Lua scheduler does: a FIFO of coroutines, drained by run.
-local function fifo()
-  local queue, head, tail = {}, 1, 0
-  local function push(co)
-    tail = tail + 1
-    queue[tail] = co
-  end
-  local function run()
-    local last = tail
-    while head <= last do
-      local co = queue[head]
-      queue[head] = nil
-      head = head + 1
-      coroutine.resume(co)
-      if coroutine.status(co) == "suspended" then push(co) end
-    end
-    return head <= tail
-  end
-  return push, run
-end
-
 if impl == "moonlet" then
   local m = require "moonlet"
   m.run(function()
@@ -58,26 +37,39 @@ if impl == "moonlet" then
   end)
 
 elseif impl == "raw" then
+  -- The least a Lua scheduler does: a FIFO of coroutines.
   report(function()
-    local push, run = fifo()
+    local queue, head, tail = {}, 1, 0
     local done = 0
     local function task()
       coroutine.yield()
       done = done + 1
     end
     local t0 = B.clock()
-    for _ = 1, N do push(coroutine.create(task)) end
-    while run() do end
+    for _ = 1, N do
+      tail = tail + 1
+      queue[tail] = coroutine.create(task)
+    end
+    while head <= tail do
+      local co = queue[head]
+      queue[head] = nil
+      head = head + 1
+      coroutine.resume(co)
+      if coroutine.status(co) == "suspended" then
+        tail = tail + 1
+        queue[tail] = co
+      end
+    end
     assert(done == N)
     return B.clock() - t0
   end)
 
 elseif impl == "luv" then
-  -- Coroutines resumed from a libuv idle callback that drains the FIFO.
+  -- Coroutines resumed from a libuv idle callback that drains a FIFO.
   local uv = require "luv"
   local idle = uv.new_idle()
   report(function()
-    local push, run = fifo()
+    local queue, head, tail = {}, 1, 0
     local done = 0
     local function task()
       coroutine.yield()
@@ -85,8 +77,23 @@ elseif impl == "luv" then
       if done == N then idle:stop() end
     end
     local t0 = B.clock()
-    for _ = 1, N do push(coroutine.create(task)) end
-    idle:start(run)
+    for _ = 1, N do
+      tail = tail + 1
+      queue[tail] = coroutine.create(task)
+    end
+    idle:start(function()
+      local last = tail
+      while head <= last do
+        local co = queue[head]
+        queue[head] = nil
+        head = head + 1
+        coroutine.resume(co)
+        if coroutine.status(co) == "suspended" then
+          tail = tail + 1
+          queue[tail] = co
+        end
+      end
+    end)
     uv.run()
     assert(done == N)
     return B.clock() - t0
