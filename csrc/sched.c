@@ -36,12 +36,25 @@
 
 /* --- refs ---------------------------------------------------------------- */
 
+/* Refs are slots of one table. Free slot numbers wait in a C array (LIFO),
+ * so taking and giving back one touch the table once; luaL_ref keeps its
+ * free list in the table and reads and writes it three times. A slot is
+ * taken anew only when none is free, so the table stays a dense array. */
 int moonlet__ref(lua_State *L, moonlet_loop *lp) {
   int r;
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return LUA_REFNIL;
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
-  lua_rotate(L, -2, 1);
-  r = luaL_ref(L, -2);
-  lua_pop(L, 1);
+  lua_pushvalue(L, -2);
+  r = lp->nfree_refs > 0 ? lp->free_refs[lp->nfree_refs - 1] : lp->nrefs + 1;
+  lua_rawseti(L, -2, r); /* may raise (memory): nothing taken yet */
+  if (r == lp->nrefs + 1)
+    lp->nrefs++;
+  else
+    lp->nfree_refs--;
+  lua_pop(L, 2);
   return r;
 }
 
@@ -58,8 +71,24 @@ void moonlet__getref(lua_State *L, moonlet_loop *lp, int ref) {
 void moonlet__unref(lua_State *L, moonlet_loop *lp, int ref) {
   if (ref < 0) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
-  luaL_unref(L, -1, ref);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, ref);
   lua_pop(L, 1);
+  if (lp->closed) return; /* the array is gone */
+  if (lp->nfree_refs == lp->cap_free_refs) {
+    int cap = lp->cap_free_refs ? 2 * lp->cap_free_refs : 64;
+    int *a = realloc(lp->free_refs, (size_t)cap * sizeof *a);
+    if (!a) return; /* the slot stays empty for good: no harm */
+    lp->free_refs = a;
+    lp->cap_free_refs = cap;
+  }
+  lp->free_refs[lp->nfree_refs++] = ref;
+}
+
+static void free_refs_close(moonlet_loop *lp) {
+  free(lp->free_refs);
+  lp->free_refs = NULL;
+  lp->nfree_refs = lp->cap_free_refs = 0;
 }
 
 void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs) {
@@ -349,15 +378,17 @@ static void on_pool_trim(uv_timer_t *h) {
 /* The finished task's thread goes back to the pool for the next spawn. */
 static void recycle_thread(moonlet_loop *lp, moonlet_task *t, int box) {
   lua_State *T = t->T;
+  uv_handle_t *timer = (uv_handle_t *)&lp->pool_timer;
   lua_sethook(T, NULL, 0, 0);
   if (lua_status(T) == LUA_OK && !lp->closing) {
     lua_rawgeti(T, LUA_REGISTRYINDEX, lp->pool_ref);
     lua_pushthread(T);
     lua_rawseti(T, -2, ++lp->npool);
     lua_pop(T, 1);
-    if (lp->npool == POOL_KEEP + 1 && !uv_is_active((uv_handle_t *)&lp->pool_timer)) {
+    if (lp->npool > POOL_KEEP && !uv_is_active(timer)) {
       lp->pool_low = POOL_KEEP; /* the ones above have not waited yet */
-      uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS, POOL_TRIM_MS);
+      uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS,
+                     POOL_TRIM_MS);
     }
   }
   lua_pushnil(T);
@@ -675,6 +706,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
     moonlet__remote_close(lp);
     moonlet__host_detach(lp);
     lp->closed = 1;
+    free_refs_close(lp);
     return;
   }
   shutdown_tasks(L, lp);
@@ -684,6 +716,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   moonlet__host_detach(lp);
   moonlet__fibers_close(lp);
   lp->closed = 1;
+  free_refs_close(lp);
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);
   moonlet__timer_close(lp);

@@ -157,6 +157,9 @@ struct moonlet_loop {
   uv_loop_t own_uv;
   lua_State *LC;          /* the thread that runs callbacks */
   int refs;               /* registry ref of the table holding our refs */
+  int nrefs;              /* slots of that table ever used */
+  int *free_refs;         /* slots free for reuse, last freed on top */
+  int nfree_refs, cap_free_refs;
   int pool_ref;           /* registry ref of the pool of idle threads */
   int npool;
   int pool_low;           /* the fewest pooled threads since the last trim */

@@ -195,6 +195,26 @@ describe("tasks", function()
     assert.equal(7, m.spawn(function() m.yield(); return 7 end):await())
   end)
 
+  it("give back what the loop keeps for them once they end", function()
+    local base = m.stats().refs
+    for _ = 1, 3 do
+      local ts, fs = {}, {}
+      for i = 1, 500 do
+        ts[i] = m.spawn(function() m.yield(); return i end)
+        fs[i] = m.future()
+        fs[i]:on_done(function() end)
+        m.call_soon(function() fs[i]:set_result(i) end)
+      end
+      assert.is_true(m.stats().refs >= base + 500)
+      for i = 1, 500 do
+        assert.equal(i, ts[i]:await())
+        assert.equal(i, fs[i]:await())
+      end
+      m.sleep(0)
+      assert.equal(base, m.stats().refs)
+    end
+  end)
+
   it("run 100,000 tasks at once", function()
     local n, done = 100000, 0
     for _ = 1, n do m.spawn(function() m.yield(); done = done + 1 end) end
