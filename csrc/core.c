@@ -121,6 +121,14 @@ static int l_handles(lua_State *L) {
   return 1;
 }
 
+/* Requests libuv still has in flight (thread-pool jobs, file operations,
+ * lookups, writes), for the specs: an abandoned job may still hold a
+ * descriptor. */
+static int l_requests(lua_State *L) {
+  lua_pushinteger(L, moonlet__loop(L)->uv->active_reqs.count);
+  return 1;
+}
+
 moonlet_loop *moonlet__loop_of(lua_State *L) {
   moonlet_loop *lp = NULL;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key) == LUA_TUSERDATA)
@@ -171,6 +179,7 @@ int luaopen_moonlet_core(lua_State *L) {
                                    {"_error", l_error},
                                    {"_shield", l_shield},
                                    {"_handles", l_handles},
+                                   {"_requests", l_requests},
                                    {NULL, NULL}};
   moonlet_loop *lp = get_loop(L);
   lua_newtable(L);

@@ -10,6 +10,7 @@ describe("moonlet.fs", function()
   local dir, fds_before
 
   setup(function()
+    U.quiesce()
     fds_before = fd_count()
     dir = fs.tmpname() .. ".d"
     assert(fs.mkdir(dir))
@@ -118,10 +119,7 @@ describe("moonlet.fs", function()
     -- Let the orphaned job finish: it is released when it ends.
     local w = assert(io.open(fifo, "w"))
     w:close()
-    for _ = 1, 100 do
-      if m.stats().tasks == 0 and require("moonlet.core")._handles() == 0 then break end
-      m.sleep(0.002)
-    end
+    U.quiesce()
     fs.remove(fifo)
   end)
 
@@ -234,6 +232,7 @@ describe("moonlet.fs", function()
   end)
 
   it("cancelling a task mid-read or mid-open leaks nothing", function()
+    U.quiesce() -- the file the collector closed above may still be closing
     local before = fd_count()
     for _ = 1, 20 do
       local t1 = m.spawn(function()
@@ -249,7 +248,7 @@ describe("moonlet.fs", function()
     end
     -- orphaned jobs close their descriptors when they end, whenever that is
     collectgarbage()
-    assert.equal(before, U.settled_fd_count(before))
+    assert.is_true(U.settled_fd_count(before) <= before)
   end)
 
   teardown(function()
@@ -266,6 +265,6 @@ describe("moonlet.fs", function()
 
   it("leaves no task, handle or file descriptor behind", function()
     U.assert_clean()
-    assert.equal(fds_before, U.settled_fd_count(fds_before))
+    assert.is_true(U.settled_fd_count(fds_before) <= fds_before)
   end)
 end)

@@ -314,6 +314,7 @@ describe("moonlet.tcp", function()
   end)
 
   it("cancelling a task blocked in read, write, connect or accept frees its handle", function()
+    U.quiesce()
     local before = U.fd_count()
     local hold = {}
     local srv, port = server(function(s) hold[#hold + 1] = s; s:read("a") end)
@@ -350,7 +351,7 @@ describe("moonlet.tcp", function()
     srv:close()
     collectgarbage()
     collectgarbage()
-    assert.equal(before, U.settled_fd_count(before))
+    assert.is_true(U.settled_fd_count(before) <= before)
   end)
 
   it("raises on use after close; close is idempotent, also as __close and __gc", function()

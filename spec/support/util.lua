@@ -35,13 +35,23 @@ end
 
 --- The leak check every spec file ends with: nothing left running, no
 -- handle left open once the loop has run dry and garbage is collected.
-function U.assert_clean()
-  -- Closing is asynchronous (libuv close callbacks, pool jobs a cancelled
-  -- caller left behind): give it time on a loaded machine.
+--- Collects garbage (finalizers close what was dropped), then waits (up to
+-- 5 s) until no task runs and libuv has no handle open and no request in
+-- flight: closing is asynchronous (close callbacks, pool jobs a cancelled
+-- caller left behind, which may still hold a descriptor).
+function U.quiesce()
+  collectgarbage()
+  collectgarbage()
   for _ = 1, 500 do
-    if m.stats().tasks == 0 and core._handles() == 0 then break end
+    if m.stats().tasks == 0 and core._handles() == 0 and core._requests() == 0 then
+      return
+    end
     m.sleep(0.01)
   end
+end
+
+function U.assert_clean()
+  U.quiesce()
   collectgarbage()
   collectgarbage()
   local names = {}
@@ -63,12 +73,15 @@ function U.fd_count()
   return n
 end
 
---- The count of open descriptors once it is back to expected, or after
--- 5 s: a descriptor closes on the thread pool or on a later loop turn.
+--- The count of open descriptors once it is back to expected or below, or
+-- after 5 s: a descriptor closes on the thread pool or on a later loop turn.
+-- Below is no leak: something outside libuv that was open when the count
+-- was taken may have closed since (libcurl's threaded resolver, for one,
+-- lets a lookup thread with its socket pair outlive its transfer).
 function U.settled_fd_count(expected)
   local n = U.fd_count()
   for _ = 1, 500 do
-    if n == expected then break end
+    if n <= expected then break end
     m.sleep(0.01)
     n = U.fd_count()
   end
@@ -83,11 +96,12 @@ function U.descriptor_check(warmup)
   local before
   return function()
     if warmup then warmup() end
+    U.quiesce() -- what the specs before opened may still be closing
     before = U.fd_count()
   end, function()
     U.assert_clean()
     local now = U.settled_fd_count(before)
-    assert(now == before, ("%d file descriptors open, %d before"):format(now, before))
+    assert(now <= before, ("%d file descriptors open, %d before"):format(now, before))
   end
 end
 
