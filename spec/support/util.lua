@@ -33,8 +33,6 @@ function U.native_switches(fn, ...)
   return m.stats().native_switches - before
 end
 
---- The leak check every spec file ends with: nothing left running, no
--- handle left open once the loop has run dry and garbage is collected.
 --- Collects garbage (finalizers close what was dropped), then waits (up to
 -- 5 s) until no task runs and libuv has no handle open and no request in
 -- flight: closing is asynchronous (close callbacks, pool jobs a cancelled
@@ -50,6 +48,8 @@ function U.quiesce()
   end
 end
 
+--- The leak check every spec file ends with: nothing left running, no
+-- handle left open once the loop has run dry and garbage is collected.
 function U.assert_clean()
   U.quiesce()
   collectgarbage()
