@@ -88,13 +88,13 @@ static void fiber_main(void *arg) {
   lua_State *L = run->L;
   FIBER_FINISH(NULL, &run->back_lo, &run->back_size);
   /* From here on a native suspension keeps the frames below fiber_body. */
-  run->t->shared_sp = run->back.sp;
+  run->t->nat->shared_sp = run->back.sp;
   lua_pushlightuserdata(L, run);
   lua_pushcclosure(L, call_fn, 1);
   lua_insert(L, 1);
   run->status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
   FIBER_START(NULL, run->back_lo, run->back_size); /* this fiber is done */
-  moonlet__ctx_switch(&run->t->ctx, &run->back);
+  moonlet__ctx_switch(&run->t->nat->ctx, &run->back);
 }
 
 /* The task's body: upvalues fn, arg, stack size. */
@@ -106,6 +106,7 @@ static int fiber_body(lua_State *L) {
   size_t size = (size_t)lua_tointeger(L, lua_upvalueindex(3));
   if (!lp || !lp->current || lp->current->T != L)
     return luaL_error(L, "a C fiber runs only as its own task");
+  moonlet__task_native(L, lp, lp->current);
   if (!(fs = take_stack(lp, size)))
     return luaL_error(L, "cannot map a C fiber's stack");
   u.p = lua_touserdata(L, lua_upvalueindex(1));
@@ -116,15 +117,15 @@ static int fiber_body(lua_State *L) {
   run.fake = NULL;
   run.status = LUA_OK;
   moonlet__stack_fresh(&fs->s, fs->s.lo, (size_t)(fs->s.hi - fs->s.lo));
-  moonlet__ctx_init(&run.t->ctx, fs->s.lo, (size_t)(fs->s.hi - fs->s.lo),
+  moonlet__ctx_init(&run.t->nat->ctx, fs->s.lo, (size_t)(fs->s.hi - fs->s.lo),
                     fiber_main, &run);
-  run.t->fiber = &fs->s;
+  run.t->nat->fiber = &fs->s;
   FIBER_START(&run.fake, fs->s.lo, (size_t)(fs->s.hi - fs->s.lo));
-  moonlet__ctx_switch(&run.back, &run.t->ctx);
+  moonlet__ctx_switch(&run.back, &run.t->nat->ctx);
   FIBER_FINISH(run.fake, NULL, NULL);
   /* The function returned (or raised) on the fiber's stack. */
-  run.t->fiber = NULL;
-  run.t->shared_sp = NULL;
+  run.t->nat->fiber = NULL;
+  run.t->nat->shared_sp = NULL;
   give_stack(lp, fs);
   if (run.status != LUA_OK) return lua_error(L);
   return lua_gettop(L);

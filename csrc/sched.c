@@ -210,17 +210,66 @@ static void out_of_memory(void) {
   abort();
 }
 
+/* Ended tasks' native states kept for reuse, with their slice buffers
+ * unless a deep stack made one big. */
+#define NATIVE_KEEP 64
+#define NATIVE_KEEP_SLICE (64 * 1024)
+
+moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
+                                     moonlet_task *t) {
+  moonlet_native *n = t->nat;
+  if (n) return n;
+  if ((n = lp->free_nat) != NULL) {
+    lp->free_nat = n->next;
+    lp->nfree_nat--;
+  } else {
+    if (!(n = malloc(sizeof *n))) luaL_error(L, "not enough memory");
+    memset(n, 0, sizeof *n);
+  }
+  n->next = NULL;
+  return t->nat = n;
+}
+
+static void give_native(moonlet_loop *lp, moonlet_task *t) {
+  moonlet_native *n = t->nat;
+  if (!n) return;
+  t->nat = NULL;
+  n->fiber = NULL;
+  n->shared_sp = NULL;
+  n->fake_stack = NULL;
+  if (n->slice.cap > NATIVE_KEEP_SLICE) moonlet__slice_free(&n->slice);
+  if (lp->nfree_nat < NATIVE_KEEP && !lp->closed) {
+    n->next = lp->free_nat;
+    lp->free_nat = n;
+    lp->nfree_nat++;
+    return;
+  }
+  moonlet__slice_free(&n->slice);
+  free(n);
+}
+
+static void free_nat_close(moonlet_loop *lp) {
+  moonlet_native *n;
+  while ((n = lp->free_nat) != NULL) {
+    lp->free_nat = n->next;
+    moonlet__slice_free(&n->slice);
+    free(n);
+  }
+  lp->nfree_nat = 0;
+}
+
 /* Copies the suspended owner's slice away so another task can use the
  * stack. */
 static void copy_out_owner(moonlet_loop *lp) {
   moonlet_task *o = lp->stack_owner;
   /* In a C fiber the registers are on the fiber's stack; the task's part
    * of the shared stack ends where it entered the fiber. */
-  const char *sp = o->fiber ? o->shared_sp : o->ctx.sp;
+  moonlet_native *n = o->nat;
+  const char *sp = n->fiber ? n->shared_sp : n->ctx.sp;
   if (sp < lp->stack.lo) sp = lp->stack.lo; /* ucontext's estimate */
-  if (moonlet__slice_save(&o->slice, &lp->stack, sp) != 0) out_of_memory();
+  if (moonlet__slice_save(&n->slice, &lp->stack, sp) != 0) out_of_memory();
   lp->stats.slices_copied++;
-  lp->stats.bytes_copied += o->slice.len;
+  lp->stats.bytes_copied += n->slice.len;
   lp->stack_state = STACK_EMPTY;
   lp->stack_owner = NULL;
 }
@@ -303,15 +352,16 @@ static void run_on_runner(moonlet_loop *lp) {
 
 /* Continues a natively suspended task where it stopped. */
 static void resume_native(moonlet_loop *lp, moonlet_task *t) {
+  moonlet_native *n = t->nat;
   if (lp->stack_state != STACK_TASK || lp->stack_owner != t) {
     if (lp->stack_state == STACK_TASK) copy_out_owner(lp);
-    moonlet__slice_restore(&t->slice, &lp->stack);
+    moonlet__slice_restore(&n->slice, &lp->stack);
     lp->stats.slices_copied++;
-    lp->stats.bytes_copied += t->slice.len;
+    lp->stats.bytes_copied += n->slice.len;
   }
   lp->stack_state = STACK_EMPTY;
   lp->stack_owner = NULL;
-  enter_stack(lp, &t->ctx, t->fiber ? t->fiber : &lp->stack);
+  enter_stack(lp, &n->ctx, n->fiber ? n->fiber : &lp->stack);
 }
 
 static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
@@ -437,7 +487,7 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
   lp->stats.finished++;
   moonlet__future_settle(T, lp, &t->fut, box, state, nres);
   if (state == FS_FAILED) moonlet__setmt(T, lp, box, MOONLET_MT_TASK_FAILED);
-  moonlet__slice_free(&t->slice);
+  give_native(lp, t);
   moonlet__unref(T, lp, t->box_ref);
   t->box_ref = LUA_NOREF;
   recycle_thread(lp, t, box);
@@ -476,7 +526,6 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   mq_init(&t->run.node);
   mq_init(&t->live_node);
   mq_init(&t->wait.node);
-  t->loop = lp;
   t->T = T;
   t->state = TS_NEW;
   t->nargs = nargs;
@@ -538,8 +587,13 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   moonlet_wait *w;
   if (t) {
     if (lp->closing) moonlet__raise_cancelled(L, lp, t);
-    if (!own_yieldable(t, L) && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
-      luaL_error(L, "cannot block inside a __gc finalizer");
+    if (!own_yieldable(t, L)) {
+      if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+        luaL_error(L, "cannot block inside a __gc finalizer");
+      moonlet__task_native(L, lp, t);
+    } else if (lp->force_native) {
+      moonlet__task_native(L, lp, t);
+    }
     if (t->cancel_requested && t->shield == 0)
       moonlet__raise_cancelled(L, lp, t);
     w = &t->wait;
@@ -572,7 +626,7 @@ static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
   lp->stats.native_switches++;
   lp->stack_state = STACK_TASK;
   lp->stack_owner = t;
-  leave_stack(lp, &t->ctx, &t->fake_stack);
+  leave_stack(lp, &t->nat->ctx, &t->nat->fake_stack);
   t->state = TS_RUNNING;
 }
 
@@ -707,6 +761,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
     moonlet__host_detach(lp);
     lp->closed = 1;
     free_refs_close(lp);
+    free_nat_close(lp);
     return;
   }
   shutdown_tasks(L, lp);
@@ -717,6 +772,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   moonlet__fibers_close(lp);
   lp->closed = 1;
   free_refs_close(lp);
+  free_nat_close(lp);
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);
   moonlet__timer_close(lp);

@@ -120,21 +120,11 @@ enum {
   TS_DONE
 };
 
-/* A task lives inside its Lua object; the loop anchors the object (box_ref)
- * until the task ends, then the collector owns it like any value. */
-struct moonlet_task {
-  moonlet_future fut;     /* first: a task is a future */
-  moonlet_runnable run;   /* link in the run queue */
-  moonlet_loop *loop;
-  lua_State *T;           /* the task's Lua thread (user value THREAD) */
-  int box_ref;            /* the task object, in refs, while unfinished */
-  int state;
-  int nargs;              /* arguments waiting on T for the first resume */
-  unsigned cancel_requested : 1, fast_yield : 1;
-  int shield;             /* > 0: cancellation is held back (shield) */
-  uint64_t id;
-  mqueue live_node;       /* link in the loop's list of unfinished tasks */
-  moonlet_wait wait;
+/* What only a task that suspends natively or runs a C fiber needs. The
+ * loop lends it on first need and takes it back, slice buffer and all, when
+ * the task ends, so most tasks stay small and natively switching ones do not
+ * allocate. */
+typedef struct moonlet_native {
   moonlet_ctx ctx;        /* registers while natively suspended */
   moonlet_slice slice;    /* its stack slice while another task owns it */
   void *fake_stack;       /* AddressSanitizer's per-fiber state */
@@ -142,6 +132,24 @@ struct moonlet_task {
    * where the task's frames on the shared stack end (its slice). */
   moonlet_stack *fiber;
   void *shared_sp;
+  struct moonlet_native *next; /* in the loop's free list */
+} moonlet_native;
+
+/* A task lives inside its Lua object; the loop anchors the object (box_ref)
+ * until the task ends, then the collector owns it like any value. */
+struct moonlet_task {
+  moonlet_future fut;     /* first: a task is a future */
+  moonlet_runnable run;   /* link in the run queue */
+  lua_State *T;           /* the task's Lua thread (user value THREAD) */
+  int box_ref;            /* the task object, in refs, while unfinished */
+  int nargs;              /* arguments waiting on T for the first resume */
+  int shield;             /* > 0: cancellation is held back (shield) */
+  uint8_t state;
+  uint8_t cancel_requested, fast_yield;
+  uint64_t id;
+  mqueue live_node;       /* link in the loop's list of unfinished tasks */
+  moonlet_wait wait;
+  moonlet_native *nat;    /* NULL until it first needs one */
 };
 
 typedef struct moonlet_stats {
@@ -164,6 +172,8 @@ struct moonlet_loop {
   int npool;
   int pool_low;           /* the fewest pooled threads since the last trim */
   uv_timer_t pool_timer;  /* trims the pool while it holds over POOL_KEEP */
+  moonlet_native *free_nat; /* native states of ended tasks, for reuse */
+  int nfree_nat;
   int on_error_ref;
   int mt[MOONLET_MT_COUNT]; /* registry refs of our metatables, 0 unset */
   const void *mt_ptr[MOONLET_MT_COUNT];
@@ -227,6 +237,11 @@ void moonlet__setmt(lua_State *L, moonlet_loop *lp, int idx, int kind);
 /* Checks that the caller may block here and returns the wait to register.
  * Raises for callbacks, finalizers, a closed loop, and a cancelled task. */
 moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp);
+
+/* t's native state, lent from the loop if it has none yet. Raises if
+ * memory is short (nothing has changed then). */
+moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
+                                     moonlet_task *t);
 
 /* Raises Cancelled if the current task was cancelled (and is not shielded).
  * Operations that may complete without blocking call it first, so every
