@@ -206,7 +206,7 @@ static void leave_stack(moonlet_loop *lp, moonlet_ctx *from, void **fake) {
 }
 
 static void out_of_memory(void) {
-  fputs("moonlet: out of memory saving a task's stack slice\n", stderr);
+  fputs("moonlet: out of memory suspending a task natively\n", stderr);
   abort();
 }
 
@@ -215,19 +215,26 @@ static void out_of_memory(void) {
 #define NATIVE_KEEP 64
 #define NATIVE_KEEP_SLICE (64 * 1024)
 
-moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
-                                     moonlet_task *t) {
+/* NULL if memory is short. */
+static moonlet_native *lend_native(moonlet_loop *lp, moonlet_task *t) {
   moonlet_native *n = t->nat;
   if (n) return n;
   if ((n = lp->free_nat) != NULL) {
     lp->free_nat = n->next;
     lp->nfree_nat--;
   } else {
-    if (!(n = malloc(sizeof *n))) luaL_error(L, "not enough memory");
+    if (!(n = malloc(sizeof *n))) return NULL;
     memset(n, 0, sizeof *n);
   }
   n->next = NULL;
   return t->nat = n;
+}
+
+moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
+                                     moonlet_task *t) {
+  moonlet_native *n = lend_native(lp, t);
+  if (!n) luaL_error(L, "not enough memory");
+  return n;
 }
 
 static void give_native(moonlet_loop *lp, moonlet_task *t) {
@@ -622,6 +629,8 @@ void moonlet__checkpoint(lua_State *L, moonlet_loop *lp) {
 }
 
 static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
+  /* enter_block lent it already; this only guards the invariant. */
+  if (!lend_native(lp, t)) out_of_memory();
   t->state = TS_NATIVE;
   lp->stats.native_switches++;
   lp->stack_state = STACK_TASK;
