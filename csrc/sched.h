@@ -85,11 +85,11 @@ static inline void *moonlet__tagged(lua_State *L, int idx, uint64_t tag) {
 
 typedef struct moonlet_future {
   uint64_t tag;            /* MOONLET_TAG_FUTURE */
-  int state;
   int nres;                /* number of result values */
-  unsigned retrieved : 1;  /* someone looked at the outcome */
-  unsigned is_task : 1;
-  unsigned has_callbacks : 1;
+  uint8_t state;
+  uint8_t retrieved;       /* someone looked at the outcome */
+  uint8_t is_task;
+  uint8_t has_callbacks;
   mqueue waiters;          /* moonlet_wait.node */
 } moonlet_future;
 
