@@ -34,9 +34,8 @@ void moonlet__push_error_object(lua_State *L, const char *kind,
 int moonlet__raise_cancelled(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
   const char *msg = "task cancelled";
   if (lp->closing) msg = "the loop is closing";
-  if (t && t->box_ref >= 0) {
-    moonlet__push_task(L, lp, t);
-    lua_getiuservalue(L, -1, MOONLET_UV_AUX);
+  if (t && t->cancel_ref >= 0) {
+    moonlet__getref(L, lp, t->cancel_ref);
     if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
   }
   moonlet__push_error_object(L, "cancelled", msg);

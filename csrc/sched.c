@@ -378,8 +378,7 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
     /* Cancelled before it ever ran: its function never starts. */
     lua_State *T = t->T;
     lua_settop(T, 0);
-    moonlet__push_task(T, lp, t);
-    lua_getiuservalue(T, -1, MOONLET_UV_AUX);
+    moonlet__getref(T, lp, t->cancel_ref);
     moonlet__push_error_object(
         T, "cancelled",
         lua_type(T, -1) == LUA_TSTRING ? lua_tostring(T, -1) : "task cancelled");
@@ -433,7 +432,7 @@ static void on_pool_trim(uv_timer_t *h) {
 }
 
 /* The finished task's thread goes back to the pool for the next spawn. */
-static void recycle_thread(moonlet_loop *lp, moonlet_task *t, int box) {
+static void recycle_thread(moonlet_loop *lp, moonlet_task *t) {
   lua_State *T = t->T;
   uv_handle_t *timer = (uv_handle_t *)&lp->pool_timer;
   lua_sethook(T, NULL, 0, 0);
@@ -448,8 +447,6 @@ static void recycle_thread(moonlet_loop *lp, moonlet_task *t, int box) {
                      POOL_TRIM_MS);
     }
   }
-  lua_pushnil(T);
-  lua_setiuservalue(T, box, MOONLET_UV_THREAD);
   t->T = NULL;
 }
 
@@ -483,11 +480,6 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
   moonlet__push_task(T, lp, t);
   lua_insert(T, -nres - 1);
   box = lua_gettop(T) - nres;
-  if (st != LUA_OK) {
-    moonlet__getref(T, lp, tbref);
-    moonlet__unref(T, lp, tbref);
-    lua_setiuservalue(T, box, MOONLET_UV_AUX);
-  }
   t->state = TS_DONE;
   mq_remove(&t->live_node);
   lp->nlive--;
@@ -497,7 +489,13 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
   give_native(lp, t);
   moonlet__unref(T, lp, t->box_ref);
   t->box_ref = LUA_NOREF;
-  recycle_thread(lp, t, box);
+  moonlet__unref(T, lp, t->cancel_ref);
+  t->cancel_ref = LUA_NOREF;
+  /* The pool anchors the thread now; its slot takes the traceback. */
+  recycle_thread(lp, t);
+  moonlet__getref(T, lp, tbref);
+  moonlet__unref(T, lp, tbref);
+  lua_setiuservalue(T, box, MOONLET_UV_THREAD);
   lua_settop(T, 0);
 }
 
@@ -511,7 +509,7 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   moonlet__future_init(&t->fut);
   t->fut.is_task = 1;
   t->state = TS_DONE; /* inert until fully built */
-  t->box_ref = LUA_NOREF;
+  t->box_ref = t->cancel_ref = LUA_NOREF;
   moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
   if (lp->npool > 0) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, lp->pool_ref);
@@ -566,11 +564,8 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
   if (!t->cancel_requested) {
     t->cancel_requested = 1;
     if (msg_idx && !lua_isnoneornil(L, msg_idx)) {
-      msg_idx = lua_absindex(L, msg_idx);
-      moonlet__push_task(L, lp, t);
       lua_pushvalue(L, msg_idx);
-      lua_setiuservalue(L, -2, MOONLET_UV_AUX);
-      lua_pop(L, 1);
+      t->cancel_ref = moonlet__ref(L, lp);
     }
   }
   if (t->shield == 0 && w->status == MW_PENDING && w->detach) {

@@ -63,12 +63,12 @@ enum { FS_PENDING, FS_DONE, FS_FAILED, FS_CANCELLED };
  * first user value holds the parked done-callbacks, then its outcome. */
 enum {
   MOONLET_UV_RESULT = 1, /* callbacks; then the result(s) or the error */
-  MOONLET_UV_AUX = 2,    /* tasks: cancel message; then the traceback */
-  MOONLET_UV_THREAD = 3, /* tasks: the Lua thread while it runs */
-  MOONLET_UV_NAME = 4    /* tasks: the name given with set_name */
+  MOONLET_UV_THREAD = 2, /* tasks: the Lua thread while the task runs; then
+                          * the traceback of the error it ended with */
+  MOONLET_UV_NAME = 3    /* tasks: the name given with set_name */
 };
 #define MOONLET_FUTURE_UVS 1
-#define MOONLET_TASK_UVS 4
+#define MOONLET_TASK_UVS 3
 
 /* The hottest objects (futures, tasks, channels) start with a tag, so a
  * type check reads the object instead of fetching its metatable. Lua code
@@ -142,6 +142,7 @@ struct moonlet_task {
   moonlet_runnable run;   /* link in the run queue */
   lua_State *T;           /* the task's Lua thread (user value THREAD) */
   int box_ref;            /* the task object, in refs, while unfinished */
+  int cancel_ref;         /* the message given to cancel, in refs, till then */
   int nargs;              /* arguments waiting on T for the first resume */
   int shield;             /* > 0: cancellation is held back (shield) */
   uint8_t state;

@@ -69,7 +69,7 @@ static int t_traceback(lua_State *L) {
   moonlet_task *t = check_task(L, 1);
   if (t->state == TS_DONE) {
     if (t->fut.state == FS_DONE) return 0;
-    if (lua_getiuservalue(L, 1, MOONLET_UV_AUX) == LUA_TSTRING) return 1;
+    if (lua_getiuservalue(L, 1, MOONLET_UV_THREAD) == LUA_TSTRING) return 1;
     /* A moonlet error object carries its own traceback. */
     lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
     if (lua_istable(L, -1)) lua_getfield(L, -1, "traceback");
@@ -114,7 +114,7 @@ static int t_gc(lua_State *L) {
   if (!t || t->fut.state != FS_FAILED || t->fut.retrieved) return 0;
   t->fut.retrieved = 1;
   lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
-  lua_getiuservalue(L, 1, MOONLET_UV_AUX);
+  lua_getiuservalue(L, 1, MOONLET_UV_THREAD); /* the traceback */
   lua_pushliteral(L, "task '");
   push_name(L, 1, t);
   lua_pushliteral(L, "' failed and nobody awaited it");

@@ -206,9 +206,21 @@ describe("tasks", function()
         m.call_soon(function() fs[i]:set_result(i) end)
       end
       assert.is_true(m.stats().refs >= base + 500)
+      -- Cancelled with a message: the loop keeps the message until they end.
+      local stopped = {}
+      for i = 1, 100 do
+        stopped[i] = m.spawn(function() m.sleep(10) end)
+        if i % 2 == 0 then m.yield() end -- half of them started
+        stopped[i]:cancel("stop " .. i)
+      end
       for i = 1, 500 do
         assert.equal(i, ts[i]:await())
         assert.equal(i, fs[i]:await())
+      end
+      for i = 1, 100 do
+        local ok, err = pcall(stopped[i].await, stopped[i])
+        assert.is_false(ok)
+        assert.equal("stop " .. i, err.message)
       end
       m.sleep(0)
       assert.equal(base, m.stats().refs)
