@@ -88,6 +88,8 @@ static int l_stats(lua_State *L) {
   set_int(L, "bytes_copied", (lua_Integer)s->bytes_copied);
   set_int(L, "fresh_runners", (lua_Integer)s->fresh_runners);
   set_int(L, "pooled_threads", lp->npool);
+  set_int(L, "pooled_native", lp->nfree_nat);
+  set_int(L, "pooled_native_bytes", (lua_Integer)moonlet__pooled_native_bytes(lp));
   set_int(L, "refs", lp->nrefs - lp->nfree_refs);
   set_int(L, "sleeping", (lua_Integer)lp->nsleepers);
   set_int(L, "stack_size", (lua_Integer)(lp->stack.hi - lp->stack.lo));

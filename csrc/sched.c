@@ -255,6 +255,13 @@ static void give_native(moonlet_loop *lp, moonlet_task *t) {
   free(n);
 }
 
+size_t moonlet__pooled_native_bytes(const moonlet_loop *lp) {
+  const moonlet_native *n;
+  size_t bytes = 0;
+  for (n = lp->free_nat; n; n = n->next) bytes += n->slice.cap;
+  return bytes;
+}
+
 static void free_nat_close(moonlet_loop *lp) {
   moonlet_native *n;
   while ((n = lp->free_nat) != NULL) {

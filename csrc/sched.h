@@ -244,6 +244,9 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp);
 moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
                                      moonlet_task *t);
 
+/* Bytes of slice buffers the loop keeps with its pooled native states. */
+size_t moonlet__pooled_native_bytes(const moonlet_loop *lp);
+
 /* Raises Cancelled if the current task was cancelled (and is not shielded).
  * Operations that may complete without blocking call it first, so every
  * blocking-capable call is a cancellation point. */

@@ -180,6 +180,32 @@ describe("a task suspends", function()
     for i = 1, 8 do assert.same({ i * 100, true }, results[i]) end
   end)
 
+  it("natively, with a native state the loop lends and keeps (64 at most) for the next tasks", function()
+    -- 100 tasks suspended natively at once, each in a sort comparator.
+    local tasks = {}
+    for i = 1, 100 do
+      tasks[i] = m.spawn(function()
+        local t = { 3, 1, 2 }
+        table.sort(t, function(a, b) m.yield(); return a < b end)
+        return i
+      end)
+    end
+    for i, t in ipairs(tasks) do assert.equal(i, t:await()) end
+    assert.equal(64, m.stats().pooled_native)
+    -- A deep slice (over 64 KiB of C frames) is not kept with the state.
+    local before = m.stats()
+    local deep = m.spawn(function()
+      return testmod.nest(400, function() m.yield(); m.yield(); return "deep" end)
+    end)
+    local other = m.spawn(function() for _ = 1, 3 do m.yield() end end)
+    assert.same({ "deep", true }, { deep:await() })
+    other:await()
+    local after = m.stats()
+    assert.is_true(after.bytes_copied - before.bytes_copied > 2 * 64 * 1024)
+    assert.equal(64, after.pooled_native)
+    assert.is_true(after.pooled_native_bytes <= before.pooled_native_bytes)
+  end)
+
   it("in sort inside gsub inside a coroutine", function()
     local ticks, r = U.with_ticker(function()
       local co = coroutine.wrap(function()
