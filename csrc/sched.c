@@ -599,8 +599,8 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
     if (!own_yieldable(t, L)) {
       if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
         luaL_error(L, "cannot block inside a __gc finalizer");
-      moonlet__task_native(L, lp, t);
-    } else if (lp->force_native) {
+      if (!t->nat) moonlet__task_native(L, lp, t);
+    } else if (lp->force_native && !t->nat) {
       moonlet__task_native(L, lp, t);
     }
     if (t->cancel_requested && t->shield == 0)
@@ -632,7 +632,7 @@ void moonlet__checkpoint(lua_State *L, moonlet_loop *lp) {
 
 static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
   /* enter_block lent it already; this only guards the invariant. */
-  if (!lend_native(lp, t)) out_of_memory();
+  if (!t->nat && !lend_native(lp, t)) out_of_memory();
   t->state = TS_NATIVE;
   lp->stats.native_switches++;
   lp->stack_state = STACK_TASK;
