@@ -569,11 +569,11 @@ int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
   moonlet_wait *w = &t->wait;
   if (t->state == TS_DONE) return 0;
   if (!t->cancel_requested) {
-    t->cancel_requested = 1;
     if (msg_idx && !lua_isnoneornil(L, msg_idx)) {
       lua_pushvalue(L, msg_idx);
-      t->cancel_ref = moonlet__ref(L, lp);
+      t->cancel_ref = moonlet__ref(L, lp); /* may raise: nothing changed */
     }
+    t->cancel_requested = 1;
   }
   if (t->shield == 0 && w->status == MW_PENDING && w->detach) {
     w->detach(w);
