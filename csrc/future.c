@@ -81,8 +81,7 @@ moonlet_future *moonlet__check_future(lua_State *L, int idx) {
 
 /* --- methods ------------------------------------------------------------- */
 
-static moonlet_future *check_plain(lua_State *L, moonlet_loop *lp,
-                                   const char *what) {
+static moonlet_future *check_plain(lua_State *L, const char *what) {
   moonlet_future *f = moonlet__check_future(L, 1);
   if (f->is_task)
     luaL_error(L, "cannot %s a task; its function's outcome is its result",
@@ -93,14 +92,14 @@ static moonlet_future *check_plain(lua_State *L, moonlet_loop *lp,
 
 static int f_set_result(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = check_plain(L, lp, "set the result of");
+  moonlet_future *f = check_plain(L, "set the result of");
   moonlet__future_settle(L, lp, f, 1, FS_DONE, lua_gettop(L) - 1);
   return 0;
 }
 
 static int f_set_error(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_future *f = check_plain(L, lp, "set the error of");
+  moonlet_future *f = check_plain(L, "set the error of");
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "error value expected");
   lua_settop(L, 2);
   moonlet__future_settle(L, lp, f, 1, FS_FAILED, 1);

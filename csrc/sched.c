@@ -595,14 +595,12 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
   moonlet_task *t = lp->current;
   moonlet_wait *w;
   if (t) {
+    int native = !own_yieldable(t, L);
     if (lp->closing) moonlet__raise_cancelled(L, lp, t);
-    if (!own_yieldable(t, L)) {
-      if (lua_gc(L, LUA_GCISRUNNING, 0) < 0)
-        luaL_error(L, "cannot block inside a __gc finalizer");
-      if (!t->nat) moonlet__task_native(L, lp, t);
-    } else if (lp->force_native && !t->nat) {
-      moonlet__task_native(L, lp, t);
-    }
+    if (native && lua_gc(L, LUA_GCISRUNNING, 0) < 0)
+      luaL_error(L, "cannot block inside a __gc finalizer");
+    /* Lent now, while raising still changes nothing. */
+    if ((native || lp->force_native) && !t->nat) moonlet__task_native(L, lp, t);
     if (t->cancel_requested && t->shield == 0)
       moonlet__raise_cancelled(L, lp, t);
     w = &t->wait;
@@ -790,7 +788,7 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
   uv_close((uv_handle_t *)&lp->pool_timer, NULL);
   uv_run(lp->uv, UV_RUN_DEFAULT);
   uv_loop_close(lp->uv);
-  /* Tasks that ignored cancellation keep their objects; their slices die
-   * with the stack. */
+  /* Tasks that ignored cancellation keep their objects and native states;
+   * their slices die with the stack. */
   moonlet__stack_close(&lp->stack);
 }

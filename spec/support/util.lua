@@ -52,8 +52,6 @@ end
 -- handle left open once the loop has run dry and garbage is collected.
 function U.assert_clean()
   U.quiesce()
-  collectgarbage()
-  collectgarbage()
   local names = {}
   for _, t in ipairs(m.tasks()) do names[#names + 1] = t:name() .. " " .. t:status() end
   assert(#names == 0, "tasks left alive: " .. table.concat(names, ", "))
