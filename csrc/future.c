@@ -68,17 +68,6 @@ int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
   return lua_error(L);
 }
 
-moonlet_future *moonlet__to_future(lua_State *L, int idx) {
-  /* Futures and tasks start with a moonlet_future; nothing else does. */
-  return moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
-}
-
-moonlet_future *moonlet__check_future(lua_State *L, int idx) {
-  moonlet_future *f = moonlet__to_future(L, idx);
-  if (!f) luaL_typeerror(L, idx, "future or task");
-  return f;
-}
-
 /* --- methods ------------------------------------------------------------- */
 
 static moonlet_future *check_plain(lua_State *L, const char *what) {
@@ -134,7 +123,6 @@ static int f_await(lua_State *L) {
   if (lp->current && f == &lp->current->fut)
     return luaL_error(L, "a task cannot await itself");
   w = moonlet__enter_block(L, lp);
-  lua_settop(L, 1);
   if (f->state != FS_PENDING) return moonlet__future_outcome(L, f, 1);
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
@@ -214,11 +202,12 @@ static int f_gc(lua_State *L) {
   return 0;
 }
 
+/* The metatable is its second upvalue: creating futures is hot. */
 static int l_future(lua_State *L) {
-  moonlet_loop *lp = moonlet__loop(L);
   moonlet_future *f = lua_newuserdatauv(L, sizeof *f, MOONLET_FUTURE_UVS);
   moonlet__future_init(f);
-  moonlet__setmt(L, lp, -1, MOONLET_MT_FUTURE);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
   return 1;
 }
 
@@ -254,12 +243,14 @@ void moonlet__future_metatable(lua_State *L, moonlet_loop *lp,
 }
 
 void moonlet__open_future(lua_State *L, moonlet_loop *lp) {
-  static const luaL_Reg funcs[] = {{"future", l_future}, {NULL, NULL}};
   if (!lp->mt[MOONLET_MT_FUTURE]) {
     moonlet__future_metatable(L, lp, MOONLET_FUTURE_MT, MOONLET_MT_FUTURE,
                               f_tostring, NULL, NULL);
     moonlet__future_metatable(L, lp, MOONLET_FUTURE_MT ".failed",
                               MOONLET_MT_FUTURE_FAILED, f_tostring, f_gc, NULL);
   }
-  moonlet__setfuncs(L, lp, funcs); /* into the module table */
+  lua_pushlightuserdata(L, lp);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[MOONLET_MT_FUTURE]);
+  lua_pushcclosure(L, l_future, 2);
+  lua_setfield(L, -2, "future"); /* into the module table */
 }

@@ -20,9 +20,18 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
 /* Pushes the results and returns their count, or raises the error. */
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj);
 
-/* The future of a task or future object at idx, or NULL. */
-moonlet_future *moonlet__to_future(lua_State *L, int idx);
-moonlet_future *moonlet__check_future(lua_State *L, int idx);
+/* The future of a task or future object at idx, or NULL. Inline: every
+ * future method starts with it. Futures and tasks start with a
+ * moonlet_future; nothing else does. */
+static inline moonlet_future *moonlet__to_future(lua_State *L, int idx) {
+  return moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
+}
+
+static inline moonlet_future *moonlet__check_future(lua_State *L, int idx) {
+  moonlet_future *f = moonlet__to_future(L, idx);
+  if (!f) luaL_typeerror(L, idx, "future or task");
+  return f;
+}
 
 /* Creates and records the metatable kind, named name: __tostring, __gc if
  * gc is not NULL, and __index with the future methods plus extra (or NULL).
