@@ -150,7 +150,7 @@ static moonlet_loop *get_loop(lua_State *L) {
   lua_pop(L, 1);
   lp = lua_newuserdatauv(L, sizeof *lp, 0);
   memset(lp, 0, sizeof *lp);
-  lp->refs = lp->pool_ref = LUA_NOREF;
+  lp->refs = LUA_NOREF;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
@@ -167,9 +167,9 @@ static moonlet_loop *get_loop(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &loop_key);
   lua_newtable(L);
   lp->refs = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_newtable(L);
-  lp->pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lp->LC = lua_newthread(L);
+  moonlet__ref(L, lp);
+  lp->pool = lua_newthread(L);
   moonlet__ref(L, lp);
   return lp;
 }

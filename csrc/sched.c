@@ -290,8 +290,15 @@ static void copy_out_owner(moonlet_loop *lp) {
 
 /* --- task steps ---------------------------------------------------------- */
 
-static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
-                   int ran);
+/* How a task ended: what finish finds as its outcome. */
+enum {
+  END_RETURNED,   /* its function returned: the results on top of T */
+  END_RAISED,     /* it raised: the error on top of T, T not yet reset */
+  END_CANCELLED_NEW, /* cancelled before it ever ran */
+  END_RESUMED_OUTSIDE /* its thread was run to the end by someone else */
+};
+
+static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres);
 static void step_task(moonlet_loop *lp, moonlet_runnable *r);
 
 /* Runs t's Lua thread until it suspends or ends. On the shared stack. */
@@ -301,9 +308,7 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
   if (t->state == TS_NEW) {
     nargs = t->nargs;
   } else if (lua_status(T) != LUA_YIELD) {
-    lua_settop(T, 0);
-    lua_pushliteral(T, "task thread was resumed outside the scheduler");
-    finish(lp, t, LUA_ERRRUN, 1, 0);
+    finish(lp, t, END_RESUMED_OUTSIDE, 0);
     return;
   }
   t->state = TS_RUNNING;
@@ -317,7 +322,7 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
     if (!t->fast_yield) moonlet__enqueue(lp, &t->run);
     return;
   }
-  finish(lp, t, st, nres, 1);
+  finish(lp, t, st == LUA_OK ? END_RETURNED : END_RAISED, nres);
 }
 
 /* The next runnable, if it is a task the runner can run right here: one
@@ -382,16 +387,7 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
   moonlet_task *t = mq_data(r, moonlet_task, run);
   if (t->state == TS_DONE) return;
   if (t->state == TS_NEW && t->cancel_requested) {
-    /* Cancelled before it ever ran: its function never starts. */
-    lua_State *T = t->T;
-    lua_settop(T, 0);
-    moonlet__getref(T, lp, t->cancel_ref);
-    moonlet__push_error_object(
-        T, "cancelled",
-        lua_type(T, -1) == LUA_TSTRING ? lua_tostring(T, -1) : "task cancelled");
-    lua_replace(T, 1);
-    lua_settop(T, 1);
-    finish(lp, t, LUA_ERRRUN, 1, 0);
+    finish(lp, t, END_CANCELLED_NEW, 0); /* its function never starts */
     return;
   }
   t->wait.resumed = 1;
@@ -405,105 +401,205 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
 
 /* --- task bookkeeping ---------------------------------------------------- */
 
-/* Keeps the first keep pooled threads in a new table (the old one's array
- * would keep its size). Called protected: it allocates. */
-static int shrink_pool(lua_State *L) {
-  moonlet_loop *lp = lua_touserdata(L, 1);
-  int i, keep = (int)lua_tointeger(L, 2);
-  lua_createtable(L, keep, 0);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->pool_ref);
-  for (i = 1; i <= keep; i++) {
-    lua_rawgeti(L, -1, i);
-    lua_rawseti(L, -3, i);
-  }
-  lua_pop(L, 1);
-  lua_rawseti(L, LUA_REGISTRYINDEX, lp->pool_ref);
-  lp->npool = keep;
-  return 0;
-}
+/* The pool is a Lua thread that never runs: its stack holds the idle
+ * threads, newest on top. Putting one back and taking one allocate nothing
+ * unless that stack must grow (which lua_checkstack does protected), so
+ * finish can pool outside any protected call. */
 
-/* Releases the threads that stayed in the pool, above POOL_KEEP, since the
- * last tick; the timer stops when nothing is above POOL_KEEP. */
+/* Keeps the newest keep pooled threads and leaves the rest to the
+ * collector. */
 static void on_pool_trim(uv_timer_t *h) {
   moonlet_loop *lp = h->data;
-  lua_State *L = lp->LC;
   int unused = lp->pool_low - POOL_KEEP;
-  if (unused > 0 && lua_checkstack(L, 4)) {
-    lua_pushcfunction(L, shrink_pool);
-    lua_pushlightuserdata(L, lp);
-    lua_pushinteger(L, lp->npool - unused);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1); /* next tick */
+  if (unused > 0) {
+    lp->npool -= unused;
+    lua_settop(lp->pool, lp->npool);
   }
   lp->pool_low = lp->npool;
   if (lp->npool <= POOL_KEEP) uv_timer_stop(h);
 }
 
-/* The finished task's thread goes back to the pool for the next spawn. */
-static void recycle_thread(moonlet_loop *lp, moonlet_task *t) {
-  lua_State *T = t->T;
+/* Puts T, which ended cleanly, on top of the pool. */
+static void pool_put(lua_State *T, moonlet_loop *lp) {
   uv_handle_t *timer = (uv_handle_t *)&lp->pool_timer;
-  lua_sethook(T, NULL, 0, 0);
-  if (lua_status(T) == LUA_OK && !lp->closing) {
-    lua_rawgeti(T, LUA_REGISTRYINDEX, lp->pool_ref);
-    lua_pushthread(T);
-    lua_rawseti(T, -2, ++lp->npool);
-    lua_pop(T, 1);
-    if (lp->npool > POOL_KEEP && !uv_is_active(timer)) {
-      lp->pool_low = POOL_KEEP; /* the ones above have not waited yet */
-      uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS,
-                     POOL_TRIM_MS);
-    }
+  lua_settop(T, 0);
+  if (!lua_checkstack(lp->pool, 1)) return; /* then it is just not reused */
+  lua_pushthread(T);
+  lua_xmove(T, lp->pool, 1);
+  lp->npool++;
+  if (lp->npool > POOL_KEEP && !uv_is_active(timer)) {
+    lp->pool_low = POOL_KEEP; /* the ones above have not waited yet */
+    uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS, POOL_TRIM_MS);
   }
-  t->T = NULL;
 }
 
-/* The task's function returned (st == LUA_OK, nres results on T) or raised
- * (error on top of T). ran: whether the thread ever ran. On the shared stack
- * when it ran: closing its to-be-closed variables may block again. */
-static void finish(moonlet_loop *lp, moonlet_task *t, int st, int nres,
-                   int ran) {
-  lua_State *T = t->T;
-  int box, state = FS_DONE, tbref = LUA_NOREF;
+/* Moves the newest pooled thread onto L and returns it, or returns NULL
+ * (pushing nothing) when the pool is empty. */
+static lua_State *pool_take(lua_State *L, moonlet_loop *lp) {
+  if (lp->npool == 0) return NULL;
+  lua_xmove(lp->pool, L, 1);
+  if (--lp->npool < lp->pool_low) lp->pool_low = lp->npool;
+  return lua_tothread(L, -1);
+}
+
+/* Whether T ended cleanly (not by an error nobody reset, and not still
+ * running inside someone else's resume), so a new task can take it. */
+static int thread_reusable(lua_State *T) {
+  lua_Debug ar;
+  return lua_status(T) == LUA_OK && !lua_getstack(T, 0, &ar);
+}
+
+typedef struct task_end {
+  moonlet_loop *lp;
+  moonlet_task *t;
+  int how, nres;
+} task_end;
+
+/* Settles an ended task's future with its outcome (e->nres values on top
+ * of L) and leaves the task object on top. Allocates only for several
+ * results, done-callbacks or an outcome it makes itself; finish calls it
+ * directly when none applies, protected (settle_task) otherwise. */
+static void settle_outcome(lua_State *L, task_end *e) {
+  moonlet_loop *lp = e->lp;
+  moonlet_task *t = e->t;
+  int n = e->nres, state = FS_DONE, box;
+  if (e->how == END_CANCELLED_NEW) {
+    moonlet__getref(L, lp, t->cancel_ref);
+    moonlet__push_error_object(
+        L, "cancelled",
+        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "task cancelled");
+    lua_remove(L, -2);
+    n = 1;
+  } else if (e->how == END_RESUMED_OUTSIDE) {
+    lua_pushliteral(L, "task thread was resumed outside the scheduler");
+    n = 1;
+  }
+  if (e->how != END_RETURNED)
+    state = moonlet__is_error_kind(L, -1, "cancelled") ? FS_CANCELLED
+                                                       : FS_FAILED;
+  moonlet__push_task(L, lp, t);
+  lua_insert(L, -n - 1);
+  box = lua_gettop(L) - n;
+  moonlet__future_settle(L, lp, &t->fut, box, state, n);
+  if (state == FS_FAILED) moonlet__setmt(L, lp, box, MOONLET_MT_TASK_FAILED);
+}
+
+static int settle_task(lua_State *L) {
+  task_end *e = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  settle_outcome(L, e);
+  return 1;
+}
+
+static int traceback(lua_State *L) {
+  luaL_traceback(L, lua_touserdata(L, 2), NULL, 0);
+  lua_pushinteger(L, moonlet__ref(L, lua_touserdata(L, 1)));
+  return 1;
+}
+
+/* A ref to the traceback of T, which just raised, or LUA_NOREF if memory
+ * is short. On LC: T's stack is not to be touched until it is reset. */
+static int traceback_ref(moonlet_loop *lp, lua_State *T) {
+  lua_State *L = lp->LC;
+  int ref = LUA_NOREF;
+  if (!lua_checkstack(L, 3)) return ref;
+  lua_pushcfunction(L, traceback);
+  lua_pushlightuserdata(L, lp);
+  lua_pushlightuserdata(L, T);
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK) ref = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return ref;
+}
+
+/* settle_task on LC in protected mode, with T's outcome moved there. If
+ * memory runs short, the task fails with the memory error instead (its
+ * done-callbacks are dropped: scheduling them needs memory), unless it had
+ * settled already. Returns LC, with the task object on top. */
+static lua_State *settle_task_protected(task_end *e, lua_State *T) {
+  lua_State *L = e->lp->LC;
+  moonlet_future *f = &e->t->fut;
+  int st;
+  if (lua_checkstack(L, e->nres + 4)) {
+    lua_pushcfunction(L, settle_task);
+    lua_xmove(T, L, e->nres);
+    lua_pushlightuserdata(L, e);
+    st = lua_pcall(L, e->nres + 1, 1, 0);
+  } else {
+    /* LC is idle here: the few slots the fallback needs are there. */
+    lua_pop(T, e->nres);
+    lua_pushliteral(L, "not enough memory"); /* Lua keeps this string */
+    st = LUA_ERRMEM;
+  }
+  if (st != LUA_OK) {
+    moonlet__push_task(L, e->lp, e->t);
+    if (f->state == FS_PENDING) {
+      lua_pushvalue(L, -2);
+      f->has_callbacks = 0;
+      moonlet__future_settle(L, e->lp, f, -2, FS_FAILED, 1);
+    }
+    /* (Also when it failed while scheduling the callbacks.) */
+    if (f->state == FS_FAILED)
+      moonlet__setmt(L, e->lp, -1, MOONLET_MT_TASK_FAILED);
+    lua_remove(L, -2);
+  }
+  return L;
+}
+
+/* The task ended (how, with nres results on T if it returned). On the
+ * shared stack when it ran: closing its to-be-closed variables may block
+ * again. Never raises: it runs outside any protected call, so whatever
+ * allocates runs protected or has room reserved. */
+static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
+  lua_State *T = t->T, *L = T;
+  int tbref = LUA_NOREF, reusable;
+  task_end e;
   /* A thread resumed behind the scheduler's back can end while its wait is
    * still registered somewhere; unhook it before the task can be freed. */
   if (t->wait.status == MW_PENDING && t->wait.detach) t->wait.detach(&t->wait);
   t->wait.status = MW_OK;
   t->wait.detach = NULL;
-  if (st != LUA_OK) {
-    if (ran && !moonlet__is_error_kind(T, -1, NULL)) {
-      /* Moonlet error objects carry their own traceback; for others take
-       * it now, before the thread is reset. */
-      luaL_traceback(T, T, NULL, 0);
-      tbref = moonlet__ref(T, lp);
-    }
+  if (how == END_RAISED) {
+    /* Moonlet error objects carry their own traceback; for others take it
+     * now, before the thread is reset. */
+    if (!moonlet__is_error_kind(T, -1, NULL)) tbref = traceback_ref(lp, T);
     /* Lua leaves a dead coroutine's to-be-closed variables open; resetting
      * the thread closes them, with the error, as a normal unwind would.
      * It leaves the (possibly new) error alone on the stack. */
-    if (ran) close_thread(T);
-    state = moonlet__is_error_kind(T, -1, "cancelled") ? FS_CANCELLED
-                                                       : FS_FAILED;
+    close_thread(T);
     nres = 1;
   }
-  moonlet__push_task(T, lp, t);
-  lua_insert(T, -nres - 1);
-  box = lua_gettop(T) - nres;
   t->state = TS_DONE;
   mq_remove(&t->live_node);
   lp->nlive--;
   lp->stats.finished++;
-  moonlet__future_settle(T, lp, &t->fut, box, state, nres);
-  if (state == FS_FAILED) moonlet__setmt(T, lp, box, MOONLET_MT_TASK_FAILED);
-  give_native(lp, t);
-  moonlet__unref(T, lp, t->box_ref);
+  e.lp = lp;
+  e.t = t;
+  e.how = how;
+  e.nres = nres;
+  reusable = thread_reusable(T);
+  if (how == END_RETURNED && nres <= 1 && !t->fut.has_callbacks &&
+      lua_checkstack(T, 4)) {
+    settle_outcome(T, &e); /* nothing in it allocates */
+  } else {
+    L = settle_task_protected(&e, T);
+  }
+  /* The task object is on top of L (which may be T) now. The slot that
+   * held the thread takes the traceback; nothing below allocates, so the
+   * collector cannot take the thread before the pool anchors it. */
+  moonlet__getref(L, lp, tbref);
+  lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
+  lua_pop(L, 1);
+  moonlet__unref(L, lp, tbref);
+  moonlet__unref(L, lp, t->box_ref);
   t->box_ref = LUA_NOREF;
-  moonlet__unref(T, lp, t->cancel_ref);
+  moonlet__unref(L, lp, t->cancel_ref);
   t->cancel_ref = LUA_NOREF;
-  /* The pool anchors the thread now; its slot takes the traceback. */
-  recycle_thread(lp, t);
-  moonlet__getref(T, lp, tbref);
-  moonlet__unref(T, lp, tbref);
-  lua_setiuservalue(T, box, MOONLET_UV_THREAD);
-  lua_settop(T, 0);
+  give_native(lp, t);
+  if (reusable && !lp->closing) {
+    lua_sethook(T, NULL, 0, 0); /* not into the next task */
+    pool_put(T, lp);
+  }
+  t->T = NULL;
 }
 
 moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
@@ -518,17 +614,7 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   t->state = TS_DONE; /* inert until fully built */
   t->box_ref = t->cancel_ref = LUA_NOREF;
   moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
-  if (lp->npool > 0) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->pool_ref);
-    lua_rawgeti(L, -1, lp->npool);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, lp->npool--);
-    if (lp->npool < lp->pool_low) lp->pool_low = lp->npool;
-    lua_remove(L, -2);
-    T = lua_tothread(L, -1);
-  } else {
-    T = lua_newthread(L);
-  }
+  if (!(T = pool_take(L, lp))) T = lua_newthread(L);
   lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
   if (!lua_checkstack(T, nargs + 1))
     luaL_error(L, "too many arguments to spawn");

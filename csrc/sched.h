@@ -169,7 +169,7 @@ struct moonlet_loop {
   int nrefs;              /* slots of that table ever used */
   int *free_refs;         /* slots free for reuse, last freed on top */
   int nfree_refs, cap_free_refs;
-  int pool_ref;           /* registry ref of the pool of idle threads */
+  lua_State *pool;        /* holds the idle threads (sched.c) */
   int npool;
   int pool_low;           /* the fewest pooled threads since the last trim */
   uv_timer_t pool_timer;  /* trims the pool while it holds over POOL_KEEP */

@@ -167,6 +167,20 @@ describe("tasks", function()
     assert.is_true(m.stats().pooled_threads > 0)
   end)
 
+  it("leave a finished task's thread dead to code that kept it, while pooled", function()
+    local co
+    m.spawn(function() co = coroutine.running() end):await()
+    assert.is_true(m.stats().pooled_threads > 0)
+    assert.equal("dead", coroutine.status(co))
+    local ok, err = coroutine.resume(co)
+    assert.is_false(ok)
+    assert.equal("cannot resume dead coroutine", err)
+    -- The pool still hands out working threads, that one included.
+    local ts = {}
+    for i = 1, 20 do ts[i] = m.spawn(function(x) m.yield(); return x end, i) end
+    for i = 1, 20 do assert.equal(i, ts[i]:await()) end
+  end)
+
   it("keep a burst's threads for the next burst, then give back what stays unused", function()
     local function settle()
       local deadline = m.now() + 30

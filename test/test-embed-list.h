@@ -8,5 +8,6 @@
   X(embed_post_from_threads)        \
   X(embed_two_instances)            \
   X(embed_close_with_tasks_left)   \
+  X(embed_out_of_memory)            \
   X(embed_fibers)                   \
   X(embed_fiber_overflow)

@@ -428,6 +428,98 @@ TEST_IMPL(embed_close_with_tasks_left) {
   return 0;
 }
 
+/* --- running out of memory ---------------------------------------------- */
+
+/* An allocator that fails allocation number fail_at and the one after it
+ * (Lua retries once after an emergency collection). */
+static long allocs, fail_at;
+
+static void *failing_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(p);
+    return NULL;
+  }
+  allocs++;
+  if (fail_at > 0 && (allocs == fail_at || allocs == fail_at + 1)) return NULL;
+  return realloc(p, nsize);
+}
+
+/* Ends tasks every way finish knows, with memory for it or without:
+ * several results, errors with tracebacks, cancelled before and after
+ * starting, done-callbacks, enough tasks to grow the thread pool, and a
+ * suspension inside table.sort (native). */
+static const char oom_workload[] =
+  "local m = require 'moonlet'\n"
+  "local ts = {}\n"
+  "for i = 1, 80 do ts[i] = m.spawn(function(x)\n"
+  "  m.sleep(0)\n"
+  "  if x % 4 == 0 then error('boom ' .. x) end\n"
+  "  if x % 4 == 1 then return x, x + 1, 'three' end\n"
+  "  return x\n"
+  "end, i) end\n"
+  "ts[81] = m.spawn(function() end)\n"
+  "ts[81]:cancel('before it ran')\n"
+  "ts[82] = m.spawn(m.sleep, 10)\n"
+  "ts[83] = m.spawn(function()\n"
+  "  local t = {3, 1, 2}\n"
+  "  table.sort(t, function(a, b) m.yield() return a < b end)\n"
+  "  return t[1], t[3]\n"
+  "end)\n"
+  "ts[83]:on_done(function() end)\n"
+  "m.yield()\n"
+  "ts[82]:cancel()\n"
+  "for _, t in ipairs(ts) do pcall(t.await, t) end\n";
+
+/* What must still work afterwards, with memory again. */
+static const char oom_check[] =
+  "local m = require 'moonlet'\n"
+  "local ts = {}\n"
+  "for i = 1, 3 do ts[i] = m.spawn(function(x)\n"
+  "  m.sleep(0) return x * 2, 'ok'\n"
+  "end, i) end\n"
+  "for i = 1, 3 do\n"
+  "  local a, b = ts[i]:await()\n"
+  "  assert(a == i * 2 and b == 'ok')\n"
+  "end\n"
+  "local f = m.future()\n"
+  "m.call_soon(function() f:set_result(7) end)\n"
+  "assert(f:await() == 7)\n";
+
+/* Runs the workload with allocation k after its start failing (0: none);
+ * returns how many allocations it made. Whatever the workload's outcome,
+ * the process lives and the loop then works. */
+static long oom_run(long k) {
+  lua_State *L = lua_newstate(failing_alloc, NULL);
+  long start;
+  ASSERT(L != NULL);
+  luaL_openlibs(L);
+  ASSERT_EQ(moonlet_open(L, NULL), MOONLET_OK);
+  run_lua(L, "require('moonlet').on_error(function() end)"); /* quiet */
+  start = allocs;
+  fail_at = k > 0 ? start + k : 0;
+  if (luaL_dostring(L, oom_workload) != LUA_OK) lua_pop(L, 1);
+  fail_at = 0;
+  if (luaL_dostring(L, oom_check) != LUA_OK) {
+    fprintf(stderr, "# allocation %ld failing: %s\n", k, lua_tostring(L, -1));
+    exit(1);
+  }
+  lua_close(L);
+  return allocs - start;
+}
+
+static void out_of_memory(void) {
+  /* Under Valgrind every 7th allocation only, to keep the time sane. */
+  long k, n = oom_run(0), stride = RUNNING_ON_VALGRIND ? 7 : 1;
+  for (k = 1; k <= n; k += stride) oom_run(k);
+}
+
+TEST_IMPL(embed_out_of_memory) {
+  both_modes(out_of_memory);
+  return 0;
+}
+
 /* --- C fibers ------------------------------------------------------------ */
 
 /* Recurses depth frames, each with a buffer, sleeping at the bottom; every
