@@ -449,7 +449,7 @@ static void *failing_alloc(void *ud, void *p, size_t osize, size_t nsize) {
 /* Ends tasks every way finish knows, with memory for it or without:
  * several results, errors with tracebacks, cancelled before and after
  * starting, done-callbacks, enough tasks to grow the thread pool, and a
- * suspension inside table.sort (native). */
+ * suspension inside table.sort (native); then serves a connection. */
 static const char oom_workload[] =
   "local m = require 'moonlet'\n"
   "local ts = {}\n"
@@ -470,7 +470,18 @@ static const char oom_workload[] =
   "ts[83]:on_done(function() end)\n"
   "m.yield()\n"
   "ts[82]:cancel()\n"
-  "for _, t in ipairs(ts) do pcall(t.await, t) end\n";
+  "for _, t in ipairs(ts) do pcall(t.await, t) end\n"
+  "server = m.tcp.listen('127.0.0.1', 0, function(s)\n"
+  "  local line = s:read('l') if line then s:write(line .. '\\n') end\n"
+  "end)\n"
+  "for i = 1, 2 do\n"
+  "  local c = m.tcp.connect('127.0.0.1', select(2, server:address()),\n"
+  "    {timeout = 0.5})\n"
+  "  c:set_timeout(0.5)\n"
+  "  c:write('one\\n')\n"
+  "  if i == 1 then served = c:read('l') == 'one' else c:read('l') end\n"
+  "  c:close()\n"
+  "end\n";
 
 /* What must still work afterwards, with memory again. */
 static const char oom_check[] =
@@ -485,7 +496,14 @@ static const char oom_check[] =
   "end\n"
   "local f = m.future()\n"
   "m.call_soon(function() f:set_result(7) end)\n"
-  "assert(f:await() == 7)\n";
+  "assert(f:await() == 7)\n"
+  "if served then\n" /* a server that served goes on serving */
+  "  local c = m.tcp.connect('127.0.0.1', select(2, server:address()))\n"
+  "  c:set_timeout(5)\n"
+  "  c:write('two\\n')\n"
+  "  assert(c:read('l') == 'two', 'the server stopped serving')\n"
+  "  c:close() server:close()\n"
+  "end\n";
 
 /* Runs the workload with allocation k after its start failing (0: none);
  * returns how many allocations it made. Whatever the workload's outcome,

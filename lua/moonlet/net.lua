@@ -66,18 +66,36 @@ end
 local Server = {}
 Server.__index = Server
 
--- Accepts until the server closes; each connection gets a task.
+-- One accept and the connection's task; raises only what accept or spawn
+-- raise (a memory error), after closing a connection it could not hand on.
+local function accept_one(srv, handler, where)
+  local conn, _, code = srv:accept()
+  if conn then
+    local ok, err = pcall(core.spawn, run_handler, handler, conn, where)
+    if not ok then
+      conn:close()
+      error(err, 0)
+    end
+  end
+  return conn, code
+end
+
+-- Accepts until the server closes; each connection gets a task. Errors
+-- (out of descriptors, out of memory) are reported and waited out: the
+-- server goes on.
 local function serve(srv, handler, where)
   local self = setmetatable({ _srv = srv }, Server)
   self._task = core.spawn(function()
     while not self._closed do
-      local conn, _, code = srv:accept()
-      if conn then
-        core.spawn(run_handler, handler, conn, where)
-      elseif code == "ECANCELED" then
+      local ok, conn, code = pcall(accept_one, srv, handler, where)
+      if not ok and getmetatable(conn) == Cancelled then error(conn, 0) end
+      if ok and conn then
+        -- handed on
+      elseif ok and code == "ECANCELED" then
         break -- closed
       else
-        core.sleep(0.05) -- out of descriptors and the like: back off
+        if not ok then pcall(core._report, conn, nil, nil, where) end
+        core.sleep(0.05) -- back off
       end
     end
   end)
