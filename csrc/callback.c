@@ -4,6 +4,7 @@
  * callback thread, never inside a task, so it cannot block.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "future.h"
@@ -42,9 +43,13 @@ static void handle_finish(lua_State *L, moonlet_handle *h) {
 static void invoke(moonlet_loop *lp, moonlet_handle *h) {
   lua_State *L = lp->LC;
   int k;
+  if (!lua_checkstack(L, h->nargs + 3)) {
+    /* Outside any protected call: raising here would unwind the loop. */
+    fputs("moonlet: not enough memory to run a callback\n", stderr);
+    return;
+  }
   moonlet__getref(L, lp, h->self_ref);
   lua_getiuservalue(L, -1, 1);
-  luaL_checkstack(L, h->nargs + 2, NULL);
   for (k = 1; k <= h->nargs + 1; k++) lua_rawgeti(L, -k, k);
   lua_remove(L, -h->nargs - 2); /* the packed table */
   lua_remove(L, -h->nargs - 2); /* the handle */

@@ -101,22 +101,56 @@ static void report_stderr(lua_State *L, int err_idx, const char *tb,
   lua_pop(L, 1);
 }
 
-void moonlet__report(lua_State *L, moonlet_loop *lp, int err_idx,
-                     const char *tb, int obj_idx, const char *where) {
-  err_idx = lua_absindex(L, err_idx);
+typedef struct report_args {
+  moonlet_loop *lp;
+  const char *tb, *where;
+} report_args;
+
+/* (error, object or nil, report_args): to on_error if set, else (or if it
+ * fails) to stderr. Run protected: a __tostring or a handler may raise. */
+static int report_protected(lua_State *L) {
+  report_args *a = lua_touserdata(L, 3);
+  moonlet_loop *lp = a->lp;
+  lua_settop(L, 2);
   if (lp->on_error_ref >= 0) {
-    int st;
     moonlet__getref(L, lp, lp->on_error_ref);
-    lua_pushvalue(L, err_idx);
-    if (tb) lua_pushstring(L, tb); else lua_pushnil(L);
-    if (obj_idx) lua_pushvalue(L, obj_idx); else lua_pushnil(L);
-    lua_pushstring(L, where);
-    st = lua_pcall(L, 4, 0, 0);
-    if (st == LUA_OK) return;
+    lua_pushvalue(L, 1);
+    if (a->tb) lua_pushstring(L, a->tb); else lua_pushnil(L);
+    lua_pushvalue(L, 2);
+    lua_pushstring(L, a->where);
+    if (lua_pcall(L, 4, 0, 0) == LUA_OK) return 0;
     report_stderr(L, lua_gettop(L), NULL, "the on_error handler");
     lua_pop(L, 1);
   }
-  report_stderr(L, err_idx, tb, where);
+  report_stderr(L, 1, a->tb, a->where);
+  return 0;
+}
+
+void moonlet__report(lua_State *L, moonlet_loop *lp, int err_idx,
+                     const char *tb, int obj_idx, const char *where) {
+  report_args a;
+  a.lp = lp;
+  a.tb = tb;
+  a.where = where;
+  err_idx = lua_absindex(L, err_idx);
+  if (obj_idx) obj_idx = lua_absindex(L, obj_idx);
+  /* Never raises: callers report from places no Lua code protects. */
+  if (!lua_checkstack(L, 4)) {
+    fprintf(stderr, "moonlet: unhandled error in %s (no memory to show it)\n",
+            where);
+    return;
+  }
+  lua_pushcfunction(L, report_protected);
+  lua_pushvalue(L, err_idx);
+  if (obj_idx) lua_pushvalue(L, obj_idx); else lua_pushnil(L);
+  lua_pushlightuserdata(L, &a);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    fprintf(stderr, "moonlet: unhandled error in %s; showing it failed: %s\n",
+            where, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                  : "(not a string)");
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
 }
 
 static int l_on_error(lua_State *L) {

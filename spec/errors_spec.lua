@@ -63,6 +63,32 @@ describe("errors", function()
     assert.is_true(after)
   end)
 
+  it("whose showing fails are still reported, and the loop goes on", function()
+    -- An error object whose __tostring raises, from a callback and from a
+    -- task nobody awaits, without a handler and with one that raises too.
+    local code, out, err = U.run_script([[
+      local m = require "moonlet"
+      local function bad(msg)
+        return setmetatable({}, { __tostring = function() error(msg, 0) end })
+      end
+      m.call_soon(function() error(bad("tostring failed 1")) end)
+      m.sleep(0.001)
+      do m.spawn(function() error(bad("tostring failed 2")) end) end
+      m.sleep(0.001)
+      collectgarbage()
+      m.on_error(function(e) error(bad("tostring failed 3")) end)
+      m.call_soon(function() error("plain") end)
+      m.sleep(0.001)
+      m.spawn(function() m.sleep(0.001) end):await()
+      print("still running")
+    ]])
+    assert.equal(0, code)
+    assert.matches("still running", out)
+    assert.matches("unhandled error in a callback; showing it failed: tostring failed 1", err, 1, true)
+    assert.matches("failed and nobody awaited it; showing it failed: tostring failed 2", err, 1, true)
+    assert.matches("unhandled error in a callback; showing it failed: tostring failed 3", err, 1, true)
+  end)
+
   it("say clearly that a callback cannot block", function()
     local msgs = {}
     local prev = m.on_error(function(err) msgs[#msgs + 1] = err end)
