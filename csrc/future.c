@@ -52,6 +52,12 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
   }
 }
 
+void moonlet__future_fail_quietly(lua_State *L, moonlet_loop *lp,
+                                  moonlet_future *f, int obj) {
+  f->has_callbacks = 0;
+  moonlet__future_settle(L, lp, f, obj, FS_FAILED, 1);
+}
+
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj) {
   f->retrieved = 1;
   if (f->state == FS_DONE) {

@@ -17,6 +17,12 @@ void moonlet__future_init(moonlet_future *f);
 void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
                             int obj, int state, int n);
 
+/* Settles the pending future at obj as failed with the error on top of L
+ * (popped), allocating nothing: for a memory error where nothing may raise.
+ * Its done-callbacks are dropped (scheduling them allocates). */
+void moonlet__future_fail_quietly(lua_State *L, moonlet_loop *lp,
+                                  moonlet_future *f, int obj);
+
 /* Pushes the results and returns their count, or raises the error. */
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj);
 

@@ -153,8 +153,10 @@ static int run_post(lua_State *L) {
   return 0;
 }
 
-static void settle(moonlet_loop *lp, msg *m) {
-  lua_State *L = lp->LC;
+/* (msg, loop): settles the message's future. Allocates: run protected. */
+static int settle_future(lua_State *L) {
+  msg *m = lua_touserdata(L, 1);
+  moonlet_loop *lp = lua_touserdata(L, 2);
   moonlet_future *f;
   moonlet__getref(L, lp, m->ref);
   f = moonlet__to_future(L, -1);
@@ -167,6 +169,26 @@ static void settle(moonlet_loop *lp, msg *m) {
     } else {
       lua_pushstring(L, m->kind == MSG_DROP ? "abandoned by its thread" : m->error);
       moonlet__future_settle(L, lp, f, obj, FS_FAILED, 1);
+    }
+  }
+  return 0;
+}
+
+/* In a libuv callback, where nothing may raise: a future that cannot take
+ * its values for lack of memory fails with the memory error. */
+static void settle(moonlet_loop *lp, msg *m) {
+  lua_State *L = lp->LC;
+  lua_settop(L, 0);
+  lua_pushcfunction(L, settle_future); /* LC, idle, has LUA_MINSTACK room */
+  lua_pushlightuserdata(L, m);
+  lua_pushlightuserdata(L, lp);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    moonlet_future *f;
+    moonlet__getref(L, lp, m->ref);
+    f = moonlet__to_future(L, -1);
+    if (f && f->state == FS_PENDING) {
+      lua_pushvalue(L, -2);
+      moonlet__future_fail_quietly(L, lp, f, -2);
     }
   }
   lua_settop(L, 0);

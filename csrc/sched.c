@@ -534,8 +534,7 @@ static lua_State *settle_task_protected(task_end *e, lua_State *T) {
     moonlet__push_task(L, e->lp, e->t);
     if (f->state == FS_PENDING) {
       lua_pushvalue(L, -2);
-      f->has_callbacks = 0;
-      moonlet__future_settle(L, e->lp, f, -2, FS_FAILED, 1);
+      moonlet__future_fail_quietly(L, e->lp, f, -2);
     }
     /* (Also when it failed while scheduling the callbacks.) */
     if (f->state == FS_FAILED)

@@ -446,10 +446,31 @@ static void *failing_alloc(void *ud, void *p, size_t osize, size_t nsize) {
   return realloc(p, nsize);
 }
 
+/* c_thread_future(): a future another thread resolves with a number and a
+ * table (so the loop allocates to take them). */
+static void *resolve_later(void *arg) {
+  moonlet_value key = {.type = LUA_TSTRING, .v.s = "k", .len = 1};
+  moonlet_value val = {.type = LUA_TNUMBER, .is_int = 1, .v.i = 2};
+  moonlet_table t = {1, &key, &val};
+  moonlet_value v[2] = {{.type = LUA_TNUMBER, .is_int = 1, .v.i = 1},
+                        {.type = LUA_TTABLE, .v.t = &t}};
+  moonlet_future_resolve_threadsafe(arg, 2, v);
+  return NULL;
+}
+
+static int c_thread_future(lua_State *L) {
+  moonlet_future_ref *f = moonlet_future_new(L);
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, resolve_later, f), 0);
+  pthread_detach(th);
+  return 1;
+}
+
 /* Ends tasks every way finish knows, with memory for it or without:
  * several results, errors with tracebacks, cancelled before and after
  * starting, done-callbacks, enough tasks to grow the thread pool, and a
- * suspension inside table.sort (native); then serves a connection. */
+ * suspension inside table.sort (native); then takes a future's values
+ * from another thread and serves connections. */
 static const char oom_workload[] =
   "local m = require 'moonlet'\n"
   "local ts = {}\n"
@@ -471,6 +492,7 @@ static const char oom_workload[] =
   "m.yield()\n"
   "ts[82]:cancel()\n"
   "for _, t in ipairs(ts) do pcall(t.await, t) end\n"
+  "pcall(m.wait_for, c_thread_future(), 0.5)\n"
   "server = m.tcp.listen('127.0.0.1', 0, function(s)\n"
   "  local line = s:read('l') if line then s:write(line .. '\\n') end\n"
   "end)\n"
@@ -515,6 +537,7 @@ static long oom_run(long k) {
   luaL_openlibs(L);
   ASSERT_EQ(moonlet_open(L, NULL), MOONLET_OK);
   run_lua(L, "require('moonlet').on_error(function() end)"); /* quiet */
+  lua_register(L, "c_thread_future", c_thread_future);
   start = allocs;
   fail_at = k > 0 ? start + k : 0;
   if (luaL_dostring(L, oom_workload) != LUA_OK) lua_pop(L, 1);
