@@ -406,8 +406,9 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
  * unless that stack must grow (which lua_checkstack does protected), so
  * finish can pool outside any protected call. */
 
-/* Keeps the newest keep pooled threads and leaves the rest to the
- * collector. */
+/* Releases the threads that stayed in the pool, above POOL_KEEP, since the
+ * last tick (how many the pool never went below), from the top: threads
+ * are alike. The timer stops when nothing is above POOL_KEEP. */
 static void on_pool_trim(uv_timer_t *h) {
   moonlet_loop *lp = h->data;
   int unused = lp->pool_low - POOL_KEEP;
