@@ -88,14 +88,14 @@ local function serve(srv, handler, where)
   self._task = core.spawn(function()
     while not self._closed do
       local ok, conn, code = pcall(accept_one, srv, handler, where)
-      if not ok and getmetatable(conn) == Cancelled then error(conn, 0) end
-      if ok and conn then
-        -- handed on
-      elseif ok and code == "ECANCELED" then
-        break -- closed
-      else
-        if not ok then pcall(core._report, conn, nil, nil, where) end
+      if not ok then
+        if getmetatable(conn) == Cancelled then error(conn, 0) end
+        pcall(core._report, conn, nil, nil, where)
         core.sleep(0.05) -- back off
+      elseif code == "ECANCELED" then
+        break -- closed
+      elseif not conn then
+        core.sleep(0.05) -- out of descriptors and the like: back off
       end
     end
   end)
