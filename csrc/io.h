@@ -29,8 +29,14 @@ struct moonlet_io {
 };
 
 /* Pushes a new Lua object (metatable kind) for io and links io into the
- * loop's list of open handles. */
+ * loop's list of open handles. It may raise (memory), so where io owns a
+ * uv handle already, make the object first: moonlet__io_reserve pushes it
+ * empty before io exists, and moonlet__io_fill, which cannot raise, then
+ * gives it io (the object on top). */
 void moonlet__io_push(lua_State *L, moonlet_loop *lp, moonlet_io *io,
+                      int kind);
+void moonlet__io_reserve(lua_State *L);
+void moonlet__io_fill(lua_State *L, moonlet_loop *lp, moonlet_io *io,
                       int kind);
 
 /* The io behind the object at idx: raises unless it is of kind and open. */

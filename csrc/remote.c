@@ -317,23 +317,34 @@ int moonlet_post(moonlet_remote *r, void (*fn)(lua_State *L, void *data),
   return send_msg(r, m);
 }
 
+/* Pushes a new future and the ref that anchors it. */
+static int push_future_ref(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "moonlet.core");
+  lua_getfield(L, -1, "future");
+  lua_call(L, 0, 1);
+  lua_pushvalue(L, -1);
+  lua_pushinteger(L, moonlet__ref(L, moonlet__loop_of(L)));
+  return 2;
+}
+
 moonlet_future_ref *moonlet_future_new(lua_State *L) {
   moonlet_remote *r = moonlet_remote_get(L);
-  moonlet_loop *lp = moonlet__loop_of(L);
   moonlet_future_ref *f;
   if (!r) return NULL;
   if (!(f = malloc(sizeof *f))) {
     release(r);
     return NULL;
   }
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, "moonlet.core");
-  lua_getfield(L, -1, "future");
-  lua_call(L, 0, 1);
-  lua_replace(L, -3);
+  /* Protected, so that a memory error there gives back f and r first. */
+  lua_pushcfunction(L, push_future_ref);
+  if (lua_pcall(L, 0, 2, 0) != LUA_OK) {
+    free(f);
+    release(r);
+    lua_error(L);
+  }
+  f->ref = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
-  lua_pushvalue(L, -1);
-  f->ref = moonlet__ref(L, lp);
   f->r = r;
   if (r->pending_futures++ == 0) uv_ref((uv_handle_t *)&r->async);
   return f;

@@ -40,13 +40,13 @@ static int l_watch(lua_State *L) {
   msignal *s;
   luaL_argcheck(L, signum != SIGKILL && signum != SIGSTOP && signum != SIGSEGV &&
                        signum != SIGCHLD, 1, "this signal cannot be watched");
-  s = calloc(1, sizeof *s);
-  if (!s) return luaL_error(L, "not enough memory");
+  moonlet__io_reserve(L);
+  if (!(s = calloc(1, sizeof *s))) return luaL_error(L, "not enough memory");
   uv_signal_init(lp->uv, &s->h);
   s->h.data = s;
   s->signum = signum;
   s->io.close = signal_close;
-  moonlet__io_push(L, lp, &s->io, SIGNAL_KIND);
+  moonlet__io_fill(L, lp, &s->io, SIGNAL_KIND);
   r = uv_signal_start(&s->h, on_signal, signum);
   if (r != 0) {
     moonlet__io_close(&s->io);

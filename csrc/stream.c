@@ -60,8 +60,9 @@ static void stream_close(moonlet_io *io) {
 /* Pushes a new stream (or server) object; raises when out of memory. */
 static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
                            int pipe) {
-  mstream *s = calloc(1, sizeof *s);
-  if (!s) luaL_error(L, "not enough memory");
+  mstream *s;
+  moonlet__io_reserve(L);
+  if (!(s = calloc(1, sizeof *s))) luaL_error(L, "not enough memory");
   if (pipe)
     uv_pipe_init(lp->uv, &s->u.pipe, 0);
   else
@@ -69,7 +70,7 @@ static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
   s->u.h.data = s;
   s->io.close = stream_close;
   moonlet__rbuf_init(&s->rb);
-  moonlet__io_push(L, lp, &s->io, kind);
+  moonlet__io_fill(L, lp, &s->io, kind);
   return s;
 }
 

@@ -101,13 +101,13 @@ static int l_bind(lua_State *L) {
   luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 1, "numeric IP address expected");
   if (moonlet__opt_bool(L, 3, "reuseaddr", 0)) flags |= UV_UDP_REUSEADDR;
   if (moonlet__opt_bool(L, 3, "ipv6only", 0)) flags |= UV_UDP_IPV6ONLY;
-  u = malloc(sizeof *u);
-  if (!u) return luaL_error(L, "not enough memory");
+  moonlet__io_reserve(L);
+  if (!(u = malloc(sizeof *u))) return luaL_error(L, "not enough memory");
   memset(u, 0, offsetof(mudp, buf));
   uv_udp_init(lp->uv, &u->h);
   u->h.data = u;
   u->io.close = udp_close;
-  moonlet__io_push(L, lp, &u->io, UDP_KIND);
+  moonlet__io_fill(L, lp, &u->io, UDP_KIND);
   r = uv_udp_bind(&u->h, (struct sockaddr *)&ss, flags);
   if (r == 0 && moonlet__opt_bool(L, 3, "broadcast", 0))
     r = uv_udp_set_broadcast(&u->h, 1);
