@@ -295,17 +295,23 @@ enum {
   END_RETURNED,   /* its function returned: the results on top of T */
   END_RAISED,     /* it raised: the error on top of T, T not yet reset */
   END_CANCELLED_NEW, /* cancelled before it ever ran */
-  END_RESUMED_OUTSIDE /* its thread was run to the end by someone else */
+  END_RESUMED_OUTSIDE, /* its thread was run to the end by someone else */
+  END_NO_THREAD   /* there was no memory for its thread */
 };
 
 static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres);
 static void step_task(moonlet_loop *lp, moonlet_runnable *r);
+static lua_State *bind_thread(moonlet_loop *lp, moonlet_task *t);
 
 /* Runs t's Lua thread until it suspends or ends. On the shared stack. */
 static void run_lua(moonlet_loop *lp, moonlet_task *t) {
   lua_State *T = t->T;
   int nargs = 0, nres = 0, st;
   if (t->state == TS_NEW) {
+    if (!T && !(T = bind_thread(lp, t))) {
+      finish(lp, t, END_NO_THREAD, 0);
+      return;
+    }
     nargs = t->nargs;
   } else if (lua_status(T) != LUA_YIELD) {
     finish(lp, t, END_RESUMED_OUTSIDE, 0);
@@ -443,6 +449,34 @@ static lua_State *pool_take(lua_State *L, moonlet_loop *lp) {
   return lua_tothread(L, -1);
 }
 
+static int new_thread(lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
+/* Gives t, which never ran and has no thread yet, one with its function
+ * on it: from the pool, else a new one (protected: this runs outside any
+ * pcall). Returns NULL when memory is short. */
+static lua_State *bind_thread(moonlet_loop *lp, moonlet_task *t) {
+  lua_State *L = lp->LC, *T;
+  if (!lua_checkstack(L, 3)) return NULL;
+  moonlet__push_task(L, lp, t);
+  if (!(T = pool_take(L, lp))) {
+    lua_pushcfunction(L, new_thread);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      lua_pop(L, 2);
+      return NULL;
+    }
+    T = lua_tothread(L, -1);
+  }
+  lua_getiuservalue(L, -2, MOONLET_UV_THREAD); /* the function */
+  lua_xmove(L, T, 1); /* a fresh or pooled thread has room for it */
+  lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
+  lua_pop(L, 1);
+  t->T = T;
+  return T;
+}
+
 /* Whether T ended cleanly (not by an error nobody reset, and not still
  * running inside someone else's resume), so a new task can take it. */
 static int thread_reusable(lua_State *T) {
@@ -473,6 +507,9 @@ static void settle_outcome(lua_State *L, task_end *e) {
     n = 1;
   } else if (e->how == END_RESUMED_OUTSIDE) {
     lua_pushliteral(L, "task thread was resumed outside the scheduler");
+    n = 1;
+  } else if (e->how == END_NO_THREAD) {
+    lua_pushliteral(L, "not enough memory");
     n = 1;
   }
   if (e->how != END_RETURNED)
@@ -522,12 +559,12 @@ static lua_State *settle_task_protected(task_end *e, lua_State *T) {
   int st;
   if (lua_checkstack(L, e->nres + 4)) {
     lua_pushcfunction(L, settle_task);
-    lua_xmove(T, L, e->nres);
+    if (e->nres) lua_xmove(T, L, e->nres);
     lua_pushlightuserdata(L, e);
     st = lua_pcall(L, e->nres + 1, 1, 0);
   } else {
     /* LC is idle here: the few slots the fallback needs are there. */
-    lua_pop(T, e->nres);
+    if (e->nres) lua_pop(T, e->nres);
     lua_pushliteral(L, "not enough memory"); /* Lua keeps this string */
     st = LUA_ERRMEM;
   }
@@ -550,7 +587,7 @@ static lua_State *settle_task_protected(task_end *e, lua_State *T) {
  * again. Never raises: it runs outside any protected call, so whatever
  * allocates runs protected or has room reserved. */
 static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
-  lua_State *T = t->T, *L = T;
+  lua_State *T = t->T, *L = T; /* T is NULL if it never got one */
   int tbref = LUA_NOREF, reusable;
   task_end e;
   /* A thread resumed behind the scheduler's back can end while its wait is
@@ -576,7 +613,7 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
   e.t = t;
   e.how = how;
   e.nres = nres;
-  reusable = thread_reusable(T);
+  reusable = T && thread_reusable(T);
   if (how == END_RETURNED && nres <= 1 && !t->fut.has_callbacks &&
       lua_checkstack(T, 4)) {
     settle_outcome(T, &e); /* nothing in it allocates */
@@ -604,7 +641,7 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
 
 moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   moonlet_task *t;
-  lua_State *T;
+  lua_State *T = NULL;
   luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
   if (lp->closed) luaL_error(L, "moonlet: the loop is closed");
   t = lua_newuserdatauv(L, sizeof *t, MOONLET_TASK_UVS);
@@ -614,10 +651,20 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   t->state = TS_DONE; /* inert until fully built */
   t->box_ref = t->cancel_ref = LUA_NOREF;
   moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
-  if (!(T = pool_take(L, lp))) T = lua_newthread(L);
+  /* A task takes a pooled thread at once. When none is pooled, one
+   * spawned without arguments takes a thread when it first runs
+   * (bind_thread), its user value holding its function till then: a burst
+   * of spawns into a fresh process then holds only task objects, and each
+   * new thread is used as soon as it is made. Arguments wait on the
+   * thread. */
+  if (nargs > 0 || lp->npool > 0) {
+    if (!(T = pool_take(L, lp))) T = lua_newthread(L);
+    if (!lua_checkstack(T, nargs + 1))
+      luaL_error(L, "too many arguments to spawn");
+  } else {
+    lua_pushvalue(L, -2);
+  }
   lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
-  if (!lua_checkstack(T, nargs + 1))
-    luaL_error(L, "too many arguments to spawn");
   lua_pushvalue(L, -1);
   t->box_ref = moonlet__ref(L, lp);
   t->run.run = step_task;
@@ -633,7 +680,10 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   t->wait.status = MW_OK;
   t->wait.heap_idx = UINT32_MAX;
   lua_rotate(L, -nargs - 2, 1); /* the task object below the function */
-  lua_xmove(L, T, nargs + 1);
+  if (T)
+    lua_xmove(L, T, nargs + 1);
+  else
+    lua_pop(L, 1);
   mq_push(&lp->live, &t->live_node);
   lp->nlive++;
   lp->stats.spawned++;

@@ -63,8 +63,10 @@ enum { FS_PENDING, FS_DONE, FS_FAILED, FS_CANCELLED };
  * first user value holds the parked done-callbacks, then its outcome. */
 enum {
   MOONLET_UV_RESULT = 1, /* callbacks; then the result(s) or the error */
-  MOONLET_UV_THREAD = 2, /* tasks: the Lua thread while the task runs; then
-                          * the traceback of the error it ended with */
+  MOONLET_UV_THREAD = 2, /* tasks: the function of one spawned without
+                          * arguments until it first runs; the Lua thread
+                          * while it runs; then the traceback of the error
+                          * it ended with */
   MOONLET_UV_NAME = 3    /* tasks: the name given with set_name */
 };
 #define MOONLET_FUTURE_UVS 1
@@ -140,7 +142,7 @@ typedef struct moonlet_native {
 struct moonlet_task {
   moonlet_future fut;     /* first: a task is a future */
   moonlet_runnable run;   /* link in the run queue */
-  lua_State *T;           /* the task's Lua thread (user value THREAD) */
+  lua_State *T;           /* its Lua thread (user value THREAD), or NULL */
   int box_ref;            /* the task object, in refs, while unfinished */
   int cancel_ref;         /* the message given to cancel, in refs, till then */
   int nargs;              /* arguments waiting on T for the first resume */

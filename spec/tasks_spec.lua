@@ -209,6 +209,30 @@ describe("tasks", function()
     assert.equal(7, m.spawn(function() m.yield(); return 7 end):await())
   end)
 
+  it("take a thread when they first run if none is pooled, so pending ones stay small", function()
+    -- Empty the pool: tasks waiting on hold keep the threads they took.
+    local hold, holders = m.future(), {}
+    while m.stats().pooled_threads > 0 do
+      holders[#holders + 1] = m.spawn(function() hold:await() end)
+    end
+    local function seven() return 7 end
+    local ts = {}
+    for i = 1, 1000 do ts[i] = false end
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for i = 1, 1000 do ts[i] = m.spawn(seven) end
+    local bytes = (collectgarbage("count") - before) * 1024 / 1000
+    collectgarbage("restart")
+    -- A task object is about 300 bytes, a Lua thread about 1 KB more.
+    assert.is_true(bytes < 700, ("%.0f bytes per pending task"):format(bytes))
+    for i = 1, 1000 do assert.equal(7, ts[i]:await()) end
+    -- Started after the first ones ended, the later ones took pooled threads.
+    assert.is_true(m.stats().pooled_threads > 0)
+    hold:set_result()
+    for _, t in ipairs(holders) do t:await() end
+  end)
+
   it("give back what the loop keeps for them once they end", function()
     local base = m.stats().refs
     for _ = 1, 3 do
