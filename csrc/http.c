@@ -403,6 +403,7 @@ static int l_client(lua_State *L) {
   }
   pthread_once(&curl_once, init_curl);
   if (curl_init_result != CURLE_OK) return luaL_error(L, "curl_global_init failed");
+  moonlet__io_reserve(L);
   if (!(c = calloc(1, sizeof *c))) return luaL_error(L, "not enough memory");
   mq_init(&c->socks);
   mq_init(&c->xfers);
@@ -435,7 +436,7 @@ static int l_client(lua_State *L) {
   c->timer.data = c;
   c->handles = 2;
   c->io.close = client_close;
-  moonlet__io_push(L, lp, &c->io, MOONLET_MT_HTTP_CLIENT);
+  moonlet__io_fill(L, lp, &c->io, MOONLET_MT_HTTP_CLIENT);
   return 1;
 }
 

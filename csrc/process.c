@@ -167,12 +167,12 @@ static int l_spawn(lua_State *L) {
   for (i = 0; i < 3 && r == 0; i++)
     r = stdio_option(L, lp, 2, i, &stdio[i], &opened[i]);
   if (r == 0) {
-    p = calloc(1, sizeof *p);
-    if (!p) return luaL_error(L, "not enough memory");
+    moonlet__io_reserve(L);
+    if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "not enough memory");
     p->h.data = p;
     p->io.close = proc_close;
     mq_init(&p->waiters);
-    moonlet__io_push(L, lp, &p->io, PROC_KIND);
+    moonlet__io_fill(L, lp, &p->io, PROC_KIND);
     o.stdio = stdio;
     o.stdio_count = 3;
     o.exit_cb = on_exit_cb;
