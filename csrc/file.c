@@ -105,17 +105,24 @@ static void job_run(moonlet_job *base) {
   }
 }
 
-/* Blocks on a new job for f (NULL: an open). The job, in w->data for k,
- * is released by k, or by the pool when the caller gave up. */
-static int job_start(lua_State *L, moonlet_loop *lp, mfile *f, int op,
-                     file_job *setup, lua_KFunction k) {
-  moonlet_wait *w = moonlet__enter_block(L, lp);
+/* The memory error of an operation that began blocking (w) without a job.
+ * Operations begin (moonlet__enter_block, which raises where blocking is
+ * not allowed) before they allocate or move the file position. */
+static int no_memory(lua_State *L, moonlet_wait *w) {
+  w->status = MW_OK;
+  return luaL_error(L, "not enough memory");
+}
+
+/* Blocks on a new job for f (NULL: an open), taking setup's buffers. The
+ * job, in w->data for k, is released by k, or by the pool when the caller
+ * gave up. */
+static int job_start(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
+                     mfile *f, int op, file_job *setup, lua_KFunction k) {
   file_job *j = malloc(sizeof *j);
   if (!j) {
-    w->status = MW_OK;
     free(setup->buf);
     free(setup->path);
-    return luaL_error(L, "not enough memory");
+    return no_memory(L, w);
   }
   *j = *setup;
   j->base.run = job_run;
@@ -188,7 +195,8 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
   f->append = append;
   f->io.close = file_close;
   moonlet__rbuf_init(&f->rb);
-  moonlet__io_push(L, moonlet__loop(L), &f->io, FILE_KIND);
+  lua_settop(L, 3); /* the object open made */
+  moonlet__io_fill(L, moonlet__loop(L), &f->io, FILE_KIND);
   return 1;
 }
 
@@ -196,15 +204,19 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
 static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   const char *mode = luaL_optstring(L, 2, "r");
+  moonlet_loop *lp = moonlet__loop(L);
+  moonlet_wait *w;
   file_job setup;
   int append;
   memset(&setup, 0, sizeof setup);
   luaL_argcheck(L, open_flags(mode, &setup.flags, &append) == 0, 2, "invalid mode");
   setup.fd = -1;
   lua_settop(L, 2);
-  setup.path = strdup(path);
-  if (!setup.path) return luaL_error(L, "not enough memory");
-  return job_start(L, moonlet__loop(L), NULL, F_OPEN, &setup, open_k);
+  /* The object now, so that making it cannot fail once the file is open. */
+  moonlet__io_reserve(L);
+  w = moonlet__enter_block(L, lp);
+  if (!(setup.path = strdup(path))) return no_memory(L, w);
+  return job_start(L, lp, w, NULL, F_OPEN, &setup, open_k);
 }
 
 /* --- read ---------------------------------------------------------------- */
@@ -214,6 +226,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx);
 /* Serves the format at 2 from the buffer, filling it as needed. */
 static int read_step(lua_State *L, mfile *f) {
   moonlet_rfmt fmt;
+  moonlet_wait *w;
   file_job setup;
   int r;
   moonlet__rfmt_check(L, 2, RF_LINE, &fmt);
@@ -223,10 +236,10 @@ static int read_step(lua_State *L, mfile *f) {
   memset(&setup, 0, sizeof setup);
   setup.len = moonlet__rbuf_want(&f->rb, &fmt);
   if (setup.len < FILL_SIZE) setup.len = FILL_SIZE;
-  setup.buf = malloc(setup.len);
-  if (!setup.buf) return luaL_error(L, "not enough memory");
+  w = moonlet__enter_block(L, f->io.lp);
+  if (!(setup.buf = malloc(setup.len))) return no_memory(L, w);
   setup.off = f->pos;
-  return job_start(L, f->io.lp, f, F_FILL, &setup, read_k);
+  return job_start(L, f->io.lp, w, f, F_FILL, &setup, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
@@ -297,6 +310,7 @@ static int f_write(lua_State *L) {
   mfile *f = check_file(L);
   int n = lua_gettop(L), i;
   luaL_Buffer b;
+  moonlet_wait *w;
   file_job setup;
   size_t len;
   const char *s;
@@ -309,17 +323,20 @@ static int f_write(lua_State *L) {
   }
   luaL_pushresult(&b);
   s = lua_tolstring(L, -1, &len);
-  lua_settop(L, 1);
-  if (len == 0) return 1;
-  drop_buffer(f);
+  if (len == 0) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  w = moonlet__enter_block(L, f->io.lp);
   memset(&setup, 0, sizeof setup);
-  setup.buf = malloc(len);
-  if (!setup.buf) return luaL_error(L, "not enough memory");
+  if (!(setup.buf = malloc(len))) return no_memory(L, w);
   memcpy(setup.buf, s, len);
+  lua_settop(L, 1);
+  drop_buffer(f);
   setup.len = len;
   setup.off = f->pos;
   f->pos += (off_t)len;
-  return job_start(L, f->io.lp, f, F_WRITE, &setup, done_k);
+  return job_start(L, f->io.lp, w, f, F_WRITE, &setup, done_k);
 }
 
 /* f:seek([whence[, offset]]) -> position | nil, msg, code */
@@ -334,7 +351,8 @@ static int f_seek(lua_State *L) {
     lua_settop(L, 2);
     lua_pushinteger(L, off);
     memset(&setup, 0, sizeof setup);
-    return job_start(L, f->io.lp, f, F_SIZE, &setup, done_k);
+    return job_start(L, f->io.lp, moonlet__enter_block(L, f->io.lp), f,
+                     F_SIZE, &setup, done_k);
   }
   where = (op == 0 ? 0 : (lua_Integer)f->pos) + off;
   if (where < 0) return moonlet__push_failure(L, UV_EINVAL, NULL);

@@ -251,6 +251,35 @@ describe("moonlet.fs", function()
     assert.is_true(U.settled_fd_count(before) <= before)
   end)
 
+  it("a file call refused where it cannot block changes nothing and leaks nothing", function()
+    local path = dir .. "/refused.txt"
+    local f = assert(fs.open(path, "w"))
+    local r = assert(fs.open(dir .. "/big.bin"))
+    local errs = {}
+    local prev = m.on_error(function(e) errs[#errs + 1] = tostring(e) end)
+    m.call_soon(function() f:write("abc") end)
+    m.call_soon(function() r:read(10) end)
+    m.call_soon(function() fs.open(path) end)
+    m.yield()
+    m.on_error(prev)
+    assert.equal(3, #errs)
+    for _, e in ipairs(errs) do assert.matches("cannot block inside a callback", e) end
+    -- The refused write did not move the position.
+    assert(f:write("x"))
+    f:close()
+    r:close()
+    assert.equal("x", fs.read_file(path))
+    -- Cancelled before it opens: Cancelled, and nothing opened or kept.
+    local ok, err
+    local t = m.spawn(function()
+      m.current():cancel()
+      ok, err = pcall(fs.open, path)
+    end)
+    pcall(t.await, t)
+    assert.is_false(ok)
+    assert.equal("cancelled", err.kind)
+  end)
+
   teardown(function()
     for _, e in ipairs(fs.list(dir) or {}) do
       if e.type == "directory" then
