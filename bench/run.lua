@@ -12,15 +12,27 @@ local GO = "./build/bench-go"
 -- (spawn: first round and warm rounds) run once for all of them.
 local outputs = {}
 
-local function measure(cmd, result)
-  if not outputs[cmd] then
-    outputs[cmd] = {}
-    for i = 1, REPS do
+-- Runs each of cmds not run yet REPS times, taking turns (one run of each,
+-- then again), so that a noisy minute of the shared machine falls on every
+-- implementation alike instead of on whichever ran then.
+local function run_all(cmds)
+  local todo = {}
+  for _, cmd in ipairs(cmds) do
+    if not outputs[cmd] then
+      outputs[cmd] = {}
+      todo[#todo + 1] = cmd
+    end
+  end
+  for i = 1, REPS do
+    for _, cmd in ipairs(todo) do
       local p = assert(io.popen(cmd .. " 2>&1"))
       outputs[cmd][i] = p:read("a")
       p:close()
     end
   end
+end
+
+local function measure(cmd, result)
   local xs = {}
   for _, out in ipairs(outputs[cmd]) do
     local v = out:match("RESULT " .. result .. " (%S+)")
@@ -37,6 +49,10 @@ local impls = {
   { "moonlet channels (MOONLET_FORCE_NATIVE=1)",
     "MOONLET_FORCE_NATIVE=1 lua5.4 bench/%s.lua moonlet-channel %d", only = "switch" },
   { "raw Lua coroutines", "lua5.4 bench/%s.lua raw %d", lua_baseline = true },
+  { "raw Lua + a handle table per task (floor)", "lua5.4 bench/%s.lua raw-handles %d",
+    lua_baseline = true, only = "spawn" },
+  { "raw Lua, two coroutines resumed in turn (floor)", "lua5.4 bench/%s.lua raw-sched %d",
+    lua_baseline = true, only = "switch" },
   { "luv", "lua5.4 bench/%s.lua luv %d", lua_baseline = true },
   { "cqueues", "lua5.4 bench/%s.lua cqueues %d", lua_baseline = true },
   { "Go (GOMAXPROCS=1)", "GOMAXPROCS=1 " .. GO .. " %s %d" },
@@ -66,11 +82,19 @@ for _, b in ipairs(benches) do
   print(("\n### %s: %s\n"):format(b.name, b.what))
   print(("| implementation | %s | moonlet (fast path) vs this |"):format(b.unit))
   print("|---|---:|---:|")
-  local base
+  local base, rows = nil, {}
   for _, impl in ipairs(impls) do
-    if impl.only and impl.only ~= b.name then goto next end
-    if b.channels_only and impl.lua_baseline then goto next end
-    local v = measure(impl[2]:format(b.name, b.n), b.result or "%S+")
+    if not (impl.only and impl.only ~= b.name)
+        and not (b.channels_only and impl.lua_baseline) then
+      rows[#rows + 1] = { impl = impl, cmd = impl[2]:format(b.name, b.n) }
+    end
+  end
+  local cmds = {}
+  for i, row in ipairs(rows) do cmds[i] = row.cmd end
+  run_all(cmds)
+  for _, row in ipairs(rows) do
+    local impl = row.impl
+    local v = measure(row.cmd, b.result or "%S+")
     base = base or v
     local ratio = b.higher and base / v or v / base
     -- ratio > 1: moonlet's fast path does better than this implementation.
@@ -78,7 +102,6 @@ for _, b in ipairs(benches) do
       v >= 1000 and ("%.0f"):format(v) or ("%.1f"):format(v),
       impl == impls[1] and "-" or ("%.2fx %s"):format(ratio, ratio >= 1 and "better" or "worse")))
     io.stdout:flush()
-    ::next::
   end
   ::skip::
 end

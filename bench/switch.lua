@@ -1,6 +1,6 @@
 -- switch: two tasks pass a value back and forth; N one-way handoffs.
 -- Prints ns per one-way handoff.
---   lua5.4 bench/switch.lua moonlet|moonlet-channel|raw|luv|cqueues [N]
+--   lua5.4 bench/switch.lua moonlet|moonlet-channel|raw|raw-sched|luv|cqueues [N]
 local B = dofile("bench/common.lua")
 local impl, N = arg[1], tonumber(arg[2]) or 1000000
 
@@ -61,6 +61,27 @@ elseif impl == "raw" then
   local v = 0
   for _ = 1, N / 2 do v = co(v) end
   assert(v == N / 2)
+  B.result("ns_per_handoff", (B.clock() - t0) / N * 1e9)
+
+elseif impl == "raw-sched" then
+  -- Two coroutines resumed in turn by a loop: each one-way handoff is a
+  -- yield out of one and a resume into the other, the least any scheduler
+  -- between tasks does (raw counts each of those as a handoff).
+  local box = 0
+  local function side()
+    while true do
+      box = box + 1
+      coroutine.yield()
+    end
+  end
+  local a, b = coroutine.create(side), coroutine.create(side)
+  local resume = coroutine.resume
+  local t0 = B.clock()
+  for _ = 1, N / 2 do
+    resume(a)
+    resume(b)
+  end
+  assert(box == N)
   B.result("ns_per_handoff", (B.clock() - t0) / N * 1e9)
 
 elseif impl == "luv" then
