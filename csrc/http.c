@@ -586,12 +586,13 @@ static int l_perform(lua_State *L) {
   moonlet__checkpoint(L, lp);
   lua_settop(L, 2);
   if (!opt_string(L, 2, "url")) return luaL_error(L, "request has no url");
+  moonlet__io_reserve(L); /* index 3 */
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");
   x->c = c;
   x->io.close = xfer_close;
   mq_push(&c->xfers, &x->node);
   x->easy = c->nidle > 0 ? c->idle[--c->nidle] : curl_easy_init();
-  moonlet__io_push(L, lp, &x->io, MOONLET_MT_HTTP_XFER); /* index 3 */
+  moonlet__io_fill(L, lp, &x->io, MOONLET_MT_HTTP_XFER);
   if (!x->easy) return luaL_error(L, "not enough memory");
   x->stream = moonlet__opt_bool(L, 2, "stream", 0);
   x->state = XS_DONE; /* not in the multi handle until added */

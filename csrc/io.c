@@ -16,12 +16,6 @@ void moonlet__io_reserve(lua_State *L) {
   *box = NULL; /* no metatable yet: nothing to finalize if left */
 }
 
-void moonlet__io_push(lua_State *L, moonlet_loop *lp, moonlet_io *io,
-                      int kind) {
-  moonlet__io_reserve(L);
-  moonlet__io_fill(L, lp, io, kind);
-}
-
 void moonlet__io_fill(lua_State *L, moonlet_loop *lp, moonlet_io *io,
                       int kind) {
   moonlet_io **box = lua_touserdata(L, -1);

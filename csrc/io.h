@@ -28,13 +28,11 @@ struct moonlet_io {
   void (*close)(moonlet_io *io);
 };
 
-/* Pushes a new Lua object (metatable kind) for io and links io into the
- * loop's list of open handles. It may raise (memory), so where io owns a
- * uv handle already, make the object first: moonlet__io_reserve pushes it
- * empty before io exists, and moonlet__io_fill, which cannot raise, then
- * gives it io (the object on top). */
-void moonlet__io_push(lua_State *L, moonlet_loop *lp, moonlet_io *io,
-                      int kind);
+/* An I/O object is made in two steps, so that a memory error leaves
+ * nothing behind: moonlet__io_reserve pushes the Lua object, empty, before
+ * the state (and its uv handles) exist; moonlet__io_fill, which cannot
+ * raise, then gives it io (the object on top), with metatable kind, and
+ * links io into the loop's list of open handles. */
 void moonlet__io_reserve(lua_State *L);
 void moonlet__io_fill(lua_State *L, moonlet_loop *lp, moonlet_io *io,
                       int kind);
