@@ -332,7 +332,10 @@ static int on_timeout(CURLM *m, long ms, void *ud) {
   http_client *c = ud;
   (void)m;
   if (ms < 0) uv_timer_stop(&c->timer);
-  else uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+  else {
+    uv_update_time(c->timer.loop); /* curl counts from its own clock's now */
+    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+  }
   return 0;
 }
 

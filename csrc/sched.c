@@ -12,6 +12,8 @@
  */
 #include "sched.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -841,9 +843,26 @@ int moonlet__drive(moonlet_loop *lp) {
 
 /* --- loop lifetime ------------------------------------------------------- */
 
+/* A peer that closes while we write must give the write EPIPE, not kill
+ * the process: libuv writes with write(2), which raises SIGPIPE. So the
+ * signal is ignored, once per process, unless the host has set a handler
+ * of its own (or already ignores it). Children start with the default. */
+static void sigpipe_policy(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL ||
+      (sa.sa_flags & SA_SIGINFO))
+    return;
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
 int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   const char *fn = getenv("MOONLET_FORCE_NATIVE");
   int r;
+  static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+  pthread_once(&sigpipe_once, sigpipe_policy);
   lp->uv = &lp->own_uv;
   if ((r = uv_loop_init(lp->uv)) != 0) return r;
   if ((r = moonlet__stack_open(&lp->stack, moonlet__stack_size_from_env())) !=

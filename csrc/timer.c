@@ -95,6 +95,9 @@ int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms) {
     lp->sleepers = s;
     lp->cap_sleepers = cap;
   }
+  /* From the moment of the call: the loop's cached time lags by whatever
+   * ran since the turn began, and a deadline taken from it comes early. */
+  uv_update_time(lp->uv);
   w->deadline = uv_now(lp->uv) + ms;
   w->seq = lp->sleep_seq++;
   heap_set(lp, lp->nsleepers++, w);

@@ -7,6 +7,8 @@
   X(embed_threadsafe_futures)       \
   X(embed_post_from_threads)        \
   X(embed_two_instances)            \
+  X(embed_sigpipe_ignored)          \
+  X(embed_sigpipe_host_handler)     \
   X(embed_close_with_tasks_left)   \
   X(embed_out_of_memory)            \
   X(embed_fibers)                   \

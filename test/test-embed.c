@@ -389,6 +389,56 @@ TEST_IMPL(embed_two_instances) {
   return 0;
 }
 
+/* --- SIGPIPE ------------------------------------------------------------- */
+
+/* Each test runs in a process of its own, so each sees moonlet's first
+ * open in the process. */
+
+static int host_sigpipes;
+static void on_host_sigpipe(int sig) { (void)sig; host_sigpipes++; }
+
+static void (*sigpipe_handler(void))(int) {
+  struct sigaction sa;
+  sigaction(SIGPIPE, NULL, &sa);
+  return sa.sa_handler;
+}
+
+/* A host with the default disposition: moonlet ignores SIGPIPE, so a write
+ * to a closed peer fails with EPIPE instead of killing the host. */
+TEST_IMPL(embed_sigpipe_ignored) {
+  lua_State *L;
+  signal(SIGPIPE, SIG_DFL);
+  L = new_state(NULL);
+  ASSERT(sigpipe_handler() == SIG_IGN);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "local path = os.tmpname() .. '.sock'\n"
+             "local srv = m.pipe.listen(path, function(c) c:close() end)\n"
+             "local c = m.pipe.connect(path)\n"
+             "m.sleep(0.05)\n"
+             "for _ = 1, 50 do\n"
+             "  local ok, _, code = c:write(('x'):rep(65536))\n"
+             "  if not ok then write_error = code break end\n"
+             "end\n"
+             "c:close() srv:close() os.remove(path)");
+  lua_getglobal(L, "write_error");
+  ASSERT(strcmp(luaL_optstring(L, -1, "none"), "EPIPE") == 0);
+  moonlet_close(L);
+  lua_close(L);
+  return 0;
+}
+
+/* A host that handles SIGPIPE itself keeps its handler. */
+TEST_IMPL(embed_sigpipe_host_handler) {
+  lua_State *L;
+  signal(SIGPIPE, on_host_sigpipe);
+  L = new_state(NULL);
+  ASSERT(sigpipe_handler() == on_host_sigpipe);
+  moonlet_close(L);
+  lua_close(L);
+  signal(SIGPIPE, SIG_DFL);
+  return 0;
+}
+
 /* --- closing with tasks left --------------------------------------------- */
 
 static void close_pending(void) {
