@@ -39,6 +39,9 @@ local function lifo()
 end
 
 -- A binary min-heap ordered by less(a, b); ties leave in arrival order.
+-- less is user code and may raise: push and pop first find where every
+-- entry goes, comparing only, and move entries after the last comparison,
+-- so a comparison that raises leaves the heap as it was.
 local function heap(less)
   local function before(a, b)
     if less(a.v, b.v) then return true end
@@ -48,33 +51,42 @@ local function heap(less)
   return {
     n = 0, seq = 0,
     push = function(s, v)
-      s.seq = s.seq + 1
-      local e = { v = v, seq = s.seq }
-      s.n = s.n + 1
-      local i = s.n
-      while i > 1 do
-        local p = i // 2
-        if not before(e, s[p]) then break end
-        s[i] = s[p]
-        i = p
+      local e = { v = v, seq = s.seq + 1 }
+      local i = s.n + 1
+      while i > 1 and before(e, s[i // 2]) do i = i // 2 end
+      s.seq, s.n = e.seq, s.n + 1
+      local j = s.n
+      while j > i do
+        s[j] = s[j // 2]
+        j = j // 2
       end
       s[i] = e
     end,
     pop = function(s)
-      local top, last = s[1], s[s.n]
+      local top, last, n = s[1], s[s.n], s.n - 1
+      -- The path the last entry sinks along from the root.
+      local i = 1
+      while 2 * i <= n do
+        local c = 2 * i
+        if c < n and before(s[c + 1], s[c]) then c = c + 1 end
+        if not before(s[c], last) then break end
+        i = c
+      end
+      local stop = i
       s[s.n] = nil
-      s.n = s.n - 1
-      local i, n = 1, s.n
+      s.n = n
       if n > 0 then
-        while true do
-          local c = 2 * i
-          if c > n then break end
-          if c < n and before(s[c + 1], s[c]) then c = c + 1 end
-          if not before(s[c], last) then break end
+        -- Each entry on the path moves up one level, from the top down:
+        -- the path's nodes are stop's ancestors, stop >> d.
+        local depth, k = 0, stop
+        while k > 1 do k, depth = k // 2, depth + 1 end
+        i = 1
+        for d = depth - 1, 0, -1 do
+          local c = stop >> d
           s[i] = s[c]
           i = c
         end
-        s[i] = last
+        s[stop] = last
       end
       return top.v
     end,
@@ -122,9 +134,11 @@ end
 
 -- Stores an item a putter brings, or hands it to the first waiting getter
 -- (boxed, so nil travels too).
+-- The store's push may raise (a priority queue's comparison): it comes
+-- before any count changes.
 local function deliver(self, v)
-  self.unfinished = self.unfinished + 1
   if not self.getters:wake_one({ v }) then self.store:push(v) end
+  self.unfinished = self.unfinished + 1
 end
 
 -- While there is room and putters wait, reserve a slot for the first and
@@ -161,8 +175,9 @@ function Queue:put(v, timeout)
   if not ok then return nil, "timeout" end
   if why == CLOSED then error("put on a closed queue", 2) end
   self.reserved = self.reserved - 1
-  deliver(self, v)
-  wake_putters(self) -- handed to a getter, our slot may still be free
+  local delivered, err = pcall(deliver, self, v)
+  wake_putters(self) -- handed to a getter, or refused: the slot may be free
+  if not delivered then error(err, 0) end
   return true
 end
 
