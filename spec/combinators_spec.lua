@@ -36,7 +36,39 @@ describe("gather", function()
 
   it("puts the errors in place with return_errors", function()
     local r = m.gather({ sleeper(0.001, 1), failer(0.002, "bad"), sleeper(0, 3) }, { return_errors = true })
-    assert.same({ 1, "bad", 3, n = 3 }, r)
+    assert.same({ 1, "bad", 3, n = 3, failed = { [2] = true } }, r)
+  end)
+
+  it("tells errors from results with return_errors: results.failed", function()
+    local r = m.gather({ sleeper(0, "oops"), failer(0, "oops") }, { return_errors = true })
+    assert.equal(r[1], r[2])
+    assert.is_nil(r.failed[1])
+    assert.is_true(r.failed[2])
+  end)
+
+  it("attaches the other failures to the raised error and reports none of them", function()
+    local reported = 0
+    m.on_error(function() reported = reported + 1 end)
+    local list = {}
+    for i = 1, 50 do list[i] = failer(0.001, { i = i }) end
+    list[51] = failer(0.001, "a string error")
+    local ok, e = pcall(m.gather, list)
+    assert.is_false(ok)
+    assert.equal(1, e.i)
+    assert.equal(50, #e.others)
+    assert.equal(2, e.others[1].i)
+    assert.equal("a string error", e.others[50])
+    collectgarbage()
+    collectgarbage()
+    m.sleep(0.01)
+    m.on_error(nil)
+    assert.equal(0, reported)
+  end)
+
+  it("refuses unknown options and options that are not a table", function()
+    assert.has_error(function() m.gather({}, { return_exceptions = true }) end,
+      "bad argument #2 to 'gather' (unknown option 'return_exceptions')")
+    assert.has_error(function() m.gather({}, 5) end, "bad argument #2 to 'gather' (table expected, got number)")
   end)
 
   it("cancelled itself, cancels its children", function()
@@ -234,6 +266,21 @@ describe("scope", function()
     assert.is_false(ok)
     assert.equal("cancelled", err.kind)
     assert.is_true(cleaned)
+  end)
+
+  it("attaches the other children's failures to the raised error", function()
+    local reported = 0
+    m.on_error(function() reported = reported + 1 end)
+    local ok, e = pcall(m.scope, function(s)
+      for i = 1, 5 do s:spawn(failer(0.001, { i = i })) end
+    end)
+    collectgarbage()
+    m.sleep(0.01)
+    m.on_error(nil)
+    assert.is_false(ok)
+    assert.equal(1, e.i)
+    assert.equal(4, #e.others)
+    assert.equal(0, reported)
   end)
 
   it("refuses spawning after it finished", function()

@@ -2,6 +2,7 @@
 -- select: gather, wait, wait_for, timeout, shield, as_completed, scope.
 -- Policy lives here; the C core only provides the primitives.
 local core = require "moonlet.core"
+local args = require "moonlet.args"
 
 local C = {}
 
@@ -15,7 +16,7 @@ end
 -- spawned as tasks.
 local function futures_of(list, fname)
   if type(list) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(list)), 3)
+    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, args.typename(list)), 3)
   end
   local futs = {}
   for i = 1, #list do
@@ -26,10 +27,37 @@ local function futures_of(list, fname)
       futs[i] = x
     else
       error(("bad entry #%d to '%s' (task, future or function expected, got %s)")
-        :format(i, fname, type(x)), 3)
+        :format(i, fname, args.typename(x)), 3)
     end
   end
   return futs
+end
+
+-- The future for one awaitable argument (task, future or function).
+local function future_of(aw, fname)
+  if type(aw) == "function" then return core.spawn(aw) end
+  if is_future(aw) then return aw end
+  error(("bad argument #1 to '%s' (task, future or function expected, got %s)")
+    :format(fname, args.typename(aw)), 3)
+end
+
+-- Gives the error about to be raised the other errors that came with it,
+-- as err.others, when it is a table without such a field.
+local function attach_others(err, others)
+  if #others > 0 and type(err) == "table" and rawget(err, "others") == nil then
+    rawset(err, "others", others)
+  end
+end
+
+-- The errors of the futures that failed besides the one raised, marked as
+-- seen (the caller raises them with it); Cancelled endings are not
+-- failures here.
+local function collect_others(err, futs, raised)
+  local others = {}
+  for _, f in ipairs(futs) do
+    if f ~= raised and f:status() == "failed" then others[#others + 1] = f:error() end
+  end
+  attach_others(err, others)
 end
 
 -- Calls back with each future's index as it completes, through a channel
@@ -57,7 +85,8 @@ end
 
 local function check_seconds(s, n, fname)
   if s ~= nil and (type(s) ~= "number" or s ~= s or s < 0) then
-    error(("bad argument #%d to '%s' (non-negative number expected)"):format(n, fname), 3)
+    error(("bad argument #%d to '%s' (non-negative number expected, got %s)")
+      :format(n, fname, type(s) == "number" and s ~= s and "nan" or args.typename(s)), 3)
   end
 end
 
@@ -66,12 +95,16 @@ local function timeout_error(s)
 end
 
 --- Results of every entry, in list order (the first value each returned).
--- The first failure cancels the rest, waits for them and is raised; with
--- opts.return_errors the error values stand in place instead.
+-- The first failure cancels the rest, waits for them and is raised, with
+-- the errors of the others that failed attached (err.others). With
+-- opts.return_errors the error values stand in place instead, and
+-- results.failed[i] is true for each entry that failed.
 function C.gather(list, opts)
   local futs = futures_of(list, "gather")
-  local return_errors = type(opts) == "table" and opts.return_errors
+  opts = args.options(opts, 2, "gather", { return_errors = true })
+  local return_errors = opts.return_errors
   local results = { n = #futs }
+  if return_errors then results.failed = {} end
   if #futs == 0 then return results end
   local ch, handles = completions(futs)
   local failed
@@ -83,6 +116,7 @@ function C.gather(list, opts)
         results[i] = (f:result())
       elseif return_errors then
         results[i] = f:error()
+        results.failed[i] = true
       else
         failed = f
         return
@@ -95,16 +129,21 @@ function C.gather(list, opts)
   -- its cleanup, then raise.
   for _, f in ipairs(futs) do f:cancel() end
   for _, f in ipairs(futs) do join_shielded(f) end
-  if not ok then error(err, 0) end
-  error(failed:error(), 0)
+  if not ok then
+    collect_others(err, futs, nil)
+    error(err, 0)
+  end
+  err = failed:error()
+  collect_others(err, futs, failed)
+  error(err, 0)
 end
 
 --- Waits until all, the first, or the first failing entry is done, or the
 -- timeout passes. Returns two lists of the same objects: done and pending.
 -- Nothing is cancelled.
 function C.wait(list, opts)
-  opts = opts or {}
   local futs = futures_of(list, "wait")
+  opts = args.options(opts, 2, "wait", { timeout = true, return_when = true })
   local when = opts.return_when or "all"
   if when ~= "all" and when ~= "first" and when ~= "first_error" then
     error("bad option 'return_when' to 'wait' (\"all\", \"first\" or \"first_error\" expected)", 2)
@@ -137,7 +176,7 @@ end
 -- On timeout it cancels aw, waits until its cleanup has finished, and
 -- raises a Timeout error. If the caller is cancelled, aw is cancelled too.
 function C.wait_for(aw, s)
-  local f = futures_of({ aw }, "wait_for")[1]
+  local f = future_of(aw, "wait_for")
   check_seconds(s, 2, "wait_for")
   if s == nil then return f:await() end
   local ch, handles = completions({ f })
@@ -169,7 +208,7 @@ end
 -- next blocking call (as after a shielded scope in Trio), so cleanup code
 -- can block under shield.
 function C.shield(aw)
-  local f = futures_of({ aw }, "shield")[1]
+  local f = future_of(aw, "shield")
   join_shielded(f)
   return f:result()
 end
@@ -177,8 +216,8 @@ end
 --- Iterates over the entries as they complete, earliest first. With
 -- opts.timeout, raises a Timeout error when the time is up before all did.
 function C.as_completed(list, opts)
-  opts = opts or {}
   local futs = futures_of(list, "as_completed")
+  opts = args.options(opts, 2, "as_completed", { timeout = true })
   check_seconds(opts.timeout, 2, "as_completed")
   local deadline = opts.timeout and core.now() + opts.timeout
   local ch, handles = completions(futs)
@@ -209,7 +248,6 @@ function Scope:spawn(fn, ...)
   end
   local t = core.spawn(fn, ...)
   self.live[t] = true
-  self.count = self.count + 1
   local done = self.done
   t:on_done(function() done:try_send(t) end)
   return t
@@ -226,7 +264,7 @@ function C.scope(fn, ...)
   if type(fn) ~= "function" then
     error(("bad argument #1 to 'scope' (function expected, got %s)"):format(type(fn)), 2)
   end
-  local s = setmetatable({ live = {}, count = 0, done = core.channel(math.maxinteger >> 33) }, Scope)
+  local s = setmetatable({ live = {}, others = {}, done = core.channel(math.maxinteger >> 33) }, Scope)
   local res = table.pack(pcall(fn, s, ...))
   local failure = not res[1] and { res[2] } or nil
   if failure then s:cancel("the scope failed") end
@@ -243,7 +281,9 @@ function C.scope(fn, ...)
       s.live[t] = nil
       local st = t:status()
       local err = t:error() -- retrieved here either way
-      if st == "failed" and not failure then
+      if st == "failed" and failure then
+        s.others[#s.others + 1] = err
+      elseif st == "failed" then
         failure = { err }
         s:cancel("a sibling task failed")
       end
@@ -251,7 +291,10 @@ function C.scope(fn, ...)
   end
   if shielded then core._shield(-1) end
   s.closed = true
-  if failure then error(failure[1], 0) end
+  if failure then
+    attach_others(failure[1], s.others)
+    error(failure[1], 0)
+  end
   return table.unpack(res, 2, res.n)
 end
 
