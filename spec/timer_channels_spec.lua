@@ -50,7 +50,7 @@ describe("ticker", function()
   end)
 
   it("rejects a bad interval; stop on a plain channel says why", function()
-    assert.has_error(function() m.ticker(0) end, "bad argument #1 to 'ticker' (interval must be a positive number)")
+    assert.has_error(function() m.ticker(0) end, "bad argument #1 to 'ticker' (positive number expected, got 0)")
     assert.has_error(function() m.ticker("1") end)
     assert.has_error(function() m.channel():stop() end, "this channel is not fed by a timer")
   end)

@@ -37,6 +37,29 @@ function A.expect(v, want, n, fname)
   return v
 end
 
+--- A port number: an integer, or a string of decimal digits (LuaSocket
+-- code passes ports as strings), in 0..65535. Returns it as an integer.
+function A.port(v, n, fname)
+  local p = v
+  if type(v) == "string" and v:match("^%d+$") then p = math.tointeger(tonumber(v)) end
+  if math.type(p) ~= "integer" then
+    raise(n, fname, "port number expected, got " .. typename(v), 3)
+  end
+  if p < 0 or p > 65535 then raise(n, fname, "port out of range 0..65535", 3) end
+  return p
+end
+
+--- Calls f(v, ...) for a public function fname whose argument n is v:
+-- an argument error f raises about its first argument is raised again as
+-- fname's, at the caller of fname.
+function A.relay(fname, n, f, v, ...)
+  local r = table.pack(pcall(f, v, ...))
+  if r[1] then return table.unpack(r, 2, r.n) end
+  local msg = type(r[2]) == "string" and r[2]:match("^bad argument #1 to '[^']*' %((.*)%)$")
+  if msg then raise(n, fname, msg, 3) end
+  error(r[2], 0)
+end
+
 --- Checks an options argument: nil (then an empty table is returned) or a
 -- table whose keys are all in allowed (a set of names).
 function A.options(opts, n, fname, allowed)

@@ -37,13 +37,18 @@ function methods:each()
   end
 end
 
+-- Names are RFC 9110 tokens; values are strings (or numbers) without CR,
+-- LF or NUL, so no field can split a message or smuggle another.
 local function check_field(name, value)
-  if type(name) ~= "string" or name == "" or name:find("[%c%s:]") then
+  if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
     error("bad header name " .. string.format("%q", tostring(name)), 3)
   end
+  if type(value) ~= "string" and type(value) ~= "number" then
+    error(("header value of '%s' must be a string or a number, not %s"):format(name, type(value)), 3)
+  end
   value = tostring(value)
-  if value:find("[\r\n]") then
-    error("header value of '" .. name .. "' contains a line break", 3)
+  if value:find("[\r\n%z]") then
+    error("header value of '" .. name .. "' contains CR, LF or NUL", 3)
   end
   return value
 end
@@ -92,6 +97,9 @@ local mt = {
 -- or from a table {Name = value | {values}} (sorted by name for a stable
 -- order), or empty.
 function Headers.new(src)
+  if src ~= nil and type(src) ~= "table" then
+    error("bad argument #1 to 'Headers' (table expected, got " .. type(src) .. ")", 2)
+  end
   local self = setmetatable({ _f = {} }, mt)
   if src == nil then return self end
   if getmetatable(src) == mt then

@@ -13,6 +13,7 @@ local Headers = require "moonlet.headers"
 local lines = require "moonlet.lines"
 local json = require "moonlet.json"
 local argcheck = require("moonlet.args").check
+local expect = require("moonlet.args").expect
 
 local H = core._http
 
@@ -28,12 +29,16 @@ local M = {
 
 --- Percent-encodes everything but RFC 3986's unreserved characters.
 function M.escape(s)
+  if type(s) ~= "string" and type(s) ~= "number" then
+    error("bad argument #1 to 'escape' (string expected, got " .. type(s) .. ")", 2)
+  end
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
 --- A table as a query string or form body: keys sorted, list values
 -- repeated ({tag = {"a", "b"}} gives "tag=a&tag=b").
 function M.encode_query(t)
+  expect(t, "table", 1, "encode_query")
   local keys, out = {}, {}
   for k in pairs(t) do keys[#keys + 1] = tostring(k) end
   table.sort(keys)
@@ -41,7 +46,7 @@ function M.encode_query(t)
     local v = t[k]
     if v == nil then v = t[tonumber(k)] end
     if type(v) ~= "table" then v = { v } end
-    for _, x in ipairs(v) do out[#out + 1] = M.escape(k) .. "=" .. M.escape(x) end
+    for _, x in ipairs(v) do out[#out + 1] = M.escape(k) .. "=" .. M.escape(tostring(x)) end
   end
   return table.concat(out, "&")
 end
@@ -119,7 +124,7 @@ end
 --- Writes a streamed body to path chunk by chunk through moonlet.fs.
 -- Returns the number of bytes written, or nil, message, code.
 function Response:save(path)
-  argcheck(type(path) == "string", 1, "save", "string expected")
+  expect(path, "string", 1, "save")
   local x = transfer(self, "save")
   local f, err, code = core.fs.open(path, "w")
   if not f then return nil, err, code end
@@ -167,7 +172,7 @@ end
 --   user_agent, headers, timeout, connect_timeout  defaults for requests
 --   cookies  true (kept in memory) or a file path (loaded, saved at close)
 function M.client(opts)
-  argcheck(opts == nil or type(opts) == "table", 1, "client", "table expected")
+  expect(opts, "table?", 1, "client")
   opts = opts or {}
   for _, k in ipairs({ "max_connections", "max_per_host" }) do
     local v = opts[k]
@@ -198,28 +203,34 @@ local KNOWN = {
   decompress = true, user_agent = true,
 }
 
+-- An option check of request (and get, post, ...: they tail-call it),
+-- raised at their caller: build runs two calls below it.
+local function rcheck(cond, msg)
+  if not cond then error("bad argument #1 to 'request' (" .. msg .. ")", 4) end
+end
+
 -- The request table csrc/http.c reads.
 local function build(self, r)
   for k in pairs(r) do
-    argcheck(KNOWN[k], 1, "request", "unknown option '" .. tostring(k) .. "'")
+    rcheck(KNOWN[k], "unknown option '" .. tostring(k) .. "'")
   end
-  argcheck(type(r.url) == "string", 1, "request", "option 'url' must be a string")
-  argcheck(r.method == nil or type(r.method) == "string", 1, "request", "option 'method' must be a string")
-  argcheck(r.body == nil or type(r.body) == "string", 1, "request", "option 'body' must be a string")
-  argcheck(r.query == nil or type(r.query) == "table", 1, "request", "option 'query' must be a table")
-  argcheck(r.form == nil or type(r.form) == "table", 1, "request", "option 'form' must be a table")
-  argcheck(r.headers == nil or type(r.headers) == "table", 1, "request", "option 'headers' must be a table")
-  argcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", 1, "request",
-    "option 'max_redirects' must be an integer")
+  rcheck(type(r.url) == "string", "option 'url' must be a string")
+  rcheck(not r.url:find("[%z\r\n]"), "URL contains NUL, CR or LF")
+  rcheck(r.method == nil or type(r.method) == "string", "option 'method' must be a string")
+  rcheck(r.body == nil or type(r.body) == "string", "option 'body' must be a string")
+  rcheck(r.query == nil or type(r.query) == "table", "option 'query' must be a table")
+  rcheck(r.form == nil or type(r.form) == "table", "option 'form' must be a table")
+  rcheck(r.headers == nil or type(r.headers) == "table", "option 'headers' must be a table")
+  rcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", "option 'max_redirects' must be an integer")
   for _, k in ipairs({ "ca_file", "proxy", "user_agent" }) do
-    argcheck(r[k] == nil or type(r[k]) == "string", 1, "request", "option '" .. k .. "' must be a string")
+    rcheck(r[k] == nil or type(r[k]) == "string", "option '" .. k .. "' must be a string")
   end
-  argcheck(r.http2 == nil or type(r.http2) == "boolean" or r.http2 == "prior", 1, "request",
-    "option 'http2' must be a boolean or \"prior\"")
-  check_timeout(r.timeout, 1, "request", "timeout")
-  check_timeout(r.connect_timeout, 1, "request", "connect_timeout")
+  rcheck(r.http2 == nil or type(r.http2) == "boolean" or r.http2 == "prior", "option 'http2' must be a boolean or \"prior\"")
+  for _, k in ipairs({ "timeout", "connect_timeout" }) do
+    rcheck(r[k] == nil or (type(r[k]) == "number" and r[k] >= 0), "option '" .. k .. "' must be a number of seconds")
+  end
   local n = (r.body and 1 or 0) + (r.form and 1 or 0) + (r.json ~= nil and 1 or 0)
-  argcheck(n <= 1, 1, "request", "options 'body', 'form' and 'json' exclude each other")
+  rcheck(n <= 1, "options 'body', 'form' and 'json' exclude each other")
 
   local url = r.url
   if r.query then
@@ -234,12 +245,12 @@ local function build(self, r)
     if not headers:get("content-type") then headers:set("Content-Type", "application/x-www-form-urlencoded") end
   elseif r.json ~= nil then
     local ok, text = pcall(json.encode, r.json)
-    argcheck(ok, 1, "request", tostring(text))
+    rcheck(ok, tostring(text))
     body = text
     if not headers:get("content-type") then headers:set("Content-Type", "application/json") end
   end
   local method = (r.method or (body and "POST") or "GET"):upper()
-  argcheck(method:match("^[A-Z]+$"), 1, "request", "bad method '" .. method .. "'")
+  rcheck(method:match("^[A-Z]+$"), "bad method '" .. method .. "'")
   local list = {}
   for name, value in headers:each() do
     list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
@@ -262,14 +273,14 @@ end
 --- Sends a request (see the README for its fields) and returns the
 -- response, or nil, message, code.
 function Client:request(r)
-  argcheck(type(r) == "table", 1, "request", "table expected")
+  expect(r, "table", 1, "request")
   local x, err, code = self._c:_perform(build(self, r))
   if not x then return nil, err, code end
   return new_response(x, r.stream)
 end
 
 local function with(opts, fields, fname, n)
-  argcheck(opts == nil or type(opts) == "table", n, fname, "table expected")
+  expect(opts, "table?", n, fname)
   local r = {}
   for k, v in pairs(opts or {}) do r[k] = v end
   for k, v in pairs(fields) do r[k] = v end
@@ -277,18 +288,18 @@ local function with(opts, fields, fname, n)
 end
 
 function Client:get(url, opts)
-  argcheck(type(url) == "string", 1, "get", "string expected")
+  expect(url, "string", 1, "get")
   return self:request(with(opts, { url = url, method = "GET" }, "get", 2))
 end
 
 function Client:head(url, opts)
-  argcheck(type(url) == "string", 1, "head", "string expected")
+  expect(url, "string", 1, "head")
   return self:request(with(opts, { url = url, method = "HEAD" }, "head", 2))
 end
 
 function Client:post(url, body, opts)
-  argcheck(type(url) == "string", 1, "post", "string expected")
-  argcheck(body == nil or type(body) == "string", 2, "post", "string expected")
+  expect(url, "string", 1, "post")
+  expect(body, "string?", 2, "post")
   return self:request(with(opts, { url = url, method = "POST", body = body }, "post", 3))
 end
 

@@ -7,6 +7,8 @@ local net = require "moonlet.net"
 local Headers = require "moonlet.headers"
 local lines = require "moonlet.lines"
 local argcheck = require("moonlet.args").check
+local expect = require("moonlet.args").expect
+local checkport = require("moonlet.args").port
 
 local M = {}
 
@@ -29,6 +31,7 @@ M.reasons = {
 
 --- Decodes %XX escapes (and "+" as space when form is true).
 function M.unescape(s, form)
+  expect(s, "string", 1, "unescape")
   if form then s = s:gsub("+", " ") end
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -36,6 +39,7 @@ end
 --- Decodes a query string: "a=1&b=2&a=3" gives {a = "3", b = "2"} (the
 -- last value wins) and {a = {"1", "3"}, b = {"2"}}.
 function M.parse_query(q)
+  expect(q, "string?", 1, "parse_query")
   local last, all = {}, {}
   for pair in (q or ""):gmatch("[^&;]+") do
     local k, v = pair:match("^([^=]*)=?(.*)$")
@@ -147,7 +151,11 @@ local function head(self, body_len)
   if math.type(status) ~= "integer" or status < 100 or status > 999 then
     error("bad response status " .. tostring(status), 3)
   end
-  local out = { ("HTTP/1.1 %d %s\r\n"):format(status, self.reason or M.reasons[status] or "Unknown") }
+  local reason = self.reason or M.reasons[status] or "Unknown"
+  if type(reason) ~= "string" or reason:find("[\r\n%z]") then
+    error("bad response reason " .. string.format("%q", tostring(reason)) .. " (a string without CR, LF or NUL expected)", 3)
+  end
+  local out = { ("HTTP/1.1 %d %s\r\n"):format(status, reason) }
   local te = h:get("transfer-encoding")
   if no_body_status(status) then
     self._no_body = true
@@ -190,7 +198,7 @@ end
 
 --- Sends the head (unless sent) and data as part of a streamed body.
 function Response:write(data)
-  argcheck(type(data) == "string", 1, "write", "string expected")
+  expect(data, "string", 1, "write")
   if self.finished then error("response already finished", 2) end
   local out = frame(self, data)
   if not self.head_sent then out = head(self, nil) .. frame(self, data) end
@@ -201,7 +209,7 @@ end
 --- Ends the response, sending data (optional) as its last part. With
 -- nothing sent yet, the body goes out with a Content-Length.
 function Response:finish(data)
-  argcheck(data == nil or type(data) == "string", 1, "finish", "string expected")
+  expect(data, "string?", 1, "finish")
   if self.finished then return true end
   self.finished = true
   data = data or ""
@@ -307,10 +315,10 @@ end
 -- in the connection's task. Returns the server (address, close,
 -- serve_forever), or nil, message, code.
 function M.listen(host, port, handler, opts)
-  argcheck(type(host) == "string", 1, "listen", "string expected")
-  argcheck(math.type(port) == "integer", 2, "listen", "integer port expected")
-  argcheck(type(handler) == "function", 3, "listen", "function expected")
-  argcheck(opts == nil or type(opts) == "table", 4, "listen", "table expected")
+  expect(host, "string", 1, "listen")
+  port = checkport(port, 2, "listen")
+  expect(handler, "function", 3, "listen")
+  expect(opts, "table?", 4, "listen")
   opts = opts or {}
   check_size(opts.max_header, "max_header")
   check_size(opts.max_body, "max_body")

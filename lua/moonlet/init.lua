@@ -31,6 +31,17 @@ end
 M.http = require "moonlet.http"
 M.json = require "moonlet.json"
 
+-- Lua names a function in an error message by looking for it in
+-- package.loaded, two levels deep, when the call site does not name it
+-- (pcall(m.sleep, "x"), a task's body, a tail call). moonlet.core is
+-- internal: it stays loaded as a proxy with no fields of its own, and the
+-- public tables are loaded under their public names, so the search finds
+-- 'moonlet.sleep' or 'moonlet.fs.open', never 'moonlet.core.sleep'.
+package.loaded["moonlet.core"] = setmetatable({}, { __index = core, __newindex = core })
+for _, k in ipairs({ "tcp", "pipe", "udp", "dns", "fs", "process", "signal" }) do
+  package.loaded["moonlet." .. k] = M[k]
+end
+
 --- Runs fn(...) as the main task and drives the loop until it ends, then
 -- cancels what it left running and waits for that to finish (like
 -- asyncio.run). Returns fn's results or raises its error.
@@ -59,6 +70,10 @@ end
 --- A channel that receives m.now() once, after s seconds (Go's time.After).
 -- ch:stop() prevents the delivery if it has not happened yet.
 function M.after(s)
+  if type(s) ~= "number" or s ~= s then
+    error("bad argument #1 to 'after' (number expected, got "
+      .. (type(s) == "number" and "nan" or require("moonlet.args").typename(s)) .. ")", 2)
+  end
   local ch = core.channel(1)
   local h = core.call_later(s, function() ch:try_send(core.now()) end)
   core._set_stop(ch, function() h:cancel() end)
@@ -70,7 +85,8 @@ end
 -- are dropped, so it never falls behind.
 function M.ticker(s)
   if type(s) ~= "number" or not (s > 0) then
-    error("bad argument #1 to 'ticker' (interval must be a positive number)", 2)
+    error("bad argument #1 to 'ticker' (positive number expected, got "
+      .. (type(s) == "number" and tostring(s) or require("moonlet.args").typename(s)) .. ")", 2)
   end
   local ch = core.channel(1)
   local h = core.call_every(s, function() ch:try_send(core.now()) end)

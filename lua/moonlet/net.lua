@@ -8,6 +8,8 @@ local M = { tcp = {}, pipe = {}, udp = {}, dns = core.dns }
 local Cancelled = core.Cancelled
 
 local argcheck = require("moonlet.args").check
+local expect = require("moonlet.args").expect
+local checkport = require("moonlet.args").port
 
 local function is_ip(host)
   return host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil
@@ -29,9 +31,9 @@ end
 --- Connects to host:port, trying every address host resolves to. Returns a
 -- stream, or nil, message, code.
 function M.tcp.connect(host, port, opts)
-  argcheck(type(host) == "string", 1, "connect", "string expected")
-  argcheck(math.type(port) == "integer", 2, "connect", "integer port expected")
-  argcheck(opts == nil or type(opts) == "table", 3, "connect", "table expected")
+  expect(host, "string", 1, "connect")
+  port = checkport(port, 2, "connect")
+  expect(opts, "table?", 3, "connect")
   opts = opts or {}
   local timeout = opts.timeout
   argcheck(timeout == nil or (type(timeout) == "number" and timeout >= 0), 3,
@@ -131,9 +133,9 @@ end
 -- every connection and returns a server; without one, returns the bare
 -- server, whose accept() the caller runs.
 function M.tcp.listen(host, port, handler, opts)
-  argcheck(type(host) == "string", 1, "listen", "string expected")
-  argcheck(math.type(port) == "integer", 2, "listen", "integer port expected")
-  argcheck(handler == nil or type(handler) == "function", 3, "listen", "function expected")
+  expect(host, "string", 1, "listen")
+  port = checkport(port, 2, "listen")
+  expect(handler, "function?", 3, "listen")
   local ip, err, code = listen_ip(host)
   if not ip then return nil, err, code end
   local srv
@@ -158,21 +160,21 @@ end
 
 --- A datagram socket bound to host:port (port 0: any free port).
 function M.udp.bind(host, port, opts)
-  argcheck(type(host) == "string", 1, "bind", "string expected")
-  argcheck(math.type(port) == "integer", 2, "bind", "integer port expected")
+  expect(host, "string", 1, "bind")
+  port = checkport(port, 2, "bind")
   local ip, err, code = listen_ip(host)
   if not ip then return nil, err, code end
   return core._udp_bind(ip, port, opts)
 end
 
 function M.pipe.connect(path, opts)
-  argcheck(type(path) == "string", 1, "connect", "string expected")
+  expect(path, "string", 1, "connect")
   return core._pipe_connect(path, opts)
 end
 
 function M.pipe.listen(path, handler, opts)
-  argcheck(type(path) == "string", 1, "listen", "string expected")
-  argcheck(handler == nil or type(handler) == "function", 2, "listen", "function expected")
+  expect(path, "string", 1, "listen")
+  expect(handler, "function?", 2, "listen")
   local srv, err, code = core._pipe_listen(path, opts)
   if not srv then return nil, err, code end
   if not handler then return srv end

@@ -6,6 +6,8 @@ local core = require "moonlet.core"
 local M = { process = {}, signal = {} }
 
 local argcheck = require("moonlet.args").check
+local expect = require("moonlet.args").expect
+local relay = require("moonlet.args").relay
 
 local Process = {}
 Process.__index = Process
@@ -31,7 +33,7 @@ function Process:__tostring() return ("moonlet.process (pid %d)"):format(self.pi
 --- spawn{cmd, args..., cwd=, env=, stdin=, stdout=, stderr=}: each stdio is
 -- "pipe" (a stream field), "inherit" (default), "null" or a file path.
 function M.process.spawn(spec)
-  argcheck(type(spec) == "table", 1, "spawn", "table expected")
+  expect(spec, "table", 1, "spawn")
   argcheck(#spec > 0, 1, "spawn", "command expected")
   local h, stdin, stdout, stderr = core._spawn(spec, spec)
   if not h then return nil, stdin, stdout end
@@ -64,7 +66,7 @@ end
 -- code, signal. A string runs through /bin/sh -c.
 function M.process.run(cmd, opts)
   argcheck(type(cmd) == "string" or type(cmd) == "table", 1, "run", "string or table expected")
-  argcheck(opts == nil or type(opts) == "table", 2, "run", "table expected")
+  expect(opts, "table?", 2, "run")
   opts = opts or {}
   argcheck(opts.input == nil or type(opts.input) == "string", 2, "run",
     "option 'input' must be a string")
@@ -93,7 +95,7 @@ end
 
 --- Waits for one delivery of the signal; returns its name.
 function M.signal.wait(sig, timeout)
-  local w, err, code = core._signal_watch(sig)
+  local w, err, code = relay("wait", 1, core._signal_watch, sig)
   if not w then return nil, err, code end
   local ok, name, e, c = pcall(w.wait, w, timeout)
   w:close()
@@ -113,17 +115,20 @@ function M.signal.channel(...)
     for _, w in ipairs(watchers) do w:close() end
     if not ch:closed() then ch:close() end
   end
-  for i = 1, sigs.n do
-    local ok, w, err = pcall(core._signal_watch, sigs[i])
-    if not ok or not w then
-      stop()
-      error(ok and err or w, 2)
+  do -- the watchers made so far are closed if one cannot be made
+    local _ <close> = setmetatable({}, { __close = function(_, err) if err then stop() end end })
+    for i = 1, sigs.n do
+      local w, err = relay("channel", i, core._signal_watch, sigs[i])
+      if not w then error(err, 2) end
+      watchers[i] = w
     end
-    watchers[i] = w
+  end
+  -- Each watcher feeds the channel until stop closes it.
+  for i, w in ipairs(watchers) do
     core.spawn(function()
       while true do
-        local name = w:wait()
-        if not name or ch:closed() then break end
+        local ok, name = pcall(w.wait, w)
+        if not ok or not name or ch:closed() then break end
         ch:try_send(name)
       end
     end):set_name("signal " .. tostring(sigs[i]))

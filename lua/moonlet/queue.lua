@@ -5,6 +5,7 @@
 local sync = require "moonlet.sync"
 
 local waiters, check_timeout = sync._waiters, sync._check_timeout
+local typename = require("moonlet.args").typename
 
 local Q = {}
 
@@ -103,7 +104,8 @@ local CLOSED = {}
 local function new(maxsize, store, fname)
   maxsize = maxsize or 0
   if math.type(maxsize) ~= "integer" or maxsize < 0 then
-    error(("bad argument #1 to '%s' (non-negative integer expected)"):format(fname), 3)
+    error(("bad argument #1 to '%s' (non-negative integer expected, got %s)")
+      :format(fname, math.type(maxsize) == "integer" and maxsize or typename(maxsize)), 3)
   end
   return setmetatable({
     max = maxsize, store = store, getters = waiters(), putters = waiters(),
@@ -121,7 +123,7 @@ function Q.lifo_queue(maxsize) return new(maxsize, lifo(), "lifo_queue") end
 -- the < operator); equal items leave in arrival order.
 function Q.priority_queue(maxsize, less)
   if less ~= nil and type(less) ~= "function" then
-    error("bad argument #2 to 'priority_queue' (function expected)", 2)
+    error("bad argument #2 to 'priority_queue' (function expected, got " .. typename(less) .. ")", 2)
   end
   return new(maxsize, heap(less or function(a, b) return a < b end), "priority_queue")
 end

@@ -3,6 +3,7 @@
 -- waiter, so nobody can barge in ahead of it. Every blocking method takes
 -- an optional timeout and returns nil, "timeout" when it expires.
 local core = require "moonlet.core"
+local typename = require("moonlet.args").typename
 
 local S = {}
 
@@ -16,7 +17,8 @@ end
 
 local function check_timeout(t, fname)
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
-    error(("bad argument #1 to '%s' (non-negative number expected)"):format(fname), 3)
+    error(("bad argument #1 to '%s' (non-negative number expected, got %s)")
+      :format(fname, type(t) == "number" and tostring(t) or typename(t)), 3)
   end
 end
 
@@ -109,7 +111,8 @@ Semaphore.__name = "moonlet.semaphore"
 function S.semaphore(n)
   n = n == nil and 1 or n
   if math.type(n) ~= "integer" or n < 0 then
-    error("bad argument #1 to 'semaphore' (non-negative integer expected)", 2)
+    error("bad argument #1 to 'semaphore' (non-negative integer expected, got "
+      .. (math.type(n) == "integer" and n or typename(n)) .. ")", 2)
   end
   return setmetatable({ permits = n, q = waiters() }, Semaphore)
 end
@@ -164,7 +167,7 @@ Condition.__name = "moonlet.condition"
 
 function S.condition(lock)
   if lock ~= nil and getmetatable(lock) ~= Lock then
-    error("bad argument #1 to 'condition' (lock expected)", 2)
+    error("bad argument #1 to 'condition' (lock expected, got " .. typename(lock) .. ")", 2)
   end
   return setmetatable({ lock = lock or S.lock(), q = waiters() }, Condition)
 end
@@ -191,7 +194,8 @@ end
 function Condition:notify(n)
   n = n == nil and 1 or n
   if math.type(n) ~= "integer" or n < 0 then
-    error("bad argument #1 to 'notify' (non-negative integer expected)", 2)
+    error("bad argument #1 to 'notify' (non-negative integer expected, got "
+      .. (math.type(n) == "integer" and n or typename(n)) .. ")", 2)
   end
   for _ = 1, n do
     if not self.q:wake_one() then break end
@@ -213,7 +217,7 @@ end
 
 function Waitgroup:add(n)
   n = n == nil and 1 or n
-  if math.type(n) ~= "integer" then error("bad argument #1 to 'add' (integer expected)", 2) end
+  if math.type(n) ~= "integer" then error("bad argument #1 to 'add' (integer expected, got " .. typename(n) .. ")", 2) end
   if self.counter + n < 0 then error("waitgroup counter below zero", 2) end
   self.counter = self.counter + n
   if self.counter == 0 then self.q:wake_all() end
