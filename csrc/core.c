@@ -3,6 +3,7 @@
  * registry, and the module table whose functions all carry it.
  */
 #include <string.h>
+#include <sys/resource.h>
 
 #include "future.h"
 
@@ -131,6 +132,17 @@ static int l_requests(lua_State *L) {
   return 1;
 }
 
+/* _fd_limit(): the soft limit on open descriptors (RLIMIT_NOFILE). */
+static int l_fd_limit(lua_State *L) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY ||
+      r.rlim_cur > (rlim_t)LUA_MAXINTEGER)
+    lua_pushinteger(L, LUA_MAXINTEGER);
+  else
+    lua_pushinteger(L, (lua_Integer)r.rlim_cur);
+  return 1;
+}
+
 moonlet_loop *moonlet__loop_of(lua_State *L) {
   moonlet_loop *lp = NULL;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key) == LUA_TUSERDATA)
@@ -182,6 +194,7 @@ int luaopen_moonlet_core(lua_State *L) {
                                    {"_shield", l_shield},
                                    {"_handles", l_handles},
                                    {"_requests", l_requests},
+                                   {"_fd_limit", l_fd_limit},
                                    {NULL, NULL}};
   moonlet_loop *lp = get_loop(L);
   lua_newtable(L);

@@ -49,15 +49,20 @@ describe("gather", function()
   it("attaches the other failures to the raised error and reports none of them", function()
     local reported = 0
     m.on_error(function() reported = reported + 1 end)
+    -- each entry fails with its own error, cancelled by gather or not
+    local function stubborn(e)
+      return function() pcall(m.sleep, 0.001); error(e, 0) end
+    end
     local list = {}
-    for i = 1, 50 do list[i] = failer(0.001, { i = i }) end
-    list[51] = failer(0.001, "a string error")
+    for i = 1, 50 do list[i] = stubborn({ i = i }) end
+    list[51] = stubborn("a string error")
     local ok, e = pcall(m.gather, list)
     assert.is_false(ok)
-    assert.equal(1, e.i)
     assert.equal(50, #e.others)
-    assert.equal(2, e.others[1].i)
-    assert.equal("a string error", e.others[50])
+    local seen = { [e.i] = true }
+    for _, o in ipairs(e.others) do seen[type(o) == "table" and o.i or o] = true end
+    for i = 1, 50 do assert.is_true(seen[i]) end
+    assert.is_true(seen["a string error"])
     collectgarbage()
     collectgarbage()
     m.sleep(0.01)

@@ -55,11 +55,27 @@ end
 -- consumed.
 local function next_event(c)
   if c.i > c.n then
+    -- Within the request's deadline (head, then body), if it has one.
+    if c.deadline then
+      local left = c.deadline - core.now()
+      if left <= 0 then
+        c.timed_out = true
+        return nil, "request timed out", "ETIMEDOUT"
+      end
+      c.stream:set_timeout(math.min(left, c.opts.timeout))
+    end
     local data, err, code = c.stream:read()
+    if c.deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
     if not data then
+      if code == "ETIMEDOUT" and c.deadline and c.deadline <= core.now() then
+        c.timed_out = true
+        return nil, "request timed out", "ETIMEDOUT"
+      end
       c.io_failed = true
       return nil, err or "connection closed", code or "EOF"
     end
+    -- The head's deadline runs from its first bytes.
+    if c.reading_head and not c.deadline then c.deadline = core.now() + c.opts.header_timeout end
     local n
     n, err, code = c.parser:feed(data, c.out)
     if not n then return nil, err, code end
@@ -95,6 +111,10 @@ function Request:read()
     if not ok then self._failed = code; return nil, err, code end
   end
   local kind, v, code = next_event(c)
+  if kind == "trailers" then
+    self.trailers = Headers.new(v)
+    kind, v, code = next_event(c)
+  end
   if kind == "body" then
     self._got = self._got + #v
     if self._got > c.opts.max_body then
@@ -113,6 +133,23 @@ function Request:read()
   end
   self._failed = code or "PROTOCOL"
   return nil, v, code
+end
+
+--- Takes the connection over after an Upgrade or CONNECT request: returns
+-- the stream and the bytes that followed the head in the same packet. The
+-- server sends nothing more on it and closes it when the handler returns.
+function Request:hijack()
+  local c = self._c
+  if not self.upgrade then error("hijack: not an Upgrade or CONNECT request", 2) end
+  if c.hijacked then error("hijack: the connection was already taken", 2) end
+  local rest = ""
+  while c.i <= c.n do
+    local kind, v = next_event(c)
+    if kind == "upgrade" then rest = v end
+  end
+  c.hijacked = true
+  self._res.head_sent, self._res.finished = true, true
+  return c.stream, rest
 end
 
 --- The whole body as one string (at most the server's max_body bytes).
@@ -245,17 +282,23 @@ end
 
 -- One request: returns true to go on with the next one.
 local function serve_one(c, handler)
+  c.reading_head, c.deadline = true, nil
+  c.stream:set_timeout(c.opts.timeout)
   local kind, v, code = next_event(c)
+  c.reading_head = false
   if kind ~= "head" then
-    -- A malformed request gets an answer; a connection that failed or
-    -- went idle does not.
-    if not c.io_failed then refuse(c, failed_status(code), v) end
+    -- A malformed or too slow request gets an answer; a connection that
+    -- failed or went idle does not.
+    if c.timed_out then refuse(c, 408)
+    elseif not c.io_failed then refuse(c, failed_status(code), v) end
     return false
   end
+  c.deadline = core.now() + c.opts.body_timeout
   local path, query = split_target(v.target or "/")
   local req = setmetatable({
     method = v.method, target = v.target, path = path, query = query,
     version = v.version, headers = Headers.new(v.headers),
+    trailers = Headers.new(), upgrade = v.upgrade,
     keep_alive = v.keep_alive, remote = c.remote,
     _c = c, _got = 0,
   }, Request)
@@ -281,13 +324,16 @@ local function serve_one(c, handler)
     if not res.head_sent then refuse(c, 500) end
     return false
   end
-  if res._broken then return false end
+  if res._broken or c.hijacked then return false end
   if req._failed then
-    if not res.head_sent and not c.io_failed then refuse(c, failed_status(req._failed)) end
+    if not res.head_sent and not c.io_failed then
+      refuse(c, c.timed_out and 408 or failed_status(req._failed))
+    end
     return false
   end
   if not res.finished then res:finish() end
-  if res._broken or not res._keep_alive then return false end
+  -- After an Upgrade head the parser is done: the connection ends here.
+  if res._broken or not res._keep_alive or req.upgrade then return false end
   -- The next request starts after this one's body: read what is left.
   if not req._done then
     if req._continue then return false end -- the client waits for our go
@@ -302,8 +348,13 @@ local function serve_conn(stream, handler, opts)
     stream = stream, parser = core._http_parser { max_header = opts.max_header },
     out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()),
   }
-  if opts.timeout then stream:set_timeout(opts.timeout) end
   while serve_one(c, handler) do end
+end
+
+-- Below the descriptor limit, with room for what handlers open: at the
+-- limit new clients wait in the kernel's backlog instead of being reset.
+local function default_max_connections()
+  return math.max(16, math.min(10000, core._fd_limit() - 64))
 end
 
 local function check_size(v, name)
@@ -319,19 +370,26 @@ function M.listen(host, port, handler, opts)
   port = checkport(port, 2, "listen")
   expect(handler, "function", 3, "listen")
   expect(opts, "table?", 4, "listen")
-  opts = opts or {}
+  opts = require("moonlet.args").options(opts, 4, "listen", {
+    max_header = true, max_body = true, timeout = true, header_timeout = true,
+    body_timeout = true, backlog = true, max_connections = true,
+  })
   check_size(opts.max_header, "max_header")
   check_size(opts.max_body, "max_body")
-  argcheck(opts.timeout == nil or (type(opts.timeout) == "number" and opts.timeout > 0),
-    4, "listen", "option 'timeout' must be a positive number of seconds")
+  for _, k in ipairs({ "timeout", "header_timeout", "body_timeout" }) do
+    argcheck(opts[k] == nil or (type(opts[k]) == "number" and opts[k] > 0),
+      4, "listen", "option '" .. k .. "' must be a positive number of seconds")
+  end
   local o = {
     max_header = opts.max_header or 65536,
     max_body = opts.max_body or 16 * 1024 * 1024,
-    timeout = opts.timeout == nil and 60 or opts.timeout,
+    timeout = opts.timeout or 60,
+    header_timeout = opts.header_timeout or 20,
+    body_timeout = opts.body_timeout or 300,
   }
   return net.tcp.listen(host, port, function(stream)
     serve_conn(stream, handler, o)
-  end, { backlog = opts.backlog or 1024 })
+  end, { backlog = opts.backlog or 1024, max_connections = opts.max_connections or default_max_connections() })
 end
 
 return M

@@ -70,26 +70,46 @@ Server.__index = Server
 
 -- One accept and the connection's task; raises only what accept or spawn
 -- raise (a memory error), after closing a connection it could not hand on.
-local function accept_one(srv, handler, where)
-  local conn, _, code = srv:accept()
+-- done() runs when the connection's handler has finished.
+local function accept_one(srv, handler, where, done)
+  local conn, err, code = srv:accept()
   if conn then
-    local ok, err = pcall(core.spawn, run_handler, handler, conn, where)
+    local ok, e = pcall(core.spawn, function()
+      local _ <close> = setmetatable({}, { __close = done })
+      run_handler(handler, conn, where)
+    end)
     if not ok then
       conn:close()
-      error(err, 0)
+      error(e, 0)
     end
   end
-  return conn, code
+  return conn, err, code
 end
 
--- Accepts until the server closes; each connection gets a task. Errors
--- (out of descriptors, out of memory) are reported and waited out: the
--- server goes on.
-local function serve(srv, handler, where)
-  local self = setmetatable({ _srv = srv }, Server)
+-- Accepts until the server closes; each connection gets a task. With
+-- max_connections, accepting pauses while that many handlers run (the
+-- kernel's backlog holds the next clients meanwhile). Errors (out of
+-- descriptors, out of memory) are reported once per streak and waited out:
+-- the server goes on.
+local function serve(srv, handler, where, max)
+  local self = setmetatable({ _srv = srv, _active = 0 }, Server)
+  local slot = core.channel(1) -- a handler finished while we waited
+  local function done()
+    self._active = self._active - 1
+    slot:try_send(true)
+  end
   self._task = core.spawn(function()
+    local failing = false
     while not self._closed do
-      local ok, conn, code = pcall(accept_one, srv, handler, where)
+      while max and self._active >= max and not self._closed do
+        self._waiting = true
+        slot:recv()
+        self._waiting = false
+      end
+      if self._closed then break end
+      self._active = self._active + 1
+      local ok, conn, err, code = pcall(accept_one, srv, handler, where, done)
+      if not ok or not conn then self._active = self._active - 1 end
       if not ok then
         if getmetatable(conn) == Cancelled then error(conn, 0) end
         pcall(core._report, conn, nil, nil, where)
@@ -97,7 +117,15 @@ local function serve(srv, handler, where)
       elseif code == "ECANCELED" then
         break -- closed
       elseif not conn then
-        core.sleep(0.05) -- out of descriptors and the like: back off
+        -- Out of descriptors and the like: libuv has already refused the
+        -- waiting clients; say so once, and back off.
+        if not failing then
+          pcall(core._report, ("%s: cannot accept connections: %s"):format(where, err), nil, nil, where)
+        end
+        failing = true
+        core.sleep(0.05)
+      else
+        failing = false
       end
     end
   end)
@@ -112,15 +140,27 @@ function Server:address() return self._srv:address() end
 function Server:close()
   self._closed = true
   self._srv:close()
+  -- Waiting for a handler to finish: it need not.
+  if self._waiting then self._task:cancel("the server was closed") end
 end
 Server.__close = Server.close
 
 --- Blocks until the server is closed.
 function Server:serve_forever()
-  self._task:await()
+  pcall(self._task.await, self._task)
 end
 
+--- The number of connections whose handlers are running.
+function Server:connections() return self._active end
+
 function Server:__tostring() return "moonlet.server " .. tostring(self._srv) end
+
+local function max_connections(opts, fname)
+  local max = type(opts) == "table" and opts.max_connections or nil
+  argcheck(max == nil or (math.type(max) == "integer" and max > 0), 4, fname,
+    "option 'max_connections' must be a positive integer")
+  return max
+end
 
 local function listen_ip(host)
   if host == "*" then return "0.0.0.0" end
@@ -136,13 +176,14 @@ function M.tcp.listen(host, port, handler, opts)
   expect(host, "string", 1, "listen")
   port = checkport(port, 2, "listen")
   expect(handler, "function?", 3, "listen")
+  local max = max_connections(opts, "listen")
   local ip, err, code = listen_ip(host)
   if not ip then return nil, err, code end
   local srv
   srv, err, code = core._tcp_listen(ip, port, opts)
   if not srv then return nil, err, code end
   if not handler then return srv end
-  return serve(srv, handler, ("tcp server %s:%d"):format(srv:address()))
+  return serve(srv, handler, ("tcp server %s:%d"):format(srv:address()), max)
 end
 
 local udp = core._udp_mt.__index
@@ -175,10 +216,11 @@ end
 function M.pipe.listen(path, handler, opts)
   expect(path, "string", 1, "listen")
   expect(handler, "function?", 2, "listen")
+  local max = max_connections(opts, "listen")
   local srv, err, code = core._pipe_listen(path, opts)
   if not srv then return nil, err, code end
   if not handler then return srv end
-  return serve(srv, handler, "pipe server " .. path)
+  return serve(srv, handler, "pipe server " .. path, max)
 end
 
 return M
