@@ -75,6 +75,9 @@ typedef struct http_xfer {
   size_t body_len, body_cap, head_len, head_cap;
   int state, want, stream, paused, follow, location;
   int resume;               /* unpause on the loop's next turn */
+  uint64_t max_body;        /* bytes a body kept whole may reach (0: any) */
+  uint64_t body_total;
+  int too_large;            /* stopped at max_body */
   CURLcode result;
   moonlet_wait *waiter;
   char errbuf[CURL_ERROR_SIZE];
@@ -101,6 +104,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   if (x->stream && x->body_len >= STREAM_LIMIT) {
     x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
+  }
+  /* A body kept whole stops at max_body: a small gzip body may decompress
+   * to gigabytes. (Returning less than len fails the transfer.) */
+  x->body_total += len;
+  if (!x->stream && x->max_body && x->body_total > x->max_body) {
+    x->too_large = 1;
+    return 0;
   }
   if (moonlet__grow(&x->body, &x->body_cap, x->body_len + len) != 0) return 0;
   memcpy(x->body + x->body_len, p, len);
@@ -487,6 +497,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
 
   x->follow = moonlet__opt_bool(L, req, "follow", 1);
+  x->max_body = (uint64_t)moonlet__opt_int(L, req, "max_body", 0);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)x->follow);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)max_redirects);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
@@ -647,6 +658,13 @@ static const struct { CURLcode code; const char *name; } curl_names[] = {
 static int push_curl_error(lua_State *L, http_xfer *x) {
   size_t i;
   const char *name = NULL;
+  if (x->too_large) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "response body larger than max_body (%I bytes)",
+                    (lua_Integer)x->max_body);
+    lua_pushliteral(L, "max_body");
+    return 3;
+  }
   for (i = 0; i < sizeof curl_names / sizeof curl_names[0]; i++)
     if (curl_names[i].code == x->result) name = curl_names[i].name;
   lua_pushnil(L);

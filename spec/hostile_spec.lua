@@ -321,3 +321,40 @@ describe("the HTTP server against hostile clients", function()
     assert.is_truthy(reports == "0" or reports == "1", reports)
   end)
 end)
+
+describe("the HTTP client against hostile servers", function()
+  it("stops a body that decompresses beyond max_body; streaming is unaffected", function()
+    local big = 20 * 1024 * 1024
+    local gz = assert(m.process.run({ "gzip", "-c" }, { input = ("\0"):rep(big) }))
+    local srv = assert(m.http.listen(LOCAL, 0, function(_, res)
+      res.headers["Content-Encoding"] = "gzip"
+      res:finish(gz)
+    end))
+    local _, port = srv:address()
+    local url = ("http://%s:%d/"):format(LOCAL, port)
+    local client = m.http.client { max_body = 1024 * 1024 }
+    local resp, err, code = client:get(url)
+    assert.is_nil(resp)
+    assert.equal("max_body", code)
+    assert.matches("max_body", err)
+    -- per request, above the client's
+    resp = assert(client:get(url, { max_body = big }))
+    assert.equal(big, #resp.body)
+    -- a stream reads it all in parts
+    resp = assert(client:get(url, { stream = true }))
+    local n = 0
+    for chunk in function() return resp:read() end do n = n + #chunk end
+    assert.equal(big, n)
+    client:close()
+    -- the default bound is documented and in force
+    assert.equal(64 * 1024 * 1024, m.http.MAX_BODY)
+    srv:close()
+  end)
+
+  it("refuses a URL with an embedded NUL, CR or LF instead of truncating it", function()
+    assert.has_error(function() m.http.get("http://127.0.0.1:1/a\0b") end,
+      "bad argument #1 to 'request' (URL contains NUL, CR or LF)")
+    assert.has_error(function() m.http.get("http://127.0.0.1:1/a\r\nX: y") end)
+    m.http.close()
+  end)
+end)

@@ -167,13 +167,18 @@ local function check_timeout(v, n, fname, name)
     "option '" .. name .. "' must be a number of seconds")
 end
 
+--- The default bound on a response body read whole (not streamed).
+M.MAX_BODY = 64 * 1024 * 1024
+
 --- A client: its own connection pool, DNS cache and cookie jar.
 --   max_connections, max_per_host  limits on open connections (0: none)
 --   user_agent, headers, timeout, connect_timeout  defaults for requests
 --   cookies  true (kept in memory) or a file path (loaded, saved at close)
 function M.client(opts)
-  expect(opts, "table?", 1, "client")
-  opts = opts or {}
+  opts = require("moonlet.args").options(opts, 1, "client", {
+    max_connections = true, max_per_host = true, timeout = true, connect_timeout = true,
+    cookies = true, user_agent = true, headers = true, max_body = true,
+  })
   for _, k in ipairs({ "max_connections", "max_per_host" }) do
     local v = opts[k]
     argcheck(v == nil or (math.type(v) == "integer" and v >= 0), 1, "client",
@@ -185,6 +190,8 @@ function M.client(opts)
     1, "client", "option 'cookies' must be a boolean or a file path")
   argcheck(opts.user_agent == nil or type(opts.user_agent) == "string", 1, "client",
     "option 'user_agent' must be a string")
+  argcheck(opts.max_body == nil or (math.type(opts.max_body) == "integer" and opts.max_body > 0), 1,
+    "client", "option 'max_body' must be a positive integer")
   local cookies = opts.cookies
   if cookies == nil then cookies = true end
   return setmetatable({
@@ -193,6 +200,7 @@ function M.client(opts)
     user_agent = opts.user_agent or ("moonlet (" .. H.curl_version .. ")"),
     headers = Headers.new(opts.headers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+    max_body = opts.max_body or M.MAX_BODY,
   }, Client)
 end
 
@@ -200,7 +208,7 @@ local KNOWN = {
   method = true, url = true, headers = true, body = true, query = true, form = true,
   json = true, timeout = true, connect_timeout = true, follow = true, max_redirects = true,
   verify = true, ca_file = true, proxy = true, http2 = true, stream = true,
-  decompress = true, user_agent = true,
+  decompress = true, user_agent = true, max_body = true,
 }
 
 -- An option check of request (and get, post, ...: they tail-call it),
@@ -222,6 +230,8 @@ local function build(self, r)
   rcheck(r.form == nil or type(r.form) == "table", "option 'form' must be a table")
   rcheck(r.headers == nil or type(r.headers) == "table", "option 'headers' must be a table")
   rcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", "option 'max_redirects' must be an integer")
+  rcheck(r.max_body == nil or (math.type(r.max_body) == "integer" and r.max_body > 0),
+    "option 'max_body' must be a positive integer")
   for _, k in ipairs({ "ca_file", "proxy", "user_agent" }) do
     rcheck(r[k] == nil or type(r[k]) == "string", "option '" .. k .. "' must be a string")
   end
@@ -267,6 +277,7 @@ local function build(self, r)
     follow = r.follow, max_redirects = r.max_redirects, verify = r.verify,
     ca_file = r.ca_file, proxy = r.proxy, http2 = r.http2, stream = r.stream,
     decompress = r.decompress, user_agent = r.user_agent or self.user_agent,
+    max_body = r.max_body or self.max_body,
   }
 end
 
