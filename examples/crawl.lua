@@ -9,8 +9,15 @@
 local m = require "moonlet"
 local http = m.http
 
-local USAGE = "usage: crawl.lua URL [--concurrency N] [--max-pages N] [--per-host N] " ..
-              "[--delay S] [--same-host] [--out FILE]"
+local USAGE = [[
+usage: crawl.lua URL [options]
+  --concurrency N   pages fetched at once (default 50)
+  --max-pages N     stop after N pages (default: no limit)
+  --per-host N      requests in flight per host (default 8)
+  --delay S         seconds between request starts per host (default 0)
+  --same-host       follow links to URL's host only (default: any host)
+  --out FILE        write "STATUS URL" per URL fetched (default: none)
+  --help            show this]]
 
 local function parse_args(argv)
   local o = { concurrency = 50, max_pages = math.huge, per_host = 8, delay = 0, same_host = false }
@@ -24,6 +31,8 @@ local function parse_args(argv)
       if not v or v < 0 then return nil, a .. " needs a number" end
       o[numeric[a]] = v
       i = i + 1
+    elseif a == "--help" or a == "-h" then
+      return nil, "help"
     elseif a == "--same-host" then
       o.same_host = true
     elseif a == "--out" then
@@ -235,7 +244,10 @@ local function summary(s)
 end
 
 local o, err = parse_args(arg)
-if not o then
+if err == "help" then
+  print(USAGE)
+  os.exit(0)
+elseif not o then
   io.stderr:write(err, "\n", USAGE, "\n")
   os.exit(2)
 end

@@ -62,6 +62,11 @@ describe("examples/crawl.lua", function()
     _, stderr, code = crawl({ "ftp://127.0.0.1/" })
     assert.equal(1, code)
     assert.matches("only http and https", stderr)
+    local stdout
+    stdout, stderr, code = crawl({ "--help" })
+    assert.equal(0, code, stderr)
+    assert.matches("%-%-concurrency N +pages fetched at once %(default 50%)", stdout)
+    assert.matches("%-%-per%-host N .*%(default 8%)", stdout)
   end)
 end)
 
