@@ -89,18 +89,6 @@ describe("exception safety", function()
     assert.same({ 2, 3 }, drain(q))
   end)
 
-  it("queue and lifo_queue: a failing put or get changes nothing", function()
-    for _, make in ipairs({ m.queue, m.lifo_queue }) do
-      local q = make(1)
-      q:put("a")
-      assert.is_nil(q:put("b", 0.01)) -- full: times out, nothing stored
-      assert.equal(1, q:size())
-      assert.equal("a", q:get())
-      assert.is_nil(q:get(0.01))
-      assert.equal(0, q:size())
-    end
-  end)
-
   it("lock, semaphore, condition: a block that raises releases through <close>", function()
     local l, s, c = m.lock(), m.semaphore(1), m.condition()
     for _ = 1, 3 do

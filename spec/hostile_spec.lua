@@ -145,12 +145,20 @@ local function http_server(handler, opts)
 end
 
 describe("the HTTP server against hostile clients", function()
-  it("refuses chunk data not followed by CRLF", function()
-    local called = false
-    local _, port = http_server(function(req, res) called = true; res:finish(req:body()) end)
-    local out = raw(port, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n")
+  it("refuses chunk data not followed by CRLF, in one packet or split after the data", function()
+    local codes = {}
+    local _, port = http_server(function(req, res)
+      local body, _, code = req:body()
+      codes[#codes + 1] = code
+      if body then res:finish(body) end
+    end)
+    local head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    local out = raw(port, head .. "3\r\nabcXX0\r\n\r\n")
     assert.matches("^HTTP/1.1 400 ", out)
-    assert.is_false(out:find("abc", 1, true) ~= nil and called)
+    assert.equal(0, #codes) -- refused before the handler ran
+    out = raw(port, { head .. "3\r\nabc", "XX0\r\n\r\n" }, 0.05)
+    assert.matches("^HTTP/1.1 400 ", out)
+    assert.same({ "INVALID_CHUNK" }, codes)
   end)
 
   it("refuses a header name with a space before the colon", function()

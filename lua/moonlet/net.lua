@@ -147,7 +147,9 @@ Server.__close = Server.close
 
 --- Blocks until the server is closed.
 function Server:serve_forever()
-  pcall(self._task.await, self._task)
+  -- close() cancels the accept loop when it waits for a free slot.
+  local ok, err = pcall(self._task.await, self._task)
+  if not ok and not self._closed then error(err, 0) end
 end
 
 --- The number of connections whose handlers are running.
