@@ -2,8 +2,11 @@
  * core.c - luaopen_moonlet_core: one loop per Lua state, kept in the
  * registry, and the module table whose functions all carry it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "future.h"
 
@@ -143,6 +146,16 @@ static int l_fd_limit(lua_State *L) {
   return 1;
 }
 
+/* _fds_exhausted(): whether the process is out of descriptors (EMFILE or
+ * ENFILE on one more). libuv drops the clients that arrive then and tells
+ * nobody, so servers probe after each accept. */
+static int l_fds_exhausted(lua_State *L) {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) close(fd);
+  lua_pushboolean(L, fd < 0 && (errno == EMFILE || errno == ENFILE));
+  return 1;
+}
+
 moonlet_loop *moonlet__loop_of(lua_State *L) {
   moonlet_loop *lp = NULL;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key) == LUA_TUSERDATA)
@@ -195,6 +208,7 @@ int luaopen_moonlet_core(lua_State *L) {
                                    {"_handles", l_handles},
                                    {"_requests", l_requests},
                                    {"_fd_limit", l_fd_limit},
+                                   {"_fds_exhausted", l_fds_exhausted},
                                    {NULL, NULL}};
   moonlet_loop *lp = get_loop(L);
   lua_newtable(L);

@@ -117,13 +117,21 @@ local function serve(srv, handler, where, max)
       elseif code == "ECANCELED" then
         break -- closed
       elseif not conn then
-        -- Out of descriptors and the like: libuv has already refused the
-        -- waiting clients; say so once, and back off.
+        -- Out of descriptors and the like: say so once, and back off.
         if not failing then
           pcall(core._report, ("%s: cannot accept connections: %s"):format(where, err), nil, nil, where)
         end
         failing = true
         core.sleep(0.05)
+      elseif core._fds_exhausted() then
+        -- This connection took the last descriptor. libuv refuses the next
+        -- clients itself, through one it keeps in reserve, and says
+        -- nothing: say it here, once until descriptors are free again.
+        if not failing then
+          pcall(core._report, ("%s: EMFILE: out of file descriptors; new connections are refused"
+            .. " until some close (see ulimit -n and max_connections)"):format(where), nil, nil, where)
+        end
+        failing = true
       else
         failing = false
       end
