@@ -13,6 +13,7 @@
  * requests and responses around these objects.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ typedef struct http_xfer {
   uint64_t max_body;        /* bytes a body kept whole may reach (0: any) */
   uint64_t body_total;
   int too_large;            /* stopped at max_body */
+  int open_errno;           /* why the last socket() failed, or 0 */
   CURLcode result;
   moonlet_wait *waiter;
   char errbuf[CURL_ERROR_SIZE];
@@ -249,9 +251,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     k->events = 0;
     return;
   }
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (status < 0) {
+    /* POLLERR: libuv has stopped watching and says only UV_EBADF. Let
+     * curl do the I/O it waited for and meet the real error itself
+     * (ECONNRESET on a kept-alive connection makes it retry on a new
+     * one, where CURL_CSELECT_ERR would fail the transfer); it asks for
+     * the socket again if it still wants it. */
+    events = k->events;
+    k->events = 0;
+  }
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  if (status < 0 && !flags) flags = CURL_CSELECT_ERR;
   curl_multi_socket_action(c->multi, k->fd, flags, &running);
   check_done(c);
 }
@@ -276,11 +287,15 @@ static http_sock *sock_new(http_client *c, curl_socket_t fd, int conn) {
 
 static curl_socket_t on_open(void *ud, curlsocktype purpose,
                              struct curl_sockaddr *a) {
-  http_client *c = ud;
+  http_xfer *x = ud;
+  http_client *c = x->c;
   curl_socket_t fd;
   (void)purpose;
   fd = socket(a->family, a->socktype, a->protocol);
-  if (fd == CURL_SOCKET_BAD) return fd;
+  if (fd == CURL_SOCKET_BAD) {
+    x->open_errno = errno; /* curl would say only COULDNT_CONNECT */
+    return fd;
+  }
   if (fd >= c->nbyfd) {
     int n = c->nbyfd ? c->nbyfd : 64, i;
     http_sock **t;
@@ -489,7 +504,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -658,6 +673,9 @@ static const struct { CURLcode code; const char *name; } curl_names[] = {
 static int push_curl_error(lua_State *L, http_xfer *x) {
   size_t i;
   const char *name = NULL;
+  if (x->result == CURLE_COULDNT_CONNECT &&
+      (x->open_errno == EMFILE || x->open_errno == ENFILE))
+    return moonlet__push_failure(L, uv_translate_sys_error(x->open_errno), NULL);
   if (x->too_large) {
     lua_pushnil(L);
     lua_pushfstring(L, "response body larger than max_body (%I bytes)",

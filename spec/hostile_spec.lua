@@ -360,4 +360,61 @@ describe("the HTTP client against hostile servers", function()
     assert.has_error(function() m.http.get("http://127.0.0.1:1/a\r\nX: y") end)
     m.http.close()
   end)
+
+  it("retries on a fresh connection when the server resets a kept-alive one mid-request", function()
+    local conns = 0
+    local srv = assert(m.tcp.listen(LOCAL, 0, function(s)
+      conns = conns + 1
+      local mine, served = conns, 0
+      while true do
+        local line = s:read("l")
+        if not line then return end
+        if mine == 1 and served == 1 then
+          m.sleep(0.01)
+          return -- closed with the request unread: the peer gets a reset
+        end
+        local len = 0
+        while line ~= "\r" do
+          len = tonumber(line:match("^[Cc]ontent%-[Ll]ength: (%d+)")) or len
+          line = s:read("l")
+        end
+        if len > 0 then s:read(len) end
+        s:write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        served = served + 1
+      end
+    end))
+    local _, port = srv:address()
+    local url = ("http://%s:%d/"):format(LOCAL, port)
+    local c = m.http.client()
+    assert.equal("ok", assert(c:get(url)).body)
+    -- a body large enough that curl is still sending when the reset comes
+    local resp, err = c:post(url, ("x"):rep(4 << 20))
+    assert.is_truthy(resp, err)
+    assert.equal("ok", resp.body)
+    assert.equal(2, conns)
+    c:close()
+    srv:close()
+  end)
+
+  it("says EMFILE when the process is out of descriptors", function()
+    local status, out, err = U.run_script([[
+      local m = require "moonlet"
+      local srv = assert(m.http.listen("127.0.0.1", 0, function(_, res) res:finish("ok") end))
+      local _, port = srv:address()
+      local url = "http://127.0.0.1:" .. port .. "/"
+      local c = m.http.client()
+      local held = {}
+      while true do
+        local f = io.open("/dev/null")
+        if not f then break end
+        held[#held + 1] = f
+      end
+      print(select(3, c:get(url, { timeout = 5 })))
+      for _, f in ipairs(held) do f:close() end
+      print(assert(c:get(url)).body) -- and it works again
+      c:close()
+      srv:close()]], "ulimit -n 64;")
+    assert.equal(0, status, err)
+    assert.equal("EMFILE\nok\n", out)
+  end)
 end)
