@@ -11,6 +11,8 @@ INST_LIBDIR ?= $(PREFIX)/lib/lua/5.4
 INST_LUADIR ?= $(PREFIX)/share/lua/5.4
 BUILD ?= build
 SWITCH ?= asm
+# One version, kept in the public header.
+VERSION := $(shell sed -n 's/^\#define MOONLET_VERSION_STRING "\(.*\)"/\1/p' csrc/moonlet.h)
 
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -203,7 +205,7 @@ install: install-module $(BUILD)/libmoonlet.so $(BUILD)/libmoonlet.a
 	install -m 755 $(BUILD)/libmoonlet.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/libmoonlet.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 csrc/moonlet.h $(DESTDIR)$(PREFIX)/include/
-	sed 's|@PREFIX@|$(PREFIX)|' tools/moonlet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlet.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/moonlet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlet.pc
 
 clean:
 	rm -rf build build-asan build-clang

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "moonlet.h"
 
 static const char loop_key = 'L';
 
@@ -213,6 +214,8 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet_loop *lp = get_loop(L);
   lua_newtable(L);
   moonlet__setfuncs(L, lp, funcs);
+  lua_pushliteral(L, MOONLET_VERSION_STRING);
+  lua_setfield(L, -2, "_version");
   moonlet__open_errors(L, lp);
   moonlet__open_future(L, lp);
   moonlet__open_task(L, lp);

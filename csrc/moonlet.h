@@ -13,9 +13,21 @@
 #ifndef MOONLET_H
 #define MOONLET_H
 
+#include <stddef.h>
+
+/* The version of this header and of the library it came with. */
+#define MOONLET_VERSION_MAJOR 0
+#define MOONLET_VERSION_MINOR 2
+#define MOONLET_VERSION_PATCH 0
+#define MOONLET_VERSION_STRING "0.2.0"
+
+/* C++ hosts: Lua's headers have no guard of their own (lua.hpp adds one). */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <lauxlib.h>
 #include <lua.h>
-#include <stddef.h>
 
 /* --- work functions ------------------------------------------------------ */
 
@@ -164,5 +176,9 @@ int moonlet_future_resolve_threadsafe(moonlet_future_ref *f, int n,
                                       const moonlet_value *values);
 int moonlet_future_fail_threadsafe(moonlet_future_ref *f, const char *message);
 void moonlet_future_drop(moonlet_future_ref *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

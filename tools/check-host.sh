@@ -1,7 +1,9 @@
 #!/bin/sh
 # check-host.sh: installs moonlet into a temporary prefix with make install,
 # builds the example host (examples/host/health.c) against that copy with
-# pkg-config alone, runs it and checks its status table. Prints TAP.
+# pkg-config alone, runs it and checks its status table; then a C++ host
+# (test/host.cpp), linked with libmoonlet.so and statically with
+# libmoonlet.a (pkg-config --static). Prints TAP.
 set -u
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
@@ -21,4 +23,19 @@ if echo "$out" | grep -q "^7 checks, 3 failed; host timer ticked [1-9][0-9]* tim
   echo "ok 3 - the installed host runs its Lua checks and closes its loop"
 else
   echo "not ok 3 - the installed host runs its Lua checks and closes its loop"; exit 1
+fi
+flags=$(pkg-config --cflags --libs moonlet)
+if c++ -Wall -o "$prefix/host-cpp" test/host.cpp $flags && out=$("$prefix/host-cpp") &&
+   echo "$out" | grep -q "^moonlet [0-9.]* (header [0-9.]*)$"; then
+  echo "ok 4 - a C++ host builds with pkg-config and runs a task ($out)"
+else
+  echo "not ok 4 - a C++ host builds with pkg-config and runs a task"; exit 1
+fi
+# The static library by name: the shared one beside it would win -lmoonlet.
+static=$(pkg-config --static --libs moonlet | sed 's/-lmoonlet\b/-l:libmoonlet.a/')
+if c++ -Wall -o "$prefix/host-static" test/host.cpp $(pkg-config --cflags moonlet) $static &&
+   ! ldd "$prefix/host-static" | grep -q libmoonlet && "$prefix/host-static" >/dev/null; then
+  echo "ok 5 - a host links libmoonlet.a with pkg-config --static --libs moonlet"
+else
+  echo "not ok 5 - a host links libmoonlet.a with pkg-config --static --libs moonlet"; exit 1
 fi

@@ -3,14 +3,14 @@
 # installed: with apt-get when run as root on Debian, otherwise print exactly
 # what to install and fail.
 #   base   building and testing the module (nginx and openssl: TLS specs)
-#   check  sanitizer, Valgrind, clang and aarch64 (qemu-user) runs
+#   check  sanitizer, Valgrind, clang and aarch64 (qemu-user) runs, the C++ host
 #   bench  the baselines the benchmarks compare against
 set -u
 pkgs=""
 for group in "${@:-base}"; do
   case "$group" in
     base)  pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libuv1-dev lua-busted luarocks libcurl4-openssl-dev libhttp-parser-dev nginx-light openssl gzip" ;;
-    check) pkgs="$pkgs clang libclang-rt-dev valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+    check) pkgs="$pkgs g++ clang libclang-rt-dev valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
     bench) pkgs="$pkgs lua-luv lua-cqueues golang-go wrk python3-aiohttp lua-http" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac

@@ -7,7 +7,7 @@ for k, v in pairs(core) do
   if type(k) == "string" and k:sub(1, 1) ~= "_" then M[k] = v end
 end
 
-M._VERSION = "moonlet scm"
+M._VERSION = "moonlet " .. core._version
 
 --- Iterates like file:lines: read(fmt) until the end of data; an I/O
 -- error is raised. For streams and moonlet.fs files.
