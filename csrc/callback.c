@@ -206,6 +206,7 @@ static int start_timer(lua_State *L, int repeat) {
   mq_push(&lp->timers, &h->timer_node);
   uv_update_time(lp->uv); /* due ms from now, not from the turn's start */
   uv_timer_start(t, on_timer, ms, repeat ? ms : 0);
+  if (lp->host_nest) moonlet__host_poke(lp);
   return 1;
 }
 

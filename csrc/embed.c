@@ -75,6 +75,19 @@ static void host_arm(moonlet_host *h) {
 
 static void on_host_prepare(uv_prepare_t *p) { host_arm(p->data); }
 
+/* moonlet got work while the host's loop may not be running (a config
+ * spawning tasks before uv_run, a host calling Lua between runs): keep
+ * the host's loop alive until its next prepare weighs moonlet's loop. */
+void moonlet__host_poke(moonlet_loop *lp) {
+  moonlet_host *h = lp->host_nest;
+  if (!h || !h->lp ||
+      (uv_is_active((uv_handle_t *)&h->idle) && uv_has_ref((uv_handle_t *)&h->idle)))
+    return;
+  h->due = 1;
+  uv_idle_start(&h->idle, on_host_idle);
+  uv_ref((uv_handle_t *)&h->idle);
+}
+
 static void on_host_check(uv_check_t *c) {
   moonlet_host *h = c->data;
   if (!h->due || !h->lp || h->lp->closed) return;
@@ -110,9 +123,9 @@ int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host) {
   uv_unref((uv_handle_t *)&h->poll);
   uv_unref((uv_handle_t *)&h->prepare);
   uv_unref((uv_handle_t *)&h->check);
-  h->due = 1;
   lp->host = host;
   lp->host_nest = h;
+  moonlet__host_poke(lp);
   return 0;
 }
 

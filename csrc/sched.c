@@ -134,6 +134,7 @@ void moonlet__enqueue(moonlet_loop *lp, moonlet_runnable *r) {
     /* An active idle handle makes the next poll return at once. */
     uv_idle_start(&lp->idle, on_idle);
     lp->idle_active = 1;
+    if (lp->host_nest) moonlet__host_poke(lp);
   }
 }
 

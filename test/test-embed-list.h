@@ -2,6 +2,7 @@
 #define TEST_LIST(X)                \
   X(embed_own_loop)                 \
   X(embed_host_loop)                \
+  X(embed_bare_host_loop)           \
   X(embed_blocking_calls)           \
   X(embed_not_opened)               \
   X(embed_threadsafe_futures)       \

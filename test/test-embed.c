@@ -389,6 +389,42 @@ TEST_IMPL(embed_two_instances) {
   return 0;
 }
 
+/* --- a host loop with nothing of its own --------------------------------- */
+
+/* The README's pattern: moonlet_open on the host's loop, a config that
+ * spawns tasks and timers, then uv_run. The host has no handle of its own,
+ * so only moonlet's work may keep its loop running, until all of it ends;
+ * work added between runs runs on the next. */
+static void bare_host_loop(void) {
+  uv_loop_t host;
+  lua_State *L;
+  ASSERT_EQ(uv_loop_init(&host), 0);
+  L = new_state(&host);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "steps = 0\n"
+             "m.spawn(function() m.sleep(0.02); steps = steps + 1 end)\n"
+             "m.spawn(function() for _ = 1, 3 do m.yield() end; steps = steps + 1 end)\n"
+             "m.call_later(0.03, function() steps = steps + 1 end)");
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(global_int(L, "steps"), 3);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "m.call_later(0.01, function() steps = steps + 10 end)");
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(global_int(L, "steps"), 13);
+  run_lua(L, "require('moonlet').spawn(function() steps = steps + 100 end)");
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(global_int(L, "steps"), 113);
+  moonlet_close(L);
+  uv_run(&host, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&host), 0);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_bare_host_loop) {
+  both_modes(bare_host_loop);
+  return 0;
+}
+
 /* --- SIGPIPE ------------------------------------------------------------- */
 
 /* Each test runs in a process of its own, so each sees moonlet's first
