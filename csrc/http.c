@@ -414,6 +414,14 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 static void init_curl(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* curl_version_info fills static tables on its first call without a lock:
+ * two instances opened at once on two threads raced there. */
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+static const char *curl_version_string;
+static void init_version(void) {
+  curl_version_string = curl_version_info(CURLVERSION_NOW)->version;
+}
+
 /* _client{max_connections=, max_per_host=, cookies=true|path} */
 static int l_client(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
@@ -876,7 +884,8 @@ void moonlet__open_http(lua_State *L, moonlet_loop *lp) {
   lua_newtable(L);
   moonlet__setfuncs(L, lp, funcs);
   /* (curl_version() would initialise LDAP and SASL, which never free) */
-  lua_pushfstring(L, "libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
+  pthread_once(&version_once, init_version);
+  lua_pushfstring(L, "libcurl/%s", curl_version_string);
   lua_setfield(L, -2, "curl_version");
   lua_setfield(L, -2, "_http");
 }
