@@ -176,12 +176,14 @@ uv_loop_t *moonlet__host_requested(lua_State *L) {
   return host;
 }
 
-void moonlet_close(lua_State *L) {
+int moonlet_close(lua_State *L) {
   moonlet_loop *lp = moonlet__loop_of(L);
   uv_loop_t *host;
   moonlet_host *h;
   int done = 0, i;
-  if (!lp || lp->closed) return;
+  if (!lp || lp->closed) return MOONLET_OK;
+  /* Closing would cancel and finish the caller's own task under it. */
+  if (lp->current || lp->in_callback) return MOONLET_EBUSY;
   host = lp->host;
   if ((h = lp->host_nest)) h->done = &done;
   moonlet__loop_close(L, lp);
@@ -189,6 +191,7 @@ void moonlet_close(lua_State *L) {
    * moonlet_close outside uv_run). */
   for (i = 0; h && !done && i < 64; i++) uv_run(host, UV_RUN_NOWAIT);
   if (h && !done) h->done = NULL;
+  return MOONLET_OK;
 }
 
 /* --- running ------------------------------------------------------------- */

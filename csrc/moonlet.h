@@ -98,7 +98,8 @@ enum {
   MOONLET_ECANCELLED = -2, /* the calling task was cancelled: return soon */
   MOONLET_ENOTASK = -3,    /* nothing may block here (no loop, a callback) */
   MOONLET_ECLOSED = -4,    /* the moonlet instance is closed */
-  MOONLET_ENOMEM = -5
+  MOONLET_ENOMEM = -5,
+  MOONLET_EBUSY = -6       /* not from here: moonlet is running this code */
 };
 
 /* Opens moonlet in L: loads moonlet.core and the Lua modules (built into
@@ -110,8 +111,11 @@ int moonlet_open(lua_State *L, struct uv_loop_s *loop);
 
 /* Cancels every task and waits for their cleanup, closes every handle
  * moonlet opened (also on the host's loop: uv_loop_close then succeeds)
- * and leaves the state usable for plain Lua. lua_close does it too. */
-void moonlet_close(lua_State *L);
+ * and leaves the state usable for plain Lua. lua_close does it too.
+ * MOONLET_OK (also when already closed or never opened), or MOONLET_EBUSY
+ * from a C function that a task or a callback of this instance called:
+ * nothing is closed then. */
+int moonlet_close(lua_State *L);
 
 /* Spawns the function below its nargs arguments on the stack as a task,
  * popping them, and pushes the task. MOONLET_ERROR if it is not a

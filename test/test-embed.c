@@ -389,6 +389,44 @@ TEST_IMPL(embed_two_instances) {
   return 0;
 }
 
+/* --- closing from inside ------------------------------------------------- */
+
+static int c_close(lua_State *L) {
+  lua_pushinteger(L, moonlet_close(L));
+  return 1;
+}
+
+/* moonlet_close from a C function a task or a callback called is refused
+ * (the task goes on, nothing is closed); from the host it then works and
+ * every task's cleanup runs. */
+static void close_from_inside(void) {
+  lua_State *L = new_state(NULL);
+  lua_register(L, "c_close", c_close);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "cleaned = 0\n"
+             "from_task = m.spawn(function() local r = c_close(); m.sleep(0.001); return r end):await()\n"
+             "local f = m.future()\n"
+             "m.call_soon(function() f:set_result(c_close()) end)\n"
+             "from_callback = f:await()\n"
+             "m.spawn(function()\n"
+             "  local _ <close> = setmetatable({}, {__close = function() cleaned = cleaned + 1 end})\n"
+             "  m.sleep(3600)\n"
+             "end)\n"
+             "m.sleep(0.001)");
+  ASSERT_EQ(global_int(L, "from_task"), MOONLET_EBUSY);
+  ASSERT_EQ(global_int(L, "from_callback"), MOONLET_EBUSY);
+  ASSERT_EQ(global_int(L, "cleaned"), 0);
+  ASSERT_EQ(moonlet_close(L), MOONLET_OK);
+  ASSERT_EQ(global_int(L, "cleaned"), 1);
+  ASSERT_EQ(moonlet_close(L), MOONLET_OK); /* twice is harmless */
+  lua_close(L);
+}
+
+TEST_IMPL(embed_close_from_inside) {
+  both_modes(close_from_inside);
+  return 0;
+}
+
 /* --- a host loop with nothing of its own --------------------------------- */
 
 /* The README's pattern: moonlet_open on the host's loop, a config that
