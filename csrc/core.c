@@ -21,7 +21,7 @@ static int loop_gc(lua_State *L) {
    * at most) may be closed. */
   moonlet_loop *lp = lua_touserdata(L, 1);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &loop_key);
-  if (lp && lua_touserdata(L, -1) == lp) moonlet__loop_close(L, lp);
+  if (lp && lua_touserdata(L, -1) == lp && !lp->closed) moonlet__close(L, lp);
   return 0;
 }
 

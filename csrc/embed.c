@@ -176,21 +176,24 @@ uv_loop_t *moonlet__host_requested(lua_State *L) {
   return host;
 }
 
+/* Closes lp and lets the host's loop finish closing our handles there
+ * (moonlet_close and lua_close run outside the host's uv_run). */
+void moonlet__close(lua_State *L, moonlet_loop *lp) {
+  uv_loop_t *host = lp->host;
+  moonlet_host *h = lp->host_nest;
+  int done = 0, i;
+  if (h) h->done = &done;
+  moonlet__loop_close(L, lp);
+  for (i = 0; h && !done && i < 64; i++) uv_run(host, UV_RUN_NOWAIT);
+  if (h && !done) h->done = NULL;
+}
+
 int moonlet_close(lua_State *L) {
   moonlet_loop *lp = moonlet__loop_of(L);
-  uv_loop_t *host;
-  moonlet_host *h;
-  int done = 0, i;
   if (!lp || lp->closed) return MOONLET_OK;
   /* Closing would cancel and finish the caller's own task under it. */
   if (lp->current || lp->in_callback) return MOONLET_EBUSY;
-  host = lp->host;
-  if ((h = lp->host_nest)) h->done = &done;
-  moonlet__loop_close(L, lp);
-  /* Let the host's loop finish closing our handles there (the host calls
-   * moonlet_close outside uv_run). */
-  for (i = 0; h && !done && i < 64; i++) uv_run(host, UV_RUN_NOWAIT);
-  if (h && !done) h->done = NULL;
+  moonlet__close(L, lp);
   return MOONLET_OK;
 }
 

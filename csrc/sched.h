@@ -356,6 +356,8 @@ moonlet_loop *moonlet__loop_of(lua_State *L);
 uv_loop_t *moonlet__host_requested(lua_State *L);
 int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host);
 void moonlet__host_detach(moonlet_loop *lp);
+/* Closes the loop, and on a host's loop its handles there too (embed.c). */
+void moonlet__close(lua_State *L, moonlet_loop *lp);
 /* Keeps the host's loop running until it has looked at moonlet's. */
 void moonlet__host_poke(moonlet_loop *lp);
 /* Other threads (remote.c): stops taking messages and closes the async. */

@@ -458,8 +458,24 @@ static void bare_host_loop(void) {
   lua_close(L);
 }
 
+/* lua_close alone closes moonlet on a host loop as cleanly as
+ * moonlet_close: the host's loop can be closed right after. */
+static void lua_close_on_host(void) {
+  uv_loop_t host;
+  lua_State *L;
+  ASSERT_EQ(uv_loop_init(&host), 0);
+  L = new_state(&host);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "m.spawn(function() m.sleep(3600) end)\n"
+             "m.tcp.listen('127.0.0.1', 0, function() end)");
+  uv_run(&host, UV_RUN_NOWAIT);
+  lua_close(L);
+  ASSERT_EQ(uv_loop_close(&host), 0);
+}
+
 TEST_IMPL(embed_bare_host_loop) {
   both_modes(bare_host_loop);
+  both_modes(lua_close_on_host);
   return 0;
 }
 
