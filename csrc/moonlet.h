@@ -148,13 +148,15 @@ int moonlet_await(lua_State *L, int idx);
 
 /* A handle on a moonlet instance that other threads may use; it stays
  * valid (calls then return MOONLET_ECLOSED) after the instance closes,
- * until released. */
+ * until released. While held it keeps the loop alive (moonlet_run waits
+ * for what it may post); release it from any thread. */
 typedef struct moonlet_remote moonlet_remote;
 moonlet_remote *moonlet_remote_get(lua_State *L);
 void moonlet_remote_release(moonlet_remote *r);
 
 /* From any thread: fn(L, data) runs on the loop thread, on a later turn,
- * outside any task (it may spawn tasks and resolve futures, not block).
+ * outside any task (it may spawn tasks and resolve futures, not block);
+ * posts queued when the instance closes run during the close.
  * MOONLET_ECLOSED if the instance closed: fn will not run. */
 int moonlet_post(moonlet_remote *r, void (*fn)(lua_State *L, void *data),
                  void *data);

@@ -37,7 +37,9 @@ struct moonlet_remote {
   msg *head, *tail;
   uv_async_t async;        /* owned by the loop thread */
   moonlet_loop *lp;        /* NULL once closed */
-  int pending_futures;     /* unsettled future refs: the async keeps the loop alive */
+  int keepers;             /* loop thread: held handles and unsettled future
+                            * refs, for which the async keeps the loop alive */
+  int unholds;             /* handles released since the loop last looked */
 };
 
 struct moonlet_future_ref {
@@ -54,6 +56,14 @@ static void release(moonlet_remote *r) {
     pthread_mutex_destroy(&r->mu);
     free(r);
   }
+}
+
+/* On the loop thread: while anything another thread holds can still send
+ * (a handle, a future ref), the loop stays alive for it, as for any I/O. */
+static void keep(moonlet_remote *r, int delta) {
+  r->keepers += delta;
+  if (r->keepers > 0) uv_ref((uv_handle_t *)&r->async);
+  else uv_unref((uv_handle_t *)&r->async);
 }
 
 /* --- copies of values ---------------------------------------------------- */
@@ -193,7 +203,7 @@ static void settle(moonlet_loop *lp, msg *m) {
   }
   lua_settop(L, 0);
   moonlet__unref(L, lp, m->ref);
-  if (--lp->remote->pending_futures == 0) uv_unref((uv_handle_t *)&lp->remote->async);
+  keep(lp->remote, -1);
 }
 
 static void free_msg(msg *m) {
@@ -202,14 +212,9 @@ static void free_msg(msg *m) {
   free(m);
 }
 
-static void on_async(uv_async_t *a) {
-  moonlet_remote *r = a->data;
-  moonlet_loop *lp = r->lp;
-  msg *m, *next;
-  pthread_mutex_lock(&r->mu);
-  m = r->head;
-  r->head = r->tail = NULL;
-  pthread_mutex_unlock(&r->mu);
+/* Runs the posts and settles the futures in the list m (taking it). */
+static void deliver(moonlet_loop *lp, msg *m) {
+  msg *next;
   for (; m; m = next) {
     next = m->next;
     if (lp && !lp->closed) {
@@ -227,6 +232,20 @@ static void on_async(uv_async_t *a) {
     }
     free_msg(m);
   }
+}
+
+static void on_async(uv_async_t *a) {
+  moonlet_remote *r = a->data;
+  msg *m;
+  int unholds;
+  pthread_mutex_lock(&r->mu);
+  m = r->head;
+  r->head = r->tail = NULL;
+  unholds = r->unholds;
+  r->unholds = 0;
+  pthread_mutex_unlock(&r->mu);
+  deliver(r->lp, m);
+  if (unholds) keep(r, -unholds);
 }
 
 static moonlet_remote *remote_of(lua_State *L) {
@@ -256,19 +275,17 @@ static void on_async_closed(uv_handle_t *h) { release(h->data); }
 
 void moonlet__remote_close(moonlet_loop *lp) {
   moonlet_remote *r = lp->remote;
-  msg *m, *next;
+  msg *m;
   if (!r) return;
-  lp->remote = NULL;
   pthread_mutex_lock(&r->mu);
   r->closed = 1;
   m = r->head;
   r->head = r->tail = NULL;
-  r->lp = NULL;
   pthread_mutex_unlock(&r->mu);
-  for (; m; m = next) {
-    next = m->next;
-    free_msg(m);
-  }
+  /* What was sent before the close still arrives: posts run. */
+  deliver(lp, m);
+  lp->remote = NULL;
+  r->lp = NULL;
   uv_close((uv_handle_t *)&r->async, on_async_closed);
 }
 
@@ -293,7 +310,8 @@ static int send_msg(moonlet_remote *r, msg *m) {
 
 /* --- the public side ----------------------------------------------------- */
 
-moonlet_remote *moonlet_remote_get(lua_State *L) {
+/* A reference on the instance's remote, for a handle or a future ref. */
+static moonlet_remote *take(lua_State *L) {
   moonlet_remote *r = remote_of(L);
   if (!r) return NULL;
   pthread_mutex_lock(&r->mu);
@@ -302,8 +320,22 @@ moonlet_remote *moonlet_remote_get(lua_State *L) {
   return r;
 }
 
+moonlet_remote *moonlet_remote_get(lua_State *L) {
+  moonlet_remote *r = take(L);
+  if (r) keep(r, 1);
+  return r;
+}
+
 void moonlet_remote_release(moonlet_remote *r) {
-  if (r) release(r);
+  if (!r) return;
+  /* Any thread: the loop thread lets go of the loop at its next look. */
+  pthread_mutex_lock(&r->mu);
+  if (!r->closed) {
+    r->unholds++;
+    uv_async_send(&r->async);
+  }
+  pthread_mutex_unlock(&r->mu);
+  release(r);
 }
 
 int moonlet_post(moonlet_remote *r, void (*fn)(lua_State *L, void *data),
@@ -329,7 +361,7 @@ static int push_future_ref(lua_State *L) {
 }
 
 moonlet_future_ref *moonlet_future_new(lua_State *L) {
-  moonlet_remote *r = moonlet_remote_get(L);
+  moonlet_remote *r = take(L);
   moonlet_future_ref *f;
   if (!r) return NULL;
   if (!(f = malloc(sizeof *f))) {
@@ -346,7 +378,7 @@ moonlet_future_ref *moonlet_future_new(lua_State *L) {
   f->ref = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
   f->r = r;
-  if (r->pending_futures++ == 0) uv_ref((uv_handle_t *)&r->async);
+  keep(r, 1);
   return f;
 }
 

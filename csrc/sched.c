@@ -929,10 +929,10 @@ void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
     free_nat_close(lp);
     return;
   }
+  moonlet__remote_close(lp); /* first: posts sent before the close run */
   shutdown_tasks(L, lp);
   moonlet__timers_close(L, lp);
   moonlet__io_close_all(lp);
-  moonlet__remote_close(lp);
   moonlet__host_detach(lp);
   moonlet__fibers_close(lp);
   lp->closed = 1;

@@ -346,8 +346,54 @@ static void posting(void) {
   lua_close(L);
 }
 
+static void open_gate(lua_State *L, void *data) {
+  (void)data;
+  run_lua(L, "gate:set_result('opened')");
+}
+
+static void *post_later(void *arg) {
+  usleep(30000);
+  ASSERT_EQ(moonlet_post(arg, open_gate, NULL), MOONLET_OK);
+  moonlet_remote_release(arg);
+  return NULL;
+}
+
+/* A held remote keeps the loop alive: a task waiting for what another
+ * thread will post is not a deadlock. Posts run on moonlet_step, and
+ * posts queued when the instance closes still run. */
+static void posting_liveness(void) {
+  lua_State *L = new_state(NULL);
+  moonlet_remote *r = moonlet_remote_get(L);
+  pthread_t th;
+  run_lua(L, "local m = require 'moonlet'\n"
+             "gate = m.future()\n"
+             "return m.spawn(function() return gate:await() end)");
+  ASSERT_EQ(pthread_create(&th, NULL, post_later, r), 0);
+  ASSERT_EQ(moonlet_run(L, -1), MOONLET_OK);
+  pthread_join(th, NULL);
+  lua_getfield(L, -1, "result");
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 1);
+  ASSERT(strcmp(lua_tostring(L, -1), "opened") == 0);
+  lua_settop(L, 0);
+  /* released: nothing keeps the loop alive any more */
+  run_lua(L, "return require('moonlet').spawn(function() return require('moonlet').future():await() end)");
+  ASSERT_EQ(moonlet_run(L, -1), MOONLET_ERROR); /* a real deadlock */
+  lua_settop(L, 0);
+  r = moonlet_remote_get(L);
+  ASSERT_EQ(moonlet_post(r, bump, NULL), MOONLET_OK);
+  moonlet_step(L);
+  ASSERT_EQ(global_int(L, "posted"), 1);
+  ASSERT_EQ(moonlet_post(r, bump, NULL), MOONLET_OK);
+  moonlet_close(L);
+  ASSERT_EQ(global_int(L, "posted"), 2); /* ran at the close */
+  moonlet_remote_release(r);
+  lua_close(L);
+}
+
 TEST_IMPL(embed_post_from_threads) {
   both_modes(posting);
+  both_modes(posting_liveness);
   return 0;
 }
 
