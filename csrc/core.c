@@ -197,6 +197,12 @@ static moonlet_loop *get_loop(lua_State *L) {
   moonlet__ref(L, lp);
   lp->pool = lua_newthread(L);
   moonlet__ref(L, lp);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lp->failed_ref = moonlet__ref(L, lp);
   return lp;
 }
 

@@ -182,6 +182,8 @@ void moonlet__close(lua_State *L, moonlet_loop *lp) {
   uv_loop_t *host = lp->host;
   moonlet_host *h = lp->host_nest;
   int done = 0, i;
+  if (!lp->current && !lp->in_callback && !lp->driving)
+    moonlet__report_unretrieved(L, lp); /* at the latest now */
   if (h) h->done = &done;
   moonlet__loop_close(L, lp);
   for (i = 0; h && !done && i < 64; i++) uv_run(host, UV_RUN_NOWAIT);
@@ -254,6 +256,17 @@ int moonlet_run(lua_State *L, int idx) {
       return MOONLET_ERROR;
     }
   }
+  /* Run to the end: what failed unseen is reported now, not whenever the
+   * collector gets to it. */
+  if (idx == 0) moonlet__report_unretrieved(L, lp);
+  return MOONLET_OK;
+}
+
+int moonlet_on_error(lua_State *L, moonlet_error_fn fn, void *ud) {
+  moonlet_loop *lp = moonlet__loop_of(L);
+  if (!lp || lp->closed) return MOONLET_ECLOSED;
+  lp->c_on_error = fn;
+  lp->c_on_error_ud = ud;
   return MOONLET_OK;
 }
 

@@ -122,6 +122,10 @@ static int report_protected(lua_State *L) {
     report_stderr(L, lua_gettop(L), NULL, "the on_error handler");
     lua_pop(L, 1);
   }
+  if (lp->c_on_error) { /* the host's (moonlet_on_error) */
+    lp->c_on_error(a->where, luaL_tolstring(L, 1, NULL), a->tb, lp->c_on_error_ud);
+    return 0;
+  }
   report_stderr(L, 1, a->tb, a->where);
   return 0;
 }

@@ -109,6 +109,18 @@ enum {
  * with uv_run (moonlet's own loop then runs inside it). */
 int moonlet_open(lua_State *L, struct uv_loop_s *loop);
 
+/* Errors nobody handled (a task that failed and that nobody awaited, a
+ * failing callback, a failing HTTP handler) go to m.on_error's Lua handler
+ * if the script set one, else to fn if set here, else to stderr. fn gets
+ * where it happened, the error as text and the traceback (or NULL); it runs
+ * on the loop thread and must not call into Lua. A failed task is reported
+ * when its object is collected, or at the latest at the end of
+ * moonlet_run(L, 0) and at moonlet_close, whichever comes first, once.
+ * MOONLET_ECLOSED if moonlet is not open in L. */
+typedef void (*moonlet_error_fn)(const char *where, const char *message,
+                                 const char *traceback, void *ud);
+int moonlet_on_error(lua_State *L, moonlet_error_fn fn, void *ud);
+
 /* Cancels every task and waits for their cleanup, closes every handle
  * moonlet opened (also on the host's loop: uv_loop_close then succeeds)
  * and leaves the state usable for plain Lua. lua_close does it too.

@@ -522,7 +522,14 @@ static void settle_outcome(lua_State *L, task_end *e) {
   lua_insert(L, -n - 1);
   box = lua_gettop(L) - n;
   moonlet__future_settle(L, lp, &t->fut, box, state, n);
-  if (state == FS_FAILED) moonlet__setmt(L, lp, box, MOONLET_MT_TASK_FAILED);
+  if (state == FS_FAILED) {
+    moonlet__setmt(L, lp, box, MOONLET_MT_TASK_FAILED);
+    moonlet__getref(L, lp, lp->failed_ref);
+    lua_pushvalue(L, box);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
 }
 
 static int settle_task(lua_State *L) {

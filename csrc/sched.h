@@ -178,6 +178,11 @@ struct moonlet_loop {
   moonlet_native *free_nat; /* native states of ended tasks, for reuse */
   int nfree_nat;
   int on_error_ref;
+  int failed_ref;         /* weak-keyed table of the tasks that failed, to
+                           * report at close what nobody retrieved */
+  void (*c_on_error)(const char *where, const char *message,
+                     const char *traceback, void *ud); /* moonlet_on_error */
+  void *c_on_error_ud;
   int mt[MOONLET_MT_COUNT]; /* registry refs of our metatables, 0 unset */
   const void *mt_ptr[MOONLET_MT_COUNT];
   uv_prepare_t prepare;
@@ -306,6 +311,10 @@ void moonlet__io_close_all(moonlet_loop *lp);
 /* The sleep heap's timer (timer.c). */
 void moonlet__timer_init(moonlet_loop *lp);
 void moonlet__timer_close(moonlet_loop *lp);
+
+/* Reports the failed tasks still alive whose error nobody retrieved, as
+ * their finalizer would (task.c). */
+void moonlet__report_unretrieved(lua_State *L, moonlet_loop *lp);
 
 /* --- refs: values the loop keeps for C ----------------------------------- */
 

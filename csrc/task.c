@@ -107,22 +107,51 @@ static int t_tostring(lua_State *L) {
   return 1;
 }
 
-/* Only failed tasks have this finalizer: report if nobody looked. */
-static int t_gc(lua_State *L) {
-  moonlet_task *t = moonlet__to_task(L, 1);
+/* Reports the failed task at idx if nobody looked at its error. */
+static void report_if_unretrieved(lua_State *L, moonlet_loop *lp, int idx) {
+  moonlet_task *t = moonlet__to_task(L, idx);
   int top = lua_gettop(L);
-  if (!t || t->fut.state != FS_FAILED || t->fut.retrieved) return 0;
+  idx = lua_absindex(L, idx);
+  if (!t || t->fut.state != FS_FAILED || t->fut.retrieved) return;
   t->fut.retrieved = 1;
-  lua_getiuservalue(L, 1, MOONLET_UV_RESULT);
-  lua_getiuservalue(L, 1, MOONLET_UV_THREAD); /* the traceback */
+  lua_getiuservalue(L, idx, MOONLET_UV_RESULT);
+  lua_getiuservalue(L, idx, MOONLET_UV_THREAD); /* the traceback */
   lua_pushliteral(L, "task '");
-  push_name(L, 1, t);
+  push_name(L, idx, t);
   lua_pushliteral(L, "' failed and nobody awaited it");
   lua_concat(L, 3);
-  moonlet__report(L, moonlet__loop(L), top + 1, lua_tostring(L, top + 2), 1,
+  moonlet__report(L, lp, top + 1, lua_tostring(L, top + 2), idx,
                   lua_tostring(L, -1));
   lua_settop(L, top);
+}
+
+/* Only failed tasks have this finalizer: report if nobody looked. */
+static int t_gc(lua_State *L) {
+  report_if_unretrieved(L, moonlet__loop(L), 1);
   return 0;
+}
+
+void moonlet__report_unretrieved(lua_State *L, moonlet_loop *lp) {
+  lua_Integer i, n = 0;
+  int list;
+  if (!lua_checkstack(L, 6)) return;
+  /* The keys first: reporting runs Lua code, which may collect. */
+  lua_newtable(L);
+  list = lua_gettop(L);
+  moonlet__getref(L, lp, lp->failed_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, list, ++n);
+  }
+  lua_pop(L, 1);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    report_if_unretrieved(L, lp, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 void moonlet__open_task(lua_State *L, moonlet_loop *lp) {

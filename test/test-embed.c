@@ -473,6 +473,45 @@ TEST_IMPL(embed_close_from_inside) {
   return 0;
 }
 
+/* --- errors a host sees -------------------------------------------------- */
+
+static int host_reports;
+static char host_report[512];
+static void on_host_error(const char *where, const char *message,
+                          const char *traceback, void *ud) {
+  ASSERT(ud == &host_reports);
+  ASSERT(traceback != NULL);
+  host_reports++;
+  snprintf(host_report, sizeof host_report, "%s: %s", where, message);
+}
+
+/* A task that failed and that nobody awaited reaches the host's hook at
+ * the end of moonlet_run(L, 0), although Lua code still holds it (the
+ * collector would report it only once it is dropped), and only once. */
+static void errors_seen(void) {
+  lua_State *L = new_state(NULL);
+  host_reports = 0;
+  ASSERT_EQ(moonlet_on_error(L, on_host_error, &host_reports), MOONLET_OK);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "kept = m.spawn(function() m.sleep(0.001); error('boom', 0) end)\n"
+             "kept:set_name('worker')\n"
+             "local seen = m.spawn(function() error('seen', 0) end)\n"
+             "m.spawn(function() pcall(seen.await, seen) end)");
+  ASSERT_EQ(moonlet_run(L, 0), MOONLET_OK);
+  ASSERT_EQ(host_reports, 1); /* not the awaited one */
+  ASSERT(strstr(host_report, "task 'worker' failed and nobody awaited it: boom") != NULL);
+  run_lua(L, "kept = nil collectgarbage() collectgarbage()");
+  ASSERT_EQ(host_reports, 1);
+  moonlet_close(L);
+  ASSERT_EQ(host_reports, 1);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_errors_seen) {
+  both_modes(errors_seen);
+  return 0;
+}
+
 /* --- a host loop with nothing of its own --------------------------------- */
 
 /* The README's pattern: moonlet_open on the host's loop, a config that
