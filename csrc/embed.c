@@ -270,19 +270,82 @@ int moonlet_on_error(lua_State *L, moonlet_error_fn fn, void *ud) {
   return MOONLET_OK;
 }
 
-int moonlet_step(lua_State *L) {
+/* One turn of the loop in mode (UV_RUN_NOWAIT or UV_RUN_ONCE). */
+static int turn(lua_State *L, uv_run_mode mode) {
   moonlet_loop *lp = usable_loop(L);
   if (!lp) return MOONLET_ECLOSED;
   if (lp->current || lp->driving || lp->in_callback) return MOONLET_ENOTASK;
   if (lp->host) {
     host_arm(lp->host_nest);
-    uv_run(lp->host, UV_RUN_NOWAIT);
+    uv_run(lp->host, mode);
   } else {
     lp->driving = 1;
-    uv_run(lp->uv, UV_RUN_NOWAIT);
+    uv_run(lp->uv, mode);
     lp->driving = 0;
   }
   return (int)lp->nlive;
+}
+
+int moonlet_step(lua_State *L) { return turn(L, UV_RUN_NOWAIT); }
+int moonlet_turn(lua_State *L) { return turn(L, UV_RUN_ONCE); }
+
+int moonlet_backend_fd(lua_State *L) {
+  moonlet_loop *lp = usable_loop(L);
+  if (!lp || lp->host) return MOONLET_ENOTASK;
+  return uv_backend_fd(lp->uv);
+}
+
+int moonlet_backend_timeout(lua_State *L) {
+  moonlet_loop *lp = usable_loop(L);
+  if (!lp || lp->host) return MOONLET_ENOTASK;
+  if (!uv_loop_alive(lp->uv)) return -1;
+  return uv_backend_timeout(lp->uv);
+}
+
+/* --- tasks from C -------------------------------------------------------- */
+
+const char *moonlet_status(lua_State *L, int idx) {
+  moonlet_future *f = moonlet__to_future(L, idx);
+  if (!f) return NULL;
+  switch (f->state) {
+    case FS_PENDING: return "pending";
+    case FS_DONE: return "done";
+    case FS_FAILED: return "failed";
+    default: return "cancelled";
+  }
+}
+
+static int call_result(lua_State *L) {
+  lua_getfield(L, 1, "result");
+  lua_insert(L, 1);
+  lua_call(L, 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+int moonlet_result(lua_State *L, int idx) {
+  moonlet_future *f = moonlet__to_future(L, idx);
+  int base = lua_gettop(L);
+  if (!f) {
+    lua_pushliteral(L, "moonlet_result: task or future expected");
+    return MOONLET_ERROR;
+  }
+  if (f->state == FS_PENDING) return MOONLET_ENOTASK;
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, call_result);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) return MOONLET_ERROR;
+  return lua_gettop(L) - base;
+}
+
+int moonlet_cancel(lua_State *L, int idx) {
+  moonlet_loop *lp = usable_loop(L);
+  moonlet_task *t = moonlet__to_task(L, idx);
+  if (!lp) return MOONLET_ECLOSED;
+  if (!t) {
+    lua_pushliteral(L, "moonlet_cancel: task expected");
+    return MOONLET_ERROR;
+  }
+  return moonlet__task_cancel(L, lp, t, 0);
 }
 
 /* --- blocking from C ----------------------------------------------------- */

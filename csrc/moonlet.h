@@ -143,6 +143,28 @@ int moonlet_run(lua_State *L, int idx);
 /* One turn of the loop without waiting; returns the number of unfinished
  * tasks. */
 int moonlet_step(lua_State *L);
+/* One turn that waits until something happens (a timer, I/O, a post) if
+ * anything can, for hosts that interleave their own work; returns the
+ * number of unfinished tasks. */
+int moonlet_turn(lua_State *L);
+
+/* For hosts on another event loop (epoll, GLib, ...), with moonlet on its
+ * own loop: poll the descriptor for reading with the timeout in ms (-1:
+ * nothing pending, 0: work is ready), then call moonlet_step.
+ * MOONLET_ENOTASK on a host's libuv loop or when closed. */
+int moonlet_backend_fd(lua_State *L);
+int moonlet_backend_timeout(lua_State *L);
+
+/* The task or future at idx: "pending", "done", "failed" or "cancelled"
+ * (NULL if it is neither). */
+const char *moonlet_status(lua_State *L, int idx);
+/* Pushes the results of the finished task or future at idx and returns
+ * their count; MOONLET_ERROR with its error pushed if it failed or was
+ * cancelled (the error counts as seen); MOONLET_ENOTASK while pending. */
+int moonlet_result(lua_State *L, int idx);
+/* Requests cancellation of the task at idx (as t:cancel()): 1, or 0 if it
+ * had finished; MOONLET_ERROR (message pushed) if it is not a task. */
+int moonlet_cancel(lua_State *L, int idx);
 
 /* From a C function that a task calls (directly or through any chain of
  * Lua and C calls): suspends the task for s seconds and returns

@@ -13,6 +13,7 @@
   X(embed_close_with_tasks_left)   \
   X(embed_close_from_inside)        \
   X(embed_errors_seen)              \
+  X(embed_other_loops)              \
   X(embed_out_of_memory)            \
   X(embed_fibers)                   \
   X(embed_fiber_overflow)

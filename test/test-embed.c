@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -509,6 +510,69 @@ static void errors_seen(void) {
 
 TEST_IMPL(embed_errors_seen) {
   both_modes(errors_seen);
+  return 0;
+}
+
+/* --- hosts on another event loop; tasks from C ---------------------------- */
+
+/* A host whose own loop is poll(2): it waits on moonlet's backend
+ * descriptor with moonlet's timeout, then steps moonlet. */
+static void poll_host(void) {
+  lua_State *L = new_state(NULL);
+  int polls = 0;
+  run_lua(L, "local m = require 'moonlet'\n"
+             "log = ''\n"
+             "for i = 1, 3 do m.spawn(function() m.sleep(0.01 * i); log = log .. i end) end\n"
+             "m.call_later(0.015, function() log = log .. 'c' end)");
+  while (moonlet_step(L) > 0) {
+    struct pollfd p = {.fd = moonlet_backend_fd(L), .events = POLLIN};
+    int timeout = moonlet_backend_timeout(L);
+    ASSERT(p.fd >= 0);
+    ASSERT(timeout >= -1 && timeout <= 30);
+    poll(&p, 1, timeout);
+    polls++;
+  }
+  lua_getglobal(L, "log");
+  ASSERT_EQ(lua_rawlen(L, -1), 4); /* every task and the callback ran */
+  ASSERT(strchr(lua_tostring(L, -1), 'c') != NULL);
+  lua_pop(L, 1);
+  ASSERT(polls >= 3 && polls < 1000); /* it waited rather than spun */
+  moonlet_close(L);
+  lua_close(L);
+}
+
+static void tasks_from_c(void) {
+  lua_State *L = new_state(NULL);
+  run_lua(L, "local m = require 'moonlet'\n"
+             "return m.spawn(function() m.sleep(0.005); return 1, 'two' end),\n"
+             "       m.spawn(function() error('bad', 0) end),\n"
+             "       m.spawn(function() m.sleep(3600) end)");
+  ASSERT(strcmp(moonlet_status(L, 1), "pending") == 0);
+  ASSERT(moonlet_status(L, 4) == NULL); /* nothing there */
+  ASSERT_EQ(moonlet_result(L, 1), MOONLET_ENOTASK);
+  ASSERT_EQ(moonlet_cancel(L, 3), 1);
+  while (moonlet_turn(L) > 0) {} /* waits, turn by turn, until all ended */
+  ASSERT(strcmp(moonlet_status(L, 1), "done") == 0);
+  ASSERT(strcmp(moonlet_status(L, 2), "failed") == 0);
+  ASSERT(strcmp(moonlet_status(L, 3), "cancelled") == 0);
+  ASSERT_EQ(moonlet_result(L, 1), 2);
+  ASSERT_EQ(lua_tointeger(L, -2), 1);
+  ASSERT(strcmp(lua_tostring(L, -1), "two") == 0);
+  lua_pop(L, 2);
+  ASSERT_EQ(moonlet_result(L, 2), MOONLET_ERROR);
+  ASSERT(strcmp(lua_tostring(L, -1), "bad") == 0);
+  lua_pop(L, 1);
+  ASSERT_EQ(moonlet_cancel(L, 1), 0);
+  lua_pushinteger(L, 5);
+  ASSERT_EQ(moonlet_cancel(L, -1), MOONLET_ERROR);
+  lua_settop(L, 0);
+  moonlet_close(L);
+  lua_close(L);
+}
+
+TEST_IMPL(embed_other_loops) {
+  both_modes(poll_host);
+  both_modes(tasks_from_c);
   return 0;
 }
 
