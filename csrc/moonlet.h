@@ -44,7 +44,11 @@ typedef struct moonlet_value {
     int b;
     lua_Integer i;
     lua_Number n;
-    char *s;          /* results: malloc'd by the work function; freed by moonlet */
+    const char *s;    /* len bytes, NUL-terminated. Work arguments: moonlet's,
+                       * valid during the call. Work results: malloc'd by the
+                       * work function, freed by moonlet. Values given to
+                       * moonlet_future_resolve_threadsafe: the caller's,
+                       * copied before it returns. */
     const moonlet_table *t;
   } v;
   size_t len;         /* strings */
@@ -66,6 +70,7 @@ typedef struct moonlet_work_call {
   int nresults;                         /* set by the function */
   moonlet_value results[MOONLET_WORK_MAXRESULTS];
   char error[256];                      /* message when it returns non-zero */
+  void *ud;                             /* given at registration */
 } moonlet_work_call;
 
 /* Returns 0, or non-zero with a message in call->error (moonlet.work then
@@ -74,16 +79,29 @@ typedef int (*moonlet_work_fn)(moonlet_work_call *call);
 
 #define MOONLET_WORK_REGISTRY "moonlet.work"
 
+/* What the registry keeps per name (a userdata). */
+typedef struct moonlet_work_reg {
+  moonlet_work_fn fn;
+  void *ud;
+} moonlet_work_reg;
+
 /* Makes fn callable from Lua as moonlet.work(name, ...), in this Lua state
- * (call it after require "moonlet" or before: the table is shared). */
-static inline void moonlet_register_work(lua_State *L, const char *name,
-                                         moonlet_work_fn fn) {
-  union { moonlet_work_fn fn; void *p; } u;
-  u.fn = fn;
+ * (call it after require "moonlet" or before: the table is shared); each
+ * call gets ud in call->ud (the caller keeps it valid while L lives). */
+static inline void moonlet_register_work_ud(lua_State *L, const char *name,
+                                            moonlet_work_fn fn, void *ud) {
+  moonlet_work_reg *r;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, MOONLET_WORK_REGISTRY);
-  lua_pushlightuserdata(L, u.p);
+  r = (moonlet_work_reg *)lua_newuserdatauv(L, sizeof *r, 0);
+  r->fn = fn;
+  r->ud = ud;
   lua_setfield(L, -2, name);
   lua_pop(L, 1);
+}
+
+static inline void moonlet_register_work(lua_State *L, const char *name,
+                                         moonlet_work_fn fn) {
+  moonlet_register_work_ud(L, name, fn, NULL);
 }
 
 /* --- embedding (link with libmoonlet) ------------------------------------ */

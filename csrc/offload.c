@@ -23,9 +23,9 @@ static void offload_release(moonlet_job *base) {
   offload_job *j = (offload_job *)base;
   int i;
   for (i = 0; i < j->call.nargs; i++)
-    if (j->args[i].type == LUA_TSTRING) free(j->args[i].v.s);
+    if (j->args[i].type == LUA_TSTRING) free((char *)j->args[i].v.s);
   for (i = 0; i < j->call.nresults && i < MOONLET_WORK_MAXRESULTS; i++)
-    if (j->call.results[i].type == LUA_TSTRING) free(j->call.results[i].v.s);
+    if (j->call.results[i].type == LUA_TSTRING) free((char *)j->call.results[i].v.s);
   free(j);
 }
 
@@ -79,13 +79,14 @@ static int l_work(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   const char *name = luaL_checkstring(L, 1);
   int nargs = lua_gettop(L) - 1, i;
-  union { moonlet_work_fn fn; void *p; } u;
+  moonlet_work_reg reg;
   moonlet_wait *w;
   offload_job *j;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, MOONLET_WORK_REGISTRY);
-  if (lua_getfield(L, -1, name) != LUA_TLIGHTUSERDATA)
+  if (lua_getfield(L, -1, name) != LUA_TUSERDATA ||
+      lua_rawlen(L, -1) != sizeof reg || lua_getmetatable(L, -1))
     return luaL_argerror(L, 1, lua_pushfstring(L, "no work function '%s'", name));
-  u.p = lua_touserdata(L, -1);
+  reg = *(moonlet_work_reg *)lua_touserdata(L, -1);
   lua_pop(L, 2);
   for (i = 2; i <= nargs + 1; i++) {
     int t = lua_type(L, i);
@@ -100,7 +101,8 @@ static int l_work(lua_State *L) {
   }
   j->base.run = offload_run;
   j->base.release = offload_release;
-  j->fn = u.fn;
+  j->fn = reg.fn;
+  j->call.ud = reg.ud;
   j->call.args = j->args;
   for (i = 0; i < nargs; i++) {
     moonlet_value *v = &j->args[i];
@@ -113,14 +115,13 @@ static int l_work(lua_State *L) {
       if (v->is_int) v->v.i = lua_tointeger(L, idx); else v->v.n = lua_tonumber(L, idx);
     } else if (v->type == LUA_TSTRING) {
       const char *s = lua_tolstring(L, idx, &v->len);
-      v->v.s = malloc(v->len + 1);
+      v->v.s = moonlet__memdup(s, v->len);
       if (!v->v.s) {
         j->call.nargs = i;
         offload_release(&j->base);
         w->status = MW_OK;
         return luaL_error(L, "not enough memory");
       }
-      memcpy(v->v.s, s, v->len + 1);
     }
     j->call.nargs = i + 1;
   }
@@ -186,14 +187,13 @@ static int work_echo(moonlet_work_call *c) {
   for (i = 0; i < c->nargs; i++) {
     c->results[i] = c->args[i];
     if (c->args[i].type == LUA_TSTRING) {
-      c->results[i].v.s = malloc(c->args[i].len + 1);
+      c->results[i].v.s = moonlet__memdup(c->args[i].v.s, c->args[i].len);
       if (!c->results[i].v.s) {
         c->results[i].type = LUA_TNIL;
         c->nresults = i + 1;
         strcpy(c->error, "not enough memory");
         return -1;
       }
-      memcpy(c->results[i].v.s, c->args[i].v.s, c->args[i].len + 1);
     }
     c->nresults = i + 1;
   }

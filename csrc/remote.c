@@ -72,7 +72,7 @@ static void free_values(moonlet_value *v, size_t n);
 
 static void free_value(moonlet_value *v) {
   if (v->type == LUA_TSTRING) {
-    free(v->v.s);
+    free((char *)v->v.s);
   } else if (v->type == LUA_TTABLE && v->v.t) {
     moonlet_table *t = (moonlet_table *)v->v.t;
     free_values((moonlet_value *)t->keys, t->n);
@@ -96,10 +96,7 @@ static int copy_value(moonlet_value *d, const moonlet_value *s, int depth) {
   switch (s->type) {
     case LUA_TNIL: case LUA_TBOOLEAN: case LUA_TNUMBER: return 0;
     case LUA_TSTRING:
-      if (!(d->v.s = malloc(s->len + 1))) return -1;
-      if (s->len) memcpy(d->v.s, s->v.s, s->len);
-      d->v.s[s->len] = '\0';
-      return 0;
+      return (d->v.s = moonlet__memdup(s->v.s, s->len)) ? 0 : -1;
     case LUA_TTABLE: {
       moonlet_table *t;
       if (depth >= MAX_DEPTH || !s->v.t) return -1;

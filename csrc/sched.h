@@ -11,6 +11,7 @@
 #include <lua.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "queue.h"
@@ -381,6 +382,15 @@ int moonlet__sleep_start(moonlet_loop *lp, moonlet_wait *w, uint64_t ms);
 void moonlet__sleep_stop(moonlet_wait *w);
 /* Seconds to milliseconds for the sleep heap, rounded up and clamped. */
 uint64_t moonlet__ms(double s);
+
+/* A malloc'd, NUL-terminated copy of len bytes at s, or NULL. */
+static inline char *moonlet__memdup(const char *s, size_t len) {
+  char *c = malloc(len + 1);
+  if (!c) return NULL;
+  if (len) memcpy(c, s, len);
+  c[len] = '\0';
+  return c;
+}
 
 /* Grows the malloc'd byte buffer *buf (capacity *cap, doubling from 64)
  * to hold need bytes. 0, or -1 when out of memory (buf unchanged). */

@@ -36,6 +36,7 @@ describe("moonlet.work", function()
     assert.equal("telnoom", s)
     assert.equal(7, n)
     assert.has_error(function() m.work("test.fail") end, "work 'test.fail': it failed on purpose")
+    assert.equal("tag from C", m.work("test.tagged")) -- the registration's user pointer
   end)
 
   it("raises on unknown names and values that cannot cross threads", function()

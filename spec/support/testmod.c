@@ -84,6 +84,22 @@ static int work_reverse(moonlet_work_call *c) {
   return 0;
 }
 
+/* Returns the registration's user pointer (a string) and its argument. */
+static int work_tagged(moonlet_work_call *c) {
+  const char *tag = c->ud;
+  char *r = malloc(strlen(tag) + 1);
+  if (!r) {
+    strcpy(c->error, "not enough memory");
+    return -1;
+  }
+  strcpy(r, tag);
+  c->nresults = 1;
+  c->results[0].type = LUA_TSTRING;
+  c->results[0].v.s = r;
+  c->results[0].len = strlen(tag);
+  return 0;
+}
+
 static int work_fail(moonlet_work_call *c) {
   strcpy(c->error, "it failed on purpose");
   return -1;
@@ -94,6 +110,7 @@ int luaopen_moonlet_testmod(lua_State *L) {
       {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow}, {NULL, NULL}};
   moonlet_register_work(L, "test.reverse", work_reverse);
   moonlet_register_work(L, "test.fail", work_fail);
+  moonlet_register_work_ud(L, "test.tagged", work_tagged, (void *)"tag from C");
   luaL_newlib(L, funcs);
   return 1;
 }
