@@ -45,7 +45,7 @@ SPEC_ENV = MOONLET_TEST_BUILD=$(BUILD)
 
 .PHONY: all module deps test check demo showcase bench install install-module clean examples \
 	check-asan check-valgrind check-cross check-clang check-rock \
-	check-embed-asan check-embed-valgrind
+	check-embed-asan check-embed-valgrind check-embed-tsan
 
 all: $(CORE_SO) $(TESTMOD_SO) $(BUILD)/test-switch $(BUILD)/libmoonlet.a \
   $(BUILD)/libmoonlet.so $(BUILD)/test-embed examples
@@ -130,6 +130,7 @@ check:
 	  "Valgrind specs (MOONLET_FORCE_NATIVE=1)::$(MAKE) -s check-valgrind VG_NATIVE=1" \
 	  "embedding tests (ASan+UBSan)::$(MAKE) -s check-embed-asan" \
 	  "embedding tests (Valgrind)::$(MAKE) -s check-embed-valgrind" \
+	  "embedding tests across threads (ThreadSanitizer)::$(MAKE) -s check-embed-tsan" \
 	  "luarocks install::$(MAKE) -s check-rock" \
 	  "host example against the installed copy::sh tools/check-host.sh"
 
@@ -175,6 +176,15 @@ check-valgrind: all
 	  $(if $(VG_NATIVE),MOONLET_FORCE_NATIVE=1) \
 	  $(VALGRIND) $(LUA) /usr/bin/busted -o TAP --cpath='./$(BUILD)/?.so' spec
 
+# The tests where other threads meet the loop (futures resolved from
+# threads, posts, two instances opened at once). ThreadSanitizer does not
+# follow moonlet's stack switches, so the switching tests stay out.
+TSAN_TESTS = embed_threadsafe_futures embed_post_from_threads embed_two_instances
+check-embed-tsan:
+	@$(MAKE) -s BUILD=build-tsan CC=clang OPT="-O1 -g" CFLAGS="-fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" build-tsan/test-embed >/dev/null
+	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./build-tsan/test-embed $(TSAN_TESTS)
+
 check-embed-valgrind: all
 	@$(VALGRIND) ./$(BUILD)/test-embed
 
@@ -208,4 +218,4 @@ install: install-module $(BUILD)/libmoonlet.so $(BUILD)/libmoonlet.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/moonlet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/moonlet.pc
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-tsan
