@@ -22,7 +22,8 @@ DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv libcurl)
 DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv libcurl) -lhttp_parser
 SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
-ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
+CHECKS ?= -DMOONLET_CHECKS
+ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(CHECKS) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
 LIBFLAG ?= -shared
 # Calls between the library's own functions go direct, not through the PLT.
 SO_LDFLAGS = -Wl,-Bsymbolic

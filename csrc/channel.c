@@ -382,7 +382,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
   select_case *c;
   (void)status;
   moonlet__check_wake(L, w);
-  if (sel->fired <= 0) return 0; /* the timeout */
+  if (sel->fired <= 0) return moonlet__push_failure(L, UV_ETIMEDOUT, NULL);
   c = &sel->cases[sel->fired - 1];
   lua_pushinteger(L, sel->fired);
   if (c->send) {
@@ -493,7 +493,7 @@ static int l_select(lua_State *L) {
       sel->has_timeout = 1;
       if (moonlet__sleep_start(lp, &c->w, moonlet__ms(timeout)) != 0) {
         unhook_cases(sel, NULL);
-        w->status = MW_OK;
+        moonlet__end_wait(w);
         return luaL_error(L, "not enough memory");
       }
     } else {

@@ -37,10 +37,27 @@ static int l_join(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   moonlet_future *f = moonlet__check_future(L, 1);
   moonlet_wait *w = moonlet__enter_block(L, lp);
-  if (f->state != FS_PENDING) return 0;
+  if (f->state != FS_PENDING) {
+    moonlet__end_wait(w);
+    return 0;
+  }
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
   return moonlet__block(L, lp, w, join_k);
+}
+
+/* _fail(code[, detail]) -> nil, message, code: the error triple of the Lua
+ * modules, made as the C bindings make theirs. ETIMEDOUT and ECANCELED
+ * get libuv's wording, and detail after it; other codes are moonlet's own
+ * ("ECLOSED"), with detail as their message. */
+static int l_fail(lua_State *L) {
+  const char *code = luaL_checkstring(L, 1);
+  const char *detail = luaL_optstring(L, 2, NULL);
+  if (strcmp(code, "ETIMEDOUT") == 0)
+    return moonlet__push_failure(L, UV_ETIMEDOUT, detail);
+  if (strcmp(code, "ECANCELED") == 0)
+    return moonlet__push_failure(L, UV_ECANCELED, detail);
+  return moonlet__push_error(L, code, luaL_checkstring(L, 2));
 }
 
 /* _error(kind, message): a new Cancelled or Timeout error object. */
@@ -97,6 +114,7 @@ static int l_stats(lua_State *L) {
   set_int(L, "pooled_native_bytes", (lua_Integer)moonlet__pooled_native_bytes(lp));
   set_int(L, "refs", lp->nrefs - lp->nfree_refs);
   set_int(L, "sleeping", (lua_Integer)lp->nsleepers);
+  set_int(L, "requests", (lua_Integer)lp->nrequests);
   set_int(L, "stack_size", (lua_Integer)(lp->stack.hi - lp->stack.lo));
   lua_pushboolean(L, lp->force_native);
   lua_setfield(L, -2, "force_native");
@@ -125,14 +143,6 @@ static int l_handles(lua_State *L) {
   handle_count c = {moonlet__loop(L), 0};
   uv_walk(c.lp->uv, count_handle, &c);
   lua_pushinteger(L, c.n);
-  return 1;
-}
-
-/* Requests libuv still has in flight (thread-pool jobs, file operations,
- * lookups, writes), for the specs: an abandoned job may still hold a
- * descriptor. */
-static int l_requests(lua_State *L) {
-  lua_pushinteger(L, moonlet__loop(L)->uv->active_reqs.count);
   return 1;
 }
 
@@ -210,10 +220,9 @@ int luaopen_moonlet_core(lua_State *L) {
   static const luaL_Reg funcs[] = {{"stats", l_stats},
                                    {"_join", l_join},
                                    {"_context", l_context},
-                                   {"_error", l_error},
+                                   {"_error", l_error}, {"_fail", l_fail},
                                    {"_shield", l_shield},
                                    {"_handles", l_handles},
-                                   {"_requests", l_requests},
                                    {"_fd_limit", l_fd_limit},
                                    {"_fds_exhausted", l_fds_exhausted},
                                    {NULL, NULL}};

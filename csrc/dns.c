@@ -1,7 +1,7 @@
 /*
  * dns.c - moonlet.dns: names to addresses and back through libuv's
- * resolver (getaddrinfo on the thread pool). Requests are io.h requests:
- * one outlives a caller that gives up, and its callback then frees it.
+ * resolver (getaddrinfo on the thread pool). Requests are request ops
+ * (op.h): one outlives a caller that gives up, and its callback frees it.
  */
 #include <netdb.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include "io.h"
 
 typedef struct dns_req {
-  moonlet_ioreq base;     /* first: freed as a moonlet_ioreq */
+  moonlet_op base;        /* first: freed as a request op */
   union {
     uv_getaddrinfo_t ai;
     uv_getnameinfo_t ni;  /* holds the host name found */
@@ -17,7 +17,7 @@ typedef struct dns_req {
   struct addrinfo *res;
 } dns_req;
 
-static void req_release(moonlet_ioreq *r) {
+static void req_release(moonlet_op *r) {
   dns_req *d = (dns_req *)r;
   if (d->res) uv_freeaddrinfo(d->res);
 }
@@ -26,29 +26,30 @@ static void on_addrinfo(uv_getaddrinfo_t *req, int status,
                         struct addrinfo *res) {
   dns_req *d = req->data;
   d->res = res;
-  moonlet__ioreq_finish(&d->base, status);
+  moonlet__op_finish(&d->base, status);
 }
 
 static void on_nameinfo(uv_getnameinfo_t *req, int status, const char *host,
                         const char *service) {
   (void)host;
   (void)service;
-  moonlet__ioreq_finish(&((dns_req *)req->data)->base, status);
+  moonlet__op_finish(&((dns_req *)req->data)->base, status);
 }
 
 /* In a continuation: the finished request, or NULL with the failure (or
  * the timeout) pushed; *n is what to return then. */
-static dns_req *finished(lua_State *L, moonlet_wait *w, int *n) {
-  dns_req *d;
-  moonlet__check_wake(L, w);
-  d = (dns_req *)moonlet__ioreq_take(w);
-  if (!d) {
-    *n = moonlet__push_timeout(L);
-  } else if (d->base.status != 0) {
+static dns_req *finished(lua_State *L, lua_KContext ctx, int *n) {
+  dns_req *d = (dns_req *)moonlet__op_of(ctx);
+  moonlet_op_result res = moonlet__op_end(L, ctx, 0);
+  if (res != MOONLET_OP_DONE) {
+    *n = moonlet__op_push_result(L, res, NULL);
+    return NULL;
+  }
+  if (d->base.status != 0) {
     int status = d->base.status;
-    moonlet__ioreq_free(&d->base);
+    moonlet__op_free(&d->base);
     *n = moonlet__push_failure(L, status, lua_tostring(L, 1));
-    d = NULL;
+    return NULL;
   }
   return d;
 }
@@ -68,7 +69,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
   const struct addrinfo *ai;
   int all, n = 0;
   (void)status;
-  if (!(d = finished(L, (moonlet_wait *)ctx, &n))) return n;
+  if (!(d = finished(L, ctx, &n))) return n;
   all = moonlet__opt_bool(L, 2, "all", 0);
   lua_newtable(L); /* seen addresses: getaddrinfo repeats them per socktype */
   if (all) lua_newtable(L);
@@ -86,7 +87,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     if (!all) {
       push_entry(L, ai);
       lua_pushinteger(L, ai->ai_family == AF_INET ? 4 : 6);
-      moonlet__ioreq_free(&d->base);
+      moonlet__op_free(&d->base);
       return 2;
     }
     lua_createtable(L, 0, 2);
@@ -96,7 +97,7 @@ static int lookup_k(lua_State *L, int status, lua_KContext ctx) {
     lua_setfield(L, -2, "family");
     lua_rawseti(L, -2, ++n);
   }
-  moonlet__ioreq_free(&d->base);
+  moonlet__op_free(&d->base);
   if (!all) return moonlet__push_failure(L, UV_EAI_NODATA, lua_tostring(L, 1));
   return 1;
 }
@@ -116,20 +117,18 @@ static int family_option(lua_State *L, int idx) {
   return f;
 }
 
-/* Blocks on d, or ends the wait and returns the failure to start it. */
-static int start(lua_State *L, moonlet_loop *lp, moonlet_wait *w, dns_req *d,
-                 int r, uint64_t ms, lua_KFunction k) {
+/* Awaits d, or abandons it and returns the failure to start it. */
+static int start(lua_State *L, dns_req *d, int r, uint64_t ms,
+                 lua_KFunction k) {
   if (r != 0) {
-    w->status = MW_OK;
-    moonlet__ioreq_free(&d->base);
+    moonlet__op_abandon(&d->base);
     return moonlet__push_failure(L, r, lua_tostring(L, 1));
   }
-  return moonlet__ioreq_block(L, lp, w, &d->base, ms, moonlet__ioreq_detach, k);
+  return moonlet__op_await(L, &d->base, ms, k);
 }
 
-static dns_req *new_req(lua_State *L, moonlet_loop *lp, moonlet_wait *w) {
-  dns_req *d = (dns_req *)moonlet__ioreq_new(L, lp, w, NULL, sizeof *d);
-  d->base.release = req_release;
+static dns_req *new_req(lua_State *L, moonlet_loop *lp) {
+  dns_req *d = moonlet__req_begin(L, lp, sizeof *d, req_release);
   d->u.ai.data = d; /* data is the first field of every uv_req_t */
   return d;
 }
@@ -140,7 +139,6 @@ static int l_lookup(lua_State *L) {
   const char *host = luaL_checkstring(L, 1);
   struct addrinfo hints;
   uint64_t ms;
-  moonlet_wait *w;
   dns_req *d;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = family_option(L, 2);
@@ -148,9 +146,8 @@ static int l_lookup(lua_State *L) {
   ms = moonlet__opt_timeout(L, 2, "timeout");
   moonlet__opt_bool(L, 2, "all", 0);
   lua_settop(L, 2);
-  w = moonlet__enter_block(L, lp);
-  d = new_req(L, lp, w);
-  return start(L, lp, w, d,
+  d = new_req(L, lp);
+  return start(L, d,
                uv_getaddrinfo(lp->uv, &d->u.ai, on_addrinfo, host, NULL, &hints),
                ms, lookup_k);
 }
@@ -159,9 +156,9 @@ static int reverse_k(lua_State *L, int status, lua_KContext ctx) {
   dns_req *d;
   int n = 0;
   (void)status;
-  if (!(d = finished(L, (moonlet_wait *)ctx, &n))) return n;
+  if (!(d = finished(L, ctx, &n))) return n;
   lua_pushstring(L, d->u.ni.host);
-  moonlet__ioreq_free(&d->base);
+  moonlet__op_free(&d->base);
   return 1;
 }
 
@@ -171,13 +168,11 @@ static int l_reverse(lua_State *L) {
   const char *ip = luaL_checkstring(L, 1);
   struct sockaddr_storage ss;
   uint64_t ms = moonlet__opt_timeout(L, 2, "timeout");
-  moonlet_wait *w;
   dns_req *d;
   luaL_argcheck(L, moonlet__addr(ip, 0, &ss) == 0, 1, "numeric IP address expected");
   lua_settop(L, 2);
-  w = moonlet__enter_block(L, lp);
-  d = new_req(L, lp, w);
-  return start(L, lp, w, d,
+  d = new_req(L, lp);
+  return start(L, d,
                uv_getnameinfo(lp->uv, &d->u.ni, on_nameinfo,
                               (struct sockaddr *)&ss, NI_NAMEREQD),
                ms, reverse_k);

@@ -3,6 +3,7 @@
  * used for every callback, and reporting errors nobody handled.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sched.h"
@@ -40,6 +41,34 @@ int moonlet__raise_cancelled(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
   }
   moonlet__push_error_object(L, "cancelled", msg);
   return lua_error(L);
+}
+
+void moonlet__check_failed(const char *what, const char *file, int line) {
+  fprintf(stderr, "moonlet: internal check failed: %s (%s:%d)\n", what, file,
+          line);
+  abort();
+}
+
+/* libuv's message, unless it names a cause that may not be the one:
+ * "connection timed out" for a file or a lock. */
+static const char *failure_message(int err) {
+  if (err == UV_ETIMEDOUT) return "timed out";
+  return uv_strerror(err);
+}
+
+int moonlet__push_error(lua_State *L, const char *code, const char *message) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", code, message);
+  lua_pushstring(L, code);
+  return 3;
+}
+
+int moonlet__push_failure(lua_State *L, int err, const char *detail) {
+  if (!detail) return moonlet__push_error(L, uv_err_name(err), failure_message(err));
+  lua_pushfstring(L, "%s: %s", failure_message(err), detail);
+  moonlet__push_error(L, uv_err_name(err), lua_tostring(L, -1));
+  lua_remove(L, -4);
+  return 3;
 }
 
 int moonlet__is_error_kind(lua_State *L, int idx, const char *kind) {

@@ -37,7 +37,7 @@ typedef struct mfile {
 enum { F_OPEN, F_FILL, F_WRITE, F_SIZE };
 
 typedef struct file_job {
-  moonlet_job base;
+  moonlet_op base;     /* first: a pool job (op.h) */
   int op;
   mfile *f;            /* NULL for F_OPEN */
   int fd, flags;
@@ -58,7 +58,7 @@ static void file_close(moonlet_io *io) {
   if (f->jobs == 0) file_free(f);
 }
 
-static void job_release(moonlet_job *base) {
+static void job_release(moonlet_op *base) {
   file_job *j = (file_job *)base;
   mfile *f = j->f;
   if (j->op == F_OPEN && j->fd >= 0) close(j->fd); /* nobody took it */
@@ -68,22 +68,21 @@ static void job_release(moonlet_job *base) {
   }
   free(j->buf);
   free(j->path);
-  free(j);
 }
 
-static void job_run(moonlet_job *base) {
+static void job_run(moonlet_op *base) {
   file_job *j = (file_job *)base;
   size_t done = 0;
   struct stat st;
   switch (j->op) {
     case F_OPEN:
       j->fd = open(j->path, j->flags | O_CLOEXEC, 0666);
-      if (j->fd < 0) j->base.err = uv_translate_sys_error(errno);
+      if (j->fd < 0) j->base.status = uv_translate_sys_error(errno);
       break;
     case F_FILL:
       do j->n = pread(j->f->fd, j->buf, j->len, j->off);
       while (j->n < 0 && errno == EINTR);
-      if (j->n < 0) j->base.err = uv_translate_sys_error(errno);
+      if (j->n < 0) j->base.status = uv_translate_sys_error(errno);
       break;
     case F_WRITE:
       while (done < j->len) {
@@ -92,48 +91,39 @@ static void job_run(moonlet_job *base) {
                                           j->off + (off_t)done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-          j->base.err = uv_translate_sys_error(errno);
+          j->base.status = uv_translate_sys_error(errno);
           break;
         }
         done += (size_t)n;
       }
       break;
     case F_SIZE:
-      if (fstat(j->f->fd, &st) != 0) j->base.err = uv_translate_sys_error(errno);
+      if (fstat(j->f->fd, &st) != 0) j->base.status = uv_translate_sys_error(errno);
       else j->off = st.st_size;
       break;
   }
 }
 
-/* The memory error of an operation that began blocking (w) without a job.
- * Operations begin (moonlet__enter_block, which raises where blocking is
- * not allowed) before they allocate or move the file position. */
-static int no_memory(lua_State *L, moonlet_wait *w) {
-  w->status = MW_OK;
-  return luaL_error(L, "not enough memory");
-}
-
-/* Blocks on a new job for f (NULL: an open), taking setup's buffers. The
- * job, in w->data for k, is released by k, or by the pool when the caller
- * gave up. */
-static int job_start(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
-                     mfile *f, int op, file_job *setup, lua_KFunction k) {
-  file_job *j = malloc(sizeof *j);
-  if (!j) {
-    free(setup->buf);
-    free(setup->path);
-    return no_memory(L, w);
-  }
-  *j = *setup;
+/* Begins a job for f (NULL: an open). Operations begin (which raises
+ * where blocking is not allowed) before they allocate or move the file
+ * position. */
+static file_job *job_begin(lua_State *L, moonlet_loop *lp, mfile *f, int op) {
+  file_job *j = moonlet__req_begin(L, lp, sizeof *j, job_release);
   j->base.run = job_run;
-  j->base.release = job_release;
   j->op = op;
   j->f = f;
+  j->fd = -1;
   if (f) {
     f->jobs++;
     f->busy = 1;
   }
-  return moonlet__job_await(L, lp, w, &j->base, k);
+  return j;
+}
+
+/* The memory error of a job that could not be set up. */
+static int no_memory(lua_State *L, file_job *j) {
+  moonlet__op_abandon(&j->base);
+  return luaL_error(L, "not enough memory");
 }
 
 static mfile *check_file(lua_State *L) {
@@ -171,27 +161,25 @@ static int open_flags(const char *mode, int *flags, int *append) {
 }
 
 static int open_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  file_job *j;
+  file_job *j = (file_job *)moonlet__op_of(ctx);
   mfile *f;
   int flags, append;
   (void)status;
-  moonlet__check_wake(L, w);
-  j = (file_job *)moonlet__job_of(w);
-  if (j->base.err != 0) {
-    status = j->base.err;
-    job_release(&j->base);
+  moonlet__op_end(L, ctx, 0); /* done, or Cancelled: the job ends alone */
+  if (j->base.status != 0) {
+    status = j->base.status;
+    moonlet__op_free(&j->base);
     return moonlet__push_failure(L, status, lua_tostring(L, 1));
   }
   f = calloc(1, sizeof *f);
   if (!f) {
-    job_release(&j->base);
+    moonlet__op_free(&j->base);
     return luaL_error(L, "not enough memory");
   }
   open_flags(luaL_optstring(L, 2, "r"), &flags, &append);
   f->fd = j->fd;
   j->fd = -1;
-  job_release(&j->base);
+  moonlet__op_free(&j->base);
   f->append = append;
   f->io.close = file_close;
   moonlet__rbuf_init(&f->rb);
@@ -205,18 +193,16 @@ static int l_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   const char *mode = luaL_optstring(L, 2, "r");
   moonlet_loop *lp = moonlet__loop(L);
-  moonlet_wait *w;
-  file_job setup;
-  int append;
-  memset(&setup, 0, sizeof setup);
-  luaL_argcheck(L, open_flags(mode, &setup.flags, &append) == 0, 2, "invalid mode");
-  setup.fd = -1;
+  file_job *j;
+  int flags, append;
+  luaL_argcheck(L, open_flags(mode, &flags, &append) == 0, 2, "invalid mode");
   lua_settop(L, 2);
   /* The object now, so that making it cannot fail once the file is open. */
   moonlet__io_reserve(L);
-  w = moonlet__enter_block(L, lp);
-  if (!(setup.path = strdup(path))) return no_memory(L, w);
-  return job_start(L, lp, w, NULL, F_OPEN, &setup, open_k);
+  j = job_begin(L, lp, NULL, F_OPEN);
+  j->flags = flags;
+  if (!(j->path = strdup(path))) return no_memory(L, j);
+  return moonlet__op_queue(L, &j->base, open_k);
 }
 
 /* --- read ---------------------------------------------------------------- */
@@ -226,31 +212,28 @@ static int read_k(lua_State *L, int status, lua_KContext ctx);
 /* Serves the format at 2 from the buffer, filling it as needed. */
 static int read_step(lua_State *L, mfile *f) {
   moonlet_rfmt fmt;
-  moonlet_wait *w;
-  file_job setup;
+  file_job *j;
+  size_t want;
   int r;
   moonlet__rfmt_check(L, 2, RF_LINE, &fmt);
   r = moonlet__rbuf_take(L, &f->rb, &fmt, f->eof);
   if (r > 0) return 1;
   if (r < 0) return moonlet__push_failure(L, UV_ENOBUFS, "line longer than max_line");
-  memset(&setup, 0, sizeof setup);
-  setup.len = moonlet__rbuf_want(&f->rb, &fmt);
-  if (setup.len < FILL_SIZE) setup.len = FILL_SIZE;
-  w = moonlet__enter_block(L, f->io.lp);
-  if (!(setup.buf = malloc(setup.len))) return no_memory(L, w);
-  setup.off = f->pos;
-  return job_start(L, f->io.lp, w, f, F_FILL, &setup, read_k);
+  want = moonlet__rbuf_want(&f->rb, &fmt);
+  j = job_begin(L, f->io.lp, f, F_FILL);
+  j->len = want < FILL_SIZE ? FILL_SIZE : want;
+  if (!(j->buf = malloc(j->len))) return no_memory(L, j);
+  j->off = f->pos;
+  return moonlet__op_queue(L, &j->base, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  file_job *j;
+  file_job *j = (file_job *)moonlet__op_of(ctx);
   mfile *f;
   (void)status;
-  moonlet__check_wake(L, w);
-  j = (file_job *)moonlet__job_of(w);
+  moonlet__op_end(L, ctx, 0); /* done, or Cancelled: the job ends alone */
   f = j->f;
-  if (j->base.err == 0 && !f->io.closed) {
+  if (j->base.status == 0 && !f->io.closed) {
     size_t room;
     char *p = j->n > 0 ? moonlet__rbuf_reserve(&f->rb, (size_t)j->n, &room) : NULL;
     if (p) {
@@ -258,13 +241,13 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
       moonlet__rbuf_commit(&f->rb, (size_t)j->n);
       f->pos += j->n;
     } else if (j->n > 0) {
-      j->base.err = UV_ENOMEM;
+      j->base.status = UV_ENOMEM;
     } else {
       f->eof = 1;
     }
   }
-  status = f->io.closed ? UV_ECANCELED : j->base.err;
-  job_release(&j->base);
+  status = f->io.closed ? UV_ECANCELED : j->base.status;
+  moonlet__op_free(&j->base);
   if (status != 0) return moonlet__push_failure(L, status, NULL);
   return read_step(L, f);
 }
@@ -283,14 +266,12 @@ static int f_read(lua_State *L) {
 
 /* After a write or a size query: the file (or the new position). */
 static int done_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  file_job *j;
+  file_job *j = (file_job *)moonlet__op_of(ctx);
   off_t size;
   int op;
   (void)status;
-  moonlet__check_wake(L, w);
-  j = (file_job *)moonlet__job_of(w);
-  status = j->base.err;
+  moonlet__op_end(L, ctx, 0); /* done, or Cancelled: the job ends alone */
+  status = j->base.status;
   op = j->op;
   size = j->off;
   if (status == 0 && op == F_SIZE && !j->f->io.closed) {
@@ -299,7 +280,7 @@ static int done_k(lua_State *L, int status, lua_KContext ctx) {
     else j->f->pos = (off_t)where;
   }
   if (status == 0 && op == F_SIZE) lua_pushinteger(L, (lua_Integer)j->f->pos);
-  job_release(&j->base);
+  moonlet__op_free(&j->base);
   if (status != 0) return moonlet__push_failure(L, status, NULL);
   if (op == F_WRITE) lua_settop(L, 1);
   return 1;
@@ -310,8 +291,7 @@ static int f_write(lua_State *L) {
   mfile *f = check_file(L);
   int n = lua_gettop(L), i;
   luaL_Buffer b;
-  moonlet_wait *w;
-  file_job setup;
+  file_job *j;
   size_t len;
   const char *s;
   for (i = 2; i <= n; i++)
@@ -327,16 +307,15 @@ static int f_write(lua_State *L) {
     lua_settop(L, 1);
     return 1;
   }
-  w = moonlet__enter_block(L, f->io.lp);
-  memset(&setup, 0, sizeof setup);
-  if (!(setup.buf = malloc(len))) return no_memory(L, w);
-  memcpy(setup.buf, s, len);
+  j = job_begin(L, f->io.lp, f, F_WRITE);
+  if (!(j->buf = malloc(len))) return no_memory(L, j);
+  memcpy(j->buf, s, len);
   lua_settop(L, 1);
   drop_buffer(f);
-  setup.len = len;
-  setup.off = f->pos;
+  j->len = len;
+  j->off = f->pos;
   f->pos += (off_t)len;
-  return job_start(L, f->io.lp, w, f, F_WRITE, &setup, done_k);
+  return moonlet__op_queue(L, &j->base, done_k);
 }
 
 /* f:seek([whence[, offset]]) -> position | nil, msg, code */
@@ -345,14 +324,11 @@ static int f_seek(lua_State *L) {
   mfile *f = check_file(L);
   int op = luaL_checkoption(L, 2, "cur", modes);
   lua_Integer off = luaL_optinteger(L, 3, 0), where;
-  file_job setup;
   drop_buffer(f);
   if (op == 2) {
     lua_settop(L, 2);
     lua_pushinteger(L, off);
-    memset(&setup, 0, sizeof setup);
-    return job_start(L, f->io.lp, moonlet__enter_block(L, f->io.lp), f,
-                     F_SIZE, &setup, done_k);
+    return moonlet__op_queue(L, &job_begin(L, f->io.lp, f, F_SIZE)->base, done_k);
   }
   where = (op == 0 ? 0 : (lua_Integer)f->pos) + off;
   if (where < 0) return moonlet__push_failure(L, UV_EINVAL, NULL);

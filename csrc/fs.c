@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "work.h"
+#include "op.h"
 
 enum { OP_READ, OP_WRITE, OP_STAT, OP_REMOVE, OP_RENAME, OP_MKDIR, OP_LIST,
        OP_TMPNAME };
@@ -23,7 +23,7 @@ typedef struct fs_entry {
 } fs_entry;
 
 typedef struct fs_job {
-  moonlet_job base;
+  moonlet_op base;         /* first: a pool job (op.h) */
   int op;
   int flag;          /* write: append; mkdir: parents */
   char *path, *path2;
@@ -34,7 +34,7 @@ typedef struct fs_job {
   size_t count;
 } fs_job;
 
-static void fs_release(moonlet_job *base) {
+static void fs_release(moonlet_op *base) {
   fs_job *j = (fs_job *)base;
   size_t i;
   for (i = 0; i < j->count; i++) free(j->entries[i].name);
@@ -42,7 +42,6 @@ static void fs_release(moonlet_job *base) {
   free(j->path);
   free(j->path2);
   free(j->data);
-  free(j);
 }
 
 static int sys_err(void) { return uv_translate_sys_error(errno); }
@@ -50,23 +49,23 @@ static int sys_err(void) { return uv_translate_sys_error(errno); }
 static void do_read(fs_job *j) {
   int fd = open(j->path, O_RDONLY | O_CLOEXEC);
   size_t cap;
-  if (fd < 0) { j->base.err = sys_err(); return; }
-  if (fstat(fd, &j->st) != 0) { j->base.err = sys_err(); close(fd); return; }
-  if (S_ISDIR(j->st.st_mode)) { j->base.err = UV_EISDIR; close(fd); return; }
+  if (fd < 0) { j->base.status = sys_err(); return; }
+  if (fstat(fd, &j->st) != 0) { j->base.status = sys_err(); close(fd); return; }
+  if (S_ISDIR(j->st.st_mode)) { j->base.status = UV_EISDIR; close(fd); return; }
   cap = S_ISREG(j->st.st_mode) && j->st.st_size > 0 ? (size_t)j->st.st_size + 1 : 4096;
   j->data = malloc(cap);
-  if (!j->data) { j->base.err = UV_ENOMEM; close(fd); return; }
+  if (!j->data) { j->base.status = UV_ENOMEM; close(fd); return; }
   for (;;) {
     ssize_t n;
     if (j->len == cap) {
       char *d = realloc(j->data, cap * 2);
-      if (!d) { j->base.err = UV_ENOMEM; break; }
+      if (!d) { j->base.status = UV_ENOMEM; break; }
       j->data = d;
       cap *= 2;
     }
     n = read(fd, j->data + j->len, cap - j->len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { j->base.err = sys_err(); break; }
+    if (n < 0) { j->base.status = sys_err(); break; }
     if (n == 0) break;
     j->len += (size_t)n;
   }
@@ -77,14 +76,14 @@ static void do_write(fs_job *j) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (j->flag ? O_APPEND : O_TRUNC);
   int fd = open(j->path, flags, 0666);
   size_t off = 0;
-  if (fd < 0) { j->base.err = sys_err(); return; }
+  if (fd < 0) { j->base.status = sys_err(); return; }
   while (off < j->len) {
     ssize_t n = write(fd, j->data + off, j->len - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { j->base.err = sys_err(); break; }
+    if (n < 0) { j->base.status = sys_err(); break; }
     off += (size_t)n;
   }
-  if (close(fd) != 0 && j->base.err == 0) j->base.err = sys_err();
+  if (close(fd) != 0 && j->base.status == 0) j->base.status = sys_err();
 }
 
 static void do_remove(fs_job *j) {
@@ -92,7 +91,7 @@ static void do_remove(fs_job *j) {
   if (errno == EISDIR || errno == EPERM) {
     if (rmdir(j->path) == 0) return;
   }
-  j->base.err = sys_err();
+  j->base.status = sys_err();
 }
 
 static void do_mkdir(fs_job *j) {
@@ -103,7 +102,7 @@ static void do_mkdir(fs_job *j) {
       if (*p != '/') continue;
       *p = '\0';
       if (mkdir(j->path, 0777) != 0 && errno != EEXIST) {
-        j->base.err = sys_err();
+        j->base.status = sys_err();
         *p = '/';
         return;
       }
@@ -113,7 +112,7 @@ static void do_mkdir(fs_job *j) {
   if (mkdir(j->path, 0777) == 0) return;
   if (j->flag && errno == EEXIST && stat(j->path, &st) == 0 && S_ISDIR(st.st_mode))
     return;
-  j->base.err = sys_err();
+  j->base.status = sys_err();
 }
 
 static int by_name(const void *a, const void *b) {
@@ -124,16 +123,16 @@ static void do_list(fs_job *j) {
   DIR *d = opendir(j->path);
   struct dirent *e;
   size_t cap = 0;
-  if (!d) { j->base.err = sys_err(); return; }
+  if (!d) { j->base.status = sys_err(); return; }
   while ((e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
     if (j->count == cap) {
       fs_entry *n = realloc(j->entries, (cap = cap ? cap * 2 : 16) * sizeof *n);
-      if (!n) { j->base.err = UV_ENOMEM; break; }
+      if (!n) { j->base.status = UV_ENOMEM; break; }
       j->entries = n;
     }
     j->entries[j->count].name = strdup(e->d_name);
-    if (!j->entries[j->count].name) { j->base.err = UV_ENOMEM; break; }
+    if (!j->entries[j->count].name) { j->base.status = UV_ENOMEM; break; }
     j->entries[j->count++].type = e->d_type;
   }
   closedir(d);
@@ -142,18 +141,18 @@ static void do_list(fs_job *j) {
 
 static void do_tmpname(fs_job *j) {
   int fd = mkstemp(j->path);
-  if (fd < 0) { j->base.err = sys_err(); return; }
+  if (fd < 0) { j->base.status = sys_err(); return; }
   close(fd);
 }
 
-static void fs_run(moonlet_job *base) {
+static void fs_run(moonlet_op *base) {
   fs_job *j = (fs_job *)base;
   switch (j->op) {
     case OP_READ: do_read(j); break;
     case OP_WRITE: do_write(j); break;
-    case OP_STAT: if (stat(j->path, &j->st) != 0) j->base.err = sys_err(); break;
+    case OP_STAT: if (stat(j->path, &j->st) != 0) j->base.status = sys_err(); break;
     case OP_REMOVE: do_remove(j); break;
-    case OP_RENAME: if (rename(j->path, j->path2) != 0) j->base.err = sys_err(); break;
+    case OP_RENAME: if (rename(j->path, j->path2) != 0) j->base.status = sys_err(); break;
     case OP_MKDIR: do_mkdir(j); break;
     case OP_LIST: do_list(j); break;
     case OP_TMPNAME: do_tmpname(j); break;
@@ -215,20 +214,20 @@ static void push_stat(lua_State *L, const struct stat *st) {
 }
 
 static int fs_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  fs_job *j;
+  fs_job *j = (fs_job *)moonlet__op_of(ctx);
   int n = 1;
   size_t i;
   (void)status;
-  moonlet__check_wake(L, w); /* raises if cancelled: the job is orphaned */
-  j = (fs_job *)moonlet__job_of(w);
-  if (j->base.err != 0) {
+  /* No deadline, no object: it is done, or this raises Cancelled and the
+   * job ends alone. */
+  moonlet__op_end(L, ctx, 0);
+  if (j->base.status != 0) {
     if (j->op == OP_STAT && lua_toboolean(L, lua_upvalueindex(2))) {
       lua_pushboolean(L, 0); /* exists() */
     } else {
-      n = moonlet__push_failure(L, j->base.err, j->path);
+      n = moonlet__push_failure(L, j->base.status, j->path);
     }
-    fs_release(&j->base);
+    moonlet__op_free(&j->base);
     return n;
   }
   switch (j->op) {
@@ -253,36 +252,30 @@ static int fs_k(lua_State *L, int status, lua_KContext ctx) {
     case OP_TMPNAME: lua_pushstring(L, j->path); break;
     default: lua_pushboolean(L, 1); break;
   }
-  fs_release(&j->base);
+  moonlet__op_free(&j->base);
   return n;
 }
 
 /* Checks arguments, then blocks on a new job. */
 static int start(lua_State *L, int op, const char *path, const char *path2,
                  const char *data, size_t len, int flag) {
-  moonlet_loop *lp = moonlet__loop(L);
-  moonlet_wait *w = moonlet__enter_block(L, lp);
-  fs_job *j = calloc(1, sizeof *j);
-  if (j) {
-    j->base.run = fs_run;
-    j->base.release = fs_release;
-    j->op = op;
-    j->flag = flag;
-    j->path = strdup(path);
-    if (path2) j->path2 = strdup(path2);
-    if (len) {
-      j->data = malloc(len);
-      if (j->data) memcpy(j->data, data, len);
-    }
-    j->len = len;
+  fs_job *j = moonlet__req_begin(L, moonlet__loop(L), sizeof *j, fs_release);
+  j->base.run = fs_run;
+  j->op = op;
+  j->flag = flag;
+  j->path = strdup(path);
+  if (path2) j->path2 = strdup(path2);
+  if (len) {
+    j->data = malloc(len);
+    if (j->data) memcpy(j->data, data, len);
   }
-  if (!j || !j->path || (path2 && !j->path2) || (len && !j->data)) {
-    w->status = MW_OK;
-    if (j) fs_release(&j->base);
+  j->len = len;
+  if (!j->path || (path2 && !j->path2) || (len && !j->data)) {
+    moonlet__op_abandon(&j->base);
     return luaL_error(L, "not enough memory");
   }
   if (op == OP_READ) j->len = 0;
-  return moonlet__job_await(L, lp, w, &j->base, fs_k);
+  return moonlet__op_queue(L, &j->base, fs_k);
 }
 
 static const char *check_path(lua_State *L, int idx) {

@@ -128,8 +128,11 @@ static int f_await(lua_State *L) {
   moonlet_wait *w;
   if (lp->current && f == &lp->current->fut)
     return luaL_error(L, "a task cannot await itself");
-  w = moonlet__enter_block(L, lp);
-  if (f->state != FS_PENDING) return moonlet__future_outcome(L, f, 1);
+  w = moonlet__enter_block(L, lp); /* a cancellation point, even when done */
+  if (f->state != FS_PENDING) {
+    moonlet__end_wait(w);
+    return moonlet__future_outcome(L, f, 1);
+  }
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
   w->data = f; /* for await_k; the object stays at index 1 */

@@ -81,7 +81,7 @@ typedef struct http_xfer {
   int too_large;            /* stopped at max_body */
   int open_errno;           /* why the last socket() failed, or 0 */
   CURLcode result;
-  moonlet_wait *waiter;
+  moonlet_op waiter;        /* the task waiting on the transfer */
   char errbuf[CURL_ERROR_SIZE];
 } http_xfer;
 
@@ -90,13 +90,13 @@ typedef struct http_xfer {
 /* Wakes the waiter if what it waits for happened. */
 static void notify(http_xfer *x) {
   int ready;
-  if (!x->waiter) return;
+  if (!moonlet__op_waiting(&x->waiter)) return;
   switch (x->want) {
     case WANT_HEADERS: ready = x->state >= XS_HEADERS; break;
     case WANT_DATA: ready = x->body_len > 0 || x->state == XS_DONE; break;
     default: ready = x->state == XS_DONE; break;
   }
-  if (ready) moonlet__slot_wake(&x->waiter);
+  if (ready) moonlet__op_finish(&x->waiter, 0);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
@@ -199,7 +199,7 @@ static void bury_dead(http_client *c) {
 
 static void xfer_close(moonlet_io *io) {
   http_xfer *x = (http_xfer *)io;
-  moonlet__slot_wake(&x->waiter);
+  moonlet__op_finish(&x->waiter, 0);
   mq_remove(&x->node);
   if (x->easy) {
     if (x->state != XS_DONE) abandon(x->c, x->easy);
@@ -579,6 +579,12 @@ static int push_curl_error(lua_State *L, http_xfer *x);
 
 static int perform_k(lua_State *L, int status, lua_KContext ctx);
 
+/* A cancelled request ends its transfer at once. */
+static void perform_abandon(moonlet_op *op) {
+  http_xfer *x = (http_xfer *)((char *)op - offsetof(http_xfer, waiter));
+  moonlet__io_close(&x->io);
+}
+
 /* Stack: client, request, transfer. Waits for what the transfer's mode
  * needs before the caller gets it back. */
 static int perform_step(lua_State *L, http_xfer *x) {
@@ -592,23 +598,17 @@ static int perform_step(lua_State *L, http_xfer *x) {
     lua_settop(L, 3);
     return 1;
   }
-  return moonlet__slot_block(L, x->io.lp, &x->waiter, 0,
-                             "transfer already awaited", perform_k);
+  moonlet__op_begin(L, x->io.lp, &x->waiter, "transfer already awaited");
+  x->waiter.on_abandon = perform_abandon;
+  return moonlet__op_await(L, &x->waiter, 0, perform_k);
 }
 
 static int perform_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  http_xfer *x = (http_xfer *)moonlet__io_live(L, 3);
+  moonlet_op_result res = moonlet__op_end(L, ctx, 3);
   (void)status;
-  if (w->status == MW_CANCELLED && x) moonlet__io_close(&x->io);
-  moonlet__check_wake(L, w);
-  if (!x) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "client closed during the request");
-    lua_pushliteral(L, "ECANCELED");
-    return 3;
-  }
-  return perform_step(L, x);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "client closed during the request");
+  return perform_step(L, (http_xfer *)moonlet__io_live(L, 3));
 }
 
 /* client:_perform{url=, method=, headers=, body=, stream=, ...}
@@ -655,7 +655,7 @@ static const struct { CURLcode code; const char *name; } curl_names[] = {
     {CURLE_WRITE_ERROR, "WRITE_ERROR"},
     {CURLE_READ_ERROR, "READ_ERROR"},
     {CURLE_OUT_OF_MEMORY, "OUT_OF_MEMORY"},
-    {CURLE_OPERATION_TIMEDOUT, "OPERATION_TIMEDOUT"},
+    {CURLE_OPERATION_TIMEDOUT, "ETIMEDOUT"},
     {CURLE_RANGE_ERROR, "RANGE_ERROR"},
     {CURLE_HTTP_POST_ERROR, "HTTP_POST_ERROR"},
     {CURLE_SSL_CONNECT_ERROR, "SSL_CONNECT_ERROR"},
@@ -685,19 +685,15 @@ static int push_curl_error(lua_State *L, http_xfer *x) {
       (x->open_errno == EMFILE || x->open_errno == ENFILE))
     return moonlet__push_failure(L, uv_translate_sys_error(x->open_errno), NULL);
   if (x->too_large) {
-    lua_pushnil(L);
     lua_pushfstring(L, "response body larger than max_body (%I bytes)",
                     (lua_Integer)x->max_body);
-    lua_pushliteral(L, "max_body");
-    return 3;
+    return moonlet__push_error(L, "max_body", lua_tostring(L, -1));
   }
   for (i = 0; i < sizeof curl_names / sizeof curl_names[0]; i++)
     if (curl_names[i].code == x->result) name = curl_names[i].name;
-  lua_pushnil(L);
-  lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
-  if (name) lua_pushstring(L, name);
-  else lua_pushfstring(L, "CURLE_%d", (int)x->result);
-  return 3;
+  if (!name) name = lua_pushfstring(L, "CURLE_%d", (int)x->result);
+  return moonlet__push_error(
+      L, name, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
 }
 
 static http_xfer *check_xfer(lua_State *L, int idx) {
@@ -778,22 +774,18 @@ static int read_step(lua_State *L, http_xfer *x) {
     return 1;
   }
   x->want = WANT_DATA;
-  return moonlet__slot_block(L, x->io.lp, &x->waiter, 0,
-                             "response is already being read by another task", read_k);
+  moonlet__op_begin(L, x->io.lp, &x->waiter,
+                    "response is already being read by another task");
+  x->waiter.on_abandon = NULL;
+  return moonlet__op_await(L, &x->waiter, 0, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  http_xfer *x;
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
   (void)status;
-  moonlet__check_wake(L, w);
-  if (!(x = (http_xfer *)moonlet__io_live(L, 1))) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "response closed while reading");
-    lua_pushliteral(L, "ECANCELED");
-    return 3;
-  }
-  return read_step(L, x);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "response closed while reading");
+  return read_step(L, (http_xfer *)moonlet__io_live(L, 1));
 }
 
 /* transfer:read([max]) -> the next bytes of the body (at most max), nil at

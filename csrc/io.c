@@ -122,121 +122,6 @@ void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
   moonlet__register_mt(L, lp, kind);
 }
 
-int moonlet__io_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
-                      uint64_t ms, void (*detach)(moonlet_wait *w),
-                      lua_KFunction k) {
-  if (ms > 0 && moonlet__sleep_start(lp, w, ms) != 0) {
-    detach(w);
-    w->status = MW_OK;
-    return luaL_error(L, "not enough memory");
-  }
-  w->detach = detach;
-  return moonlet__block(L, lp, w, k);
-}
-
-/* --- slot waits ---------------------------------------------------------- */
-
-static void slot_detach(moonlet_wait *w) {
-  moonlet_wait **slot = w->data;
-  if (*slot == w) *slot = NULL;
-  moonlet__sleep_stop(w);
-}
-
-int moonlet__slot_block(lua_State *L, moonlet_loop *lp, moonlet_wait **slot,
-                        uint64_t ms, const char *busy, lua_KFunction k) {
-  moonlet_wait *w;
-  if (*slot) luaL_error(L, "%s", busy);
-  w = moonlet__enter_block(L, lp);
-  *slot = w;
-  w->data = slot;
-  return moonlet__io_block(L, lp, w, ms, slot_detach, k);
-}
-
-void moonlet__slot_wake(moonlet_wait **slot) {
-  moonlet_wait *w = *slot;
-  if (!w) return;
-  *slot = NULL;
-  moonlet__sleep_stop(w);
-  moonlet__wake(w, MW_OK);
-}
-
-int moonlet__slot_timed_out(moonlet_wait **slot, moonlet_wait *w) {
-  if (*slot != w) return 0;
-  *slot = NULL;
-  return 1;
-}
-
-/* --- requests ----------------------------------------------------------- */
-
-moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
-                                  moonlet_wait *w, void *owner, size_t size) {
-  moonlet_ioreq *r = calloc(1, size);
-  if (!r) {
-    w->status = MW_OK;
-    luaL_error(L, "not enough memory");
-  }
-  r->lp = lp;
-  r->owner = owner;
-  r->anchor = LUA_NOREF;
-  return r;
-}
-
-void moonlet__ioreq_free(moonlet_ioreq *r) {
-  if (r->release) r->release(r);
-  if (r->anchor != LUA_NOREF) moonlet__unref(r->lp->LC, r->lp, r->anchor);
-  free(r);
-}
-
-void moonlet__ioreq_anchor(lua_State *L, moonlet_ioreq *r, int first, int n) {
-  int i;
-  lua_createtable(L, n, 0);
-  for (i = 0; i < n; i++) {
-    lua_pushvalue(L, first + i);
-    lua_rawseti(L, -2, i + 1);
-  }
-  r->anchor = moonlet__ref(L, r->lp);
-}
-
-void moonlet__ioreq_finish(moonlet_ioreq *r, int status) {
-  r->status = status;
-  r->done = 1;
-  if (r->w) {
-    moonlet__sleep_stop(r->w);
-    moonlet__wake(r->w, MW_OK);
-  } else {
-    moonlet__ioreq_free(r);
-  }
-}
-
-void moonlet__ioreq_detach(moonlet_wait *w) {
-  ((moonlet_ioreq *)w->data)->w = NULL;
-  moonlet__sleep_stop(w);
-}
-
-int moonlet__ioreq_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
-                         moonlet_ioreq *r, uint64_t ms,
-                         void (*detach)(moonlet_wait *), lua_KFunction k) {
-  w->data = r;
-  r->w = w;
-  return moonlet__io_block(L, lp, w, ms, detach, k);
-}
-
-moonlet_ioreq *moonlet__ioreq_take(moonlet_wait *w) {
-  moonlet_ioreq *r = w->data;
-  if (r->done) return r;
-  r->w = NULL;
-  return NULL;
-}
-
-int moonlet__ioreq_result(moonlet_wait *w) {
-  moonlet_ioreq *r = moonlet__ioreq_take(w);
-  int status;
-  if (!r) return 1;
-  status = r->status;
-  moonlet__ioreq_free(r);
-  return status;
-}
-
 /* --- addresses ----------------------------------------------------------- */
 
 int moonlet__addr(const char *ip, int port, struct sockaddr_storage *ss) {
@@ -325,9 +210,6 @@ uint64_t moonlet__check_timeout(lua_State *L, int idx) {
   return timeout_ms(L, idx, "timeout");
 }
 
-int moonlet__push_timeout(lua_State *L) {
-  return moonlet__push_failure(L, UV_ETIMEDOUT, NULL);
-}
 
 /* --- signal names -------------------------------------------------------- */
 

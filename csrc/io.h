@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 
 #include "sched.h"
-#include "work.h"
+#include "op.h"
 
 typedef struct moonlet_io moonlet_io;
 
@@ -56,64 +56,6 @@ int moonlet__io_gc(lua_State *L);
 void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
                        const char *name, const luaL_Reg *methods);
 
-/* A handle's single waiter of one kind (its reader, its acceptor): the
- * slot holds the wait; whoever wakes it empties the slot first, so a
- * continuation that still finds itself there knows its deadline came. */
-
-/* Blocks the caller in *slot (raising busy if another task holds it) with
- * a deadline ms from now (0: none); then k runs. */
-int moonlet__slot_block(lua_State *L, moonlet_loop *lp, moonlet_wait **slot,
-                        uint64_t ms, const char *busy, lua_KFunction k);
-/* Wakes the wait in *slot, if any, and empties the slot. */
-void moonlet__slot_wake(moonlet_wait **slot);
-/* In k: 1 (emptying the slot) if the deadline woke w, else 0. */
-int moonlet__slot_timed_out(moonlet_wait **slot, moonlet_wait *w);
-
-/* Blocks w like moonlet__block, with a deadline ms from now (0: none).
- * Whatever wakes w first wins; detach must call moonlet__sleep_stop. */
-int moonlet__io_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
-                      uint64_t ms, void (*detach)(moonlet_wait *w),
-                      lua_KFunction k);
-
-/* A libuv request a task waits for (write, shutdown, connect, send). It
- * outlives a waiter that gives up; then its callback frees it. */
-typedef struct moonlet_ioreq {
-  union {
-    uv_write_t write;
-    uv_shutdown_t shutdown;
-    uv_connect_t connect;
-    uv_udp_send_t send;
-  } u;                    /* first: libuv callbacks cast back from it */
-  moonlet_loop *lp;
-  void *owner;            /* the handle's state */
-  moonlet_wait *w;        /* NULL once the waiter gave up */
-  int status, done;
-  int anchor;             /* ref of the Lua strings libuv reads from */
-  void (*release)(struct moonlet_ioreq *r); /* frees what r holds, or NULL */
-} moonlet_ioreq;
-
-/* A new zeroed request of size bytes (a binding's struct may start with a
- * moonlet_ioreq and add its own fields) for w; raises when out of memory,
- * ending w. */
-moonlet_ioreq *moonlet__ioreq_new(lua_State *L, moonlet_loop *lp,
-                                  moonlet_wait *w, void *owner, size_t size);
-void moonlet__ioreq_free(moonlet_ioreq *r);
-/* Keeps the n values from stack index first alive until r is freed. */
-void moonlet__ioreq_anchor(lua_State *L, moonlet_ioreq *r, int first, int n);
-/* The libuv callback's part: records status, wakes or frees. */
-void moonlet__ioreq_finish(moonlet_ioreq *r, int status);
-/* The usual detach: the request runs on and frees itself. */
-void moonlet__ioreq_detach(moonlet_wait *w);
-/* Blocks w on r with deadline ms (0: none); k finds r in w->data. */
-int moonlet__ioreq_block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
-                         moonlet_ioreq *r, uint64_t ms,
-                         void (*detach)(moonlet_wait *), lua_KFunction k);
-/* In k: the finished request, which k frees, or NULL when the deadline
- * came first (r is left to finish alone). */
-moonlet_ioreq *moonlet__ioreq_take(moonlet_wait *w);
-/* In k: r's status (freeing r), or 1 when the deadline came first. */
-int moonlet__ioreq_result(moonlet_wait *w);
-
 /* Fills ss from a numeric IPv4 or IPv6 address; 0 or a libuv error. */
 int moonlet__addr(const char *ip, int port, struct sockaddr_storage *ss);
 /* Pushes the address's host and port (2 values), or nil and nil. */
@@ -134,8 +76,5 @@ uint64_t moonlet__check_timeout(lua_State *L, int idx);
 int moonlet__check_signal(lua_State *L, int idx);
 /* "TERM" for SIGTERM; NULL for numbers without a name. */
 const char *moonlet__signal_name(int signum);
-
-/* Pushes nil, "ETIMEDOUT: ...", "ETIMEDOUT" and returns 3. */
-int moonlet__push_timeout(lua_State *L);
 
 #endif

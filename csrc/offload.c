@@ -6,30 +6,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "moonlet.h"
-#include "work.h"
+#include "op.h"
 
 typedef struct offload_job {
-  moonlet_job base;
+  moonlet_op base;           /* first: a pool job (op.h) */
   moonlet_work_fn fn;
   int status;
   moonlet_work_call call;
   moonlet_value args[];
 } offload_job;
 
-static void offload_release(moonlet_job *base) {
+static void offload_release(moonlet_op *base) {
   offload_job *j = (offload_job *)base;
   int i;
   for (i = 0; i < j->call.nargs; i++)
     if (j->args[i].type == LUA_TSTRING) free((char *)j->args[i].v.s);
   for (i = 0; i < j->call.nresults && i < MOONLET_WORK_MAXRESULTS; i++)
     if (j->call.results[i].type == LUA_TSTRING) free((char *)j->call.results[i].v.s);
-  free(j);
 }
 
-static void offload_run(moonlet_job *base) {
+static void offload_run(moonlet_op *base) {
   offload_job *j = (offload_job *)base;
   j->status = j->fn(&j->call);
   if (j->call.nresults < 0 || j->call.nresults > MOONLET_WORK_MAXRESULTS) {
@@ -53,24 +51,24 @@ static void push_value(lua_State *L, const moonlet_value *v) {
 }
 
 static int offload_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  offload_job *j;
+  offload_job *j = (offload_job *)moonlet__op_of(ctx);
   int i, n;
   (void)status;
-  moonlet__check_wake(L, w);
-  j = (offload_job *)moonlet__job_of(w);
-  if (j->base.err != 0 || j->status != 0) {
-    if (j->base.err != 0)
-      lua_pushfstring(L, "work '%s': %s", lua_tostring(L, 1), uv_strerror(j->base.err));
-    else
+  moonlet__op_end(L, ctx, 0); /* done, or Cancelled: the job ends alone */
+  if (j->base.status != 0 || j->status != 0) {
+    if (j->base.status != 0) {
+      n = moonlet__push_failure(L, j->base.status, lua_tostring(L, 1));
+    } else {
       lua_pushfstring(L, "work '%s': %s", lua_tostring(L, 1), j->call.error);
-    offload_release(&j->base);
-    return lua_error(L);
+      n = moonlet__push_error(L, "EWORK", lua_tostring(L, -1));
+    }
+    moonlet__op_free(&j->base);
+    return n;
   }
   n = j->call.nresults;
   luaL_checkstack(L, n, "too many results");
   for (i = 0; i < n; i++) push_value(L, &j->call.results[i]);
-  offload_release(&j->base);
+  moonlet__op_free(&j->base);
   return n;
 }
 
@@ -80,7 +78,6 @@ static int l_work(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   int nargs = lua_gettop(L) - 1, i;
   moonlet_work_reg reg;
-  moonlet_wait *w;
   offload_job *j;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, MOONLET_WORK_REGISTRY);
   if (lua_getfield(L, -1, name) != LUA_TUSERDATA ||
@@ -93,14 +90,9 @@ static int l_work(lua_State *L) {
     if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING)
       luaL_typeerror(L, i, "nil, boolean, number or string");
   }
-  w = moonlet__enter_block(L, lp);
-  j = calloc(1, sizeof *j + (size_t)nargs * sizeof(moonlet_value));
-  if (!j) {
-    w->status = MW_OK;
-    return luaL_error(L, "not enough memory");
-  }
+  j = moonlet__req_begin(L, lp, sizeof *j + (size_t)nargs * sizeof(moonlet_value),
+                        offload_release);
   j->base.run = offload_run;
-  j->base.release = offload_release;
   j->fn = reg.fn;
   j->call.ud = reg.ud;
   j->call.args = j->args;
@@ -118,37 +110,17 @@ static int l_work(lua_State *L) {
       v->v.s = moonlet__memdup(s, v->len);
       if (!v->v.s) {
         j->call.nargs = i;
-        offload_release(&j->base);
-        w->status = MW_OK;
+        moonlet__op_abandon(&j->base);
         return luaL_error(L, "not enough memory");
       }
     }
     j->call.nargs = i + 1;
   }
   lua_settop(L, 1); /* the name, for error messages */
-  return moonlet__job_await(L, lp, w, &j->base, offload_k);
+  return moonlet__op_queue(L, &j->base, offload_k);
 }
 
 /* --- built-in work functions --------------------------------------------- */
-
-/* sleep(seconds): blocks a pool thread (a stand-in for blocking C work). */
-static int work_sleep(moonlet_work_call *c) {
-  struct timespec ts;
-  double s;
-  if (c->nargs < 1 || c->args[0].type != LUA_TNUMBER) {
-    strcpy(c->error, "seconds expected");
-    return -1;
-  }
-  s = c->args[0].is_int ? (double)c->args[0].v.i : c->args[0].v.n;
-  if (!(s >= 0) || s > 86400) {
-    strcpy(c->error, "seconds must be in 0..86400");
-    return -1;
-  }
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0) {}
-  return 0;
-}
 
 /* crc32(data[, crc]) -> CRC-32 (IEEE 802.3, as zlib's crc32) */
 static int work_crc32(moonlet_work_call *c) {
@@ -177,33 +149,8 @@ static int work_crc32(moonlet_work_call *c) {
   return 0;
 }
 
-/* echo(...) -> the same values, through the pool (tests marshalling) */
-static int work_echo(moonlet_work_call *c) {
-  int i;
-  if (c->nargs > MOONLET_WORK_MAXRESULTS) {
-    strcpy(c->error, "at most 8 values");
-    return -1;
-  }
-  for (i = 0; i < c->nargs; i++) {
-    c->results[i] = c->args[i];
-    if (c->args[i].type == LUA_TSTRING) {
-      c->results[i].v.s = moonlet__memdup(c->args[i].v.s, c->args[i].len);
-      if (!c->results[i].v.s) {
-        c->results[i].type = LUA_TNIL;
-        c->nresults = i + 1;
-        strcpy(c->error, "not enough memory");
-        return -1;
-      }
-    }
-    c->nresults = i + 1;
-  }
-  return 0;
-}
-
 void moonlet__open_offload(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"work", l_work}, {NULL, NULL}};
-  moonlet_register_work(L, "sleep", work_sleep);
   moonlet_register_work(L, "crc32", work_crc32);
-  moonlet_register_work(L, "echo", work_echo);
   moonlet__setfuncs(L, lp, funcs);
 }

@@ -19,18 +19,27 @@ typedef struct mproc {
   int exited;
   int64_t exit_status;
   int term_signal;
-  mqueue waiters;        /* moonlet_wait.node of tasks in wait() */
+  mqueue waiters;        /* exit_wait.node of tasks in wait() */
 } mproc;
 
 #define PROC_KIND MOONLET_MT_PROCESS
 
+/* A task in p:wait(): a request op that the exit (or the close) finishes. */
+typedef struct exit_wait {
+  moonlet_op op;
+  mqueue node;
+} exit_wait;
+
 static void wake_all(mproc *p) {
   mqueue *q;
-  while ((q = mq_shift(&p->waiters)) != NULL) {
-    moonlet_wait *w = mq_data(q, moonlet_wait, node);
-    moonlet__sleep_stop(w);
-    moonlet__wake(w, MW_OK);
-  }
+  while ((q = mq_shift(&p->waiters)) != NULL)
+    moonlet__op_finish(&mq_data(q, exit_wait, node)->op, 0);
+}
+
+/* A waiter that gives up leaves the list; nothing else would finish it. */
+static void exit_wait_abandon(moonlet_op *op) {
+  mq_remove(&((exit_wait *)op)->node);
+  moonlet__op_finish(op, UV_ECANCELED);
 }
 
 static void on_exit_cb(uv_process_t *h, int64_t status, int sig) {
@@ -204,36 +213,25 @@ static int push_status(lua_State *L, mproc *p) {
   return 1;
 }
 
-static void waiter_detach(moonlet_wait *w) {
-  mq_remove(&w->node);
-  moonlet__sleep_stop(w);
-}
-
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  moonlet_io *io;
-  (void)status;
-  moonlet__check_wake(L, w);
-  io = moonlet__io_live(L, 1);
-  if (io && ((mproc *)io)->exited) return push_status(L, (mproc *)io);
-  if (mq_linked(&w->node)) { /* the deadline came first */
-    mq_remove(&w->node);
-    return moonlet__push_timeout(L);
-  }
-  return moonlet__push_failure(L, UV_ECANCELED, "process object closed");
+  moonlet_op_result res = moonlet__req_end(L, ctx, 1, &status);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "process object closed");
+  return push_status(L, (mproc *)moonlet__io_live(L, 1));
 }
 
 /* p:wait([timeout]) -> exit_code[, signal] */
 static int p_wait(lua_State *L) {
   mproc *p = (mproc *)moonlet__io_check(L, 1, PROC_KIND);
   uint64_t ms = moonlet__check_timeout(L, 2);
-  moonlet_wait *w;
+  exit_wait *e;
   moonlet__checkpoint(L, p->io.lp);
   if (p->exited) return push_status(L, p);
   lua_settop(L, 2);
-  w = moonlet__enter_block(L, p->io.lp);
-  mq_push(&p->waiters, &w->node);
-  return moonlet__io_block(L, p->io.lp, w, ms, waiter_detach, wait_k);
+  e = moonlet__req_begin(L, p->io.lp, sizeof *e, NULL);
+  mq_push(&p->waiters, &e->node);
+  e->op.on_abandon = exit_wait_abandon;
+  return moonlet__op_await(L, &e->op, ms, wait_k);
 }
 
 /* p:kill([sig]) -> true | nil, msg, code (default TERM) */

@@ -602,9 +602,7 @@ static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
   task_end e;
   /* A thread resumed behind the scheduler's back can end while its wait is
    * still registered somewhere; unhook it before the task can be freed. */
-  if (t->wait.status == MW_PENDING && t->wait.detach) t->wait.detach(&t->wait);
-  t->wait.status = MW_OK;
-  t->wait.detach = NULL;
+  if (t->wait.status == MW_PENDING) moonlet__end_wait(&t->wait);
   if (how == END_RAISED) {
     /* Moonlet error objects carry their own traceback; for others take it
      * now, before the thread is reset. */
@@ -760,6 +758,7 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
       luaL_error(L, "cannot block inside a __gc finalizer");
     w = &lp->main_wait;
   }
+  moonlet__check(w->status != MW_PENDING);
   w->L = L;
   w->status = MW_PENDING;
   w->resumed = 0;
@@ -790,9 +789,7 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
   moonlet_task *t = w->task;
   if (!t) {
     if (moonlet__drive(lp) != 0) {
-      if (w->detach) w->detach(w);
-      w->detach = NULL;
-      w->status = MW_OK;
+      moonlet__end_wait(w);
       return luaL_error(L, "deadlock: nothing left to run can end this wait");
     }
     w->resumed = 1;
@@ -810,6 +807,13 @@ void moonlet__check_wake(lua_State *L, moonlet_wait *w) {
     luaL_error(L, "task thread was resumed outside the scheduler");
   w->resumed = 0;
   if (w->status == MW_CANCELLED) moonlet__raise_cancelled(L, w->loop, w->task);
+}
+
+void moonlet__end_wait(moonlet_wait *w) {
+  moonlet__check(w->status == MW_PENDING);
+  if (w->detach) w->detach(w);
+  w->detach = NULL;
+  w->status = MW_OK;
 }
 
 void moonlet__wake(moonlet_wait *w, int status) {

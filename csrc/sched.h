@@ -202,6 +202,7 @@ struct moonlet_loop {
   uv_timer_t sleep_timer; /* due at the earliest sleeper's deadline */
   moonlet_wait **sleepers; /* min-heap of sleeping waits */
   uint32_t nsleepers, cap_sleepers, sleep_seq;
+  size_t nrequests;       /* request ops alive (op.h), orphans included */
   moonlet_task *current;  /* the task on the shared stack, or NULL */
   int in_callback;
   int driving;            /* the main chunk is driving the loop */
@@ -270,6 +271,10 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
  * the task thread was resumed by someone else. */
 void moonlet__check_wake(lua_State *L, moonlet_wait *w);
 
+/* Ends a wait its caller began but will not block in (any more), unhooking
+ * it from what it waits on: what a binding does when starting fails. */
+void moonlet__end_wait(moonlet_wait *w);
+
 /* Ends a pending wait (no-op if already ended) and makes its task ready, or
  * calls its notify hook (a select's per-case waits). */
 void moonlet__wake(moonlet_wait *w, int status);
@@ -324,6 +329,24 @@ void moonlet__getref(lua_State *L, moonlet_loop *lp, int ref);
 void moonlet__unref(lua_State *L, moonlet_loop *lp, int ref);
 
 /* --- errors (errors.c) --------------------------------------------------- */
+
+/* State checks, on in the test and sanitizer builds (MOONLET_CHECKS):
+ * a failed one prints where and aborts. */
+#ifdef MOONLET_CHECKS
+#define moonlet__check(c) \
+  ((c) ? (void)0 : moonlet__check_failed(#c, __FILE__, __LINE__))
+#else
+#define moonlet__check(c) ((void)0)
+#endif
+void moonlet__check_failed(const char *what, const char *file, int line);
+
+/* The error triple of a call that returns its failure: pushes nil,
+ * "ENAME: message[: detail]", "ENAME" for the libuv error err and returns
+ * 3. Every module's failures, timeouts (UV_ETIMEDOUT) and closes
+ * (UV_ECANCELED) are made by it. */
+int moonlet__push_failure(lua_State *L, int err, const char *detail);
+/* The same with a code of moonlet's own ("EWORK") and its message. */
+int moonlet__push_error(lua_State *L, const char *code, const char *message);
 
 /* Pushes a new Cancelled or Timeout error object with a traceback of L. */
 void moonlet__push_error_object(lua_State *L, const char *kind,

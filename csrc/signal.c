@@ -11,7 +11,7 @@ typedef struct msignal {
   uv_signal_t h;
   int signum;
   unsigned pending;      /* deliveries nobody has taken yet */
-  moonlet_wait *waiter;
+  moonlet_op waiter;
 } msignal;
 
 #define SIGNAL_KIND MOONLET_MT_SIGNAL
@@ -20,7 +20,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   msignal *s = h->data;
   (void)signum;
   s->pending++;
-  moonlet__slot_wake(&s->waiter);
+  moonlet__op_finish(&s->waiter, 0);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -29,7 +29,7 @@ static void on_closed(uv_handle_t *h) {
 
 static void signal_close(moonlet_io *io) {
   msignal *s = (msignal *)io;
-  moonlet__slot_wake(&s->waiter);
+  moonlet__op_finish(&s->waiter, 0);
   uv_close((uv_handle_t *)&s->h, on_closed);
 }
 
@@ -63,14 +63,10 @@ static int push_delivery(lua_State *L, msignal *s) {
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  msignal *s;
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
   (void)status;
-  moonlet__check_wake(L, w);
-  s = (msignal *)moonlet__io_live(L, 1);
-  if (!s) return moonlet__push_failure(L, UV_ECANCELED, "watcher closed");
-  if (moonlet__slot_timed_out(&s->waiter, w)) return moonlet__push_timeout(L);
-  return push_delivery(L, s);
+  if (res != MOONLET_OP_DONE) return moonlet__op_push_result(L, res, "watcher closed");
+  return push_delivery(L, (msignal *)moonlet__io_live(L, 1));
 }
 
 /* watcher:wait([timeout]) -> signal name */
@@ -80,8 +76,9 @@ static int s_wait(lua_State *L) {
   moonlet__checkpoint(L, s->io.lp);
   if (s->pending) return push_delivery(L, s);
   lua_settop(L, 2);
-  return moonlet__slot_block(L, s->io.lp, &s->waiter, ms,
-                             "another task is waiting on this watcher", wait_k);
+  moonlet__op_begin(L, s->io.lp, &s->waiter,
+                    "another task is waiting on this watcher");
+  return moonlet__op_await(L, &s->waiter, ms, wait_k);
 }
 
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp) {

@@ -35,7 +35,7 @@ typedef struct mstream {
   int write_err;          /* the first write error: later writes fail */
   int reading;
   int pending;            /* server: a connection waits for accept */
-  moonlet_wait *reader;   /* or, on a server, the accepting task */
+  moonlet_op reader;      /* or, on a server, the accepting task */
   uint64_t timeout;       /* ms for each later operation; 0: none */
 } mstream;
 
@@ -52,7 +52,7 @@ static void on_closed(uv_handle_t *h) {
 
 static void stream_close(moonlet_io *io) {
   mstream *s = (mstream *)io;
-  moonlet__slot_wake(&s->reader);
+  moonlet__op_finish(&s->reader, 0);
   /* Pending writes and a pending connect end with UV_ECANCELED. */
   uv_close(&s->u.h, on_closed);
 }
@@ -82,10 +82,6 @@ static mstream *check_stream(lua_State *L, int idx) {
   return (mstream *)moonlet__io_check(L, idx, STREAM_KIND);
 }
 
-static int push_closed(lua_State *L, const char *what) {
-  return moonlet__push_failure(L, UV_ECANCELED, what);
-}
-
 /* --- reading ------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -108,8 +104,8 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf) {
   } else {
     return;
   }
-  if (s->reader) {
-    moonlet__slot_wake(&s->reader);
+  if (moonlet__op_waiting(&s->reader)) {
+    moonlet__op_finish(&s->reader, 0);
   } else if (s->reading && moonlet__rbuf_len(&s->rb) > READ_HIGH_WATER) {
     uv_read_stop(h);
     s->reading = 0;
@@ -143,19 +139,17 @@ static int read_step(lua_State *L, mstream *s) {
     }
     break;
   }
-  return moonlet__slot_block(L, lp, &s->reader, s->timeout,
-                             "stream is already being read by another task", read_k);
+  moonlet__op_begin(L, lp, &s->reader,
+                    "stream is already being read by another task");
+  return moonlet__op_await(L, &s->reader, s->timeout, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  mstream *s;
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
   (void)status;
-  moonlet__check_wake(L, w);
-  s = (mstream *)moonlet__io_live(L, 1);
-  if (!s) return push_closed(L, "stream closed while reading");
-  if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
-  return read_step(L, s);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "stream closed while reading");
+  return read_step(L, (mstream *)moonlet__io_live(L, 1));
 }
 
 static int s_read(lua_State *L) {
@@ -170,21 +164,37 @@ static int s_read(lua_State *L) {
 
 /* --- writing ------------------------------------------------------------- */
 
+/* A write, shutdown or connect: the request op and libuv's request. */
+typedef struct stream_req {
+  moonlet_op op;
+  union {
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+    uv_connect_t connect;
+  } u;
+  mstream *s;
+} stream_req;
+
 static void on_write(uv_write_t *req, int status) {
-  moonlet_ioreq *op = (moonlet_ioreq *)req;
-  mstream *s = op->owner;
-  if (status < 0 && status != UV_ECANCELED && s->write_err == 0)
-    s->write_err = status;
-  moonlet__ioreq_finish(op, status);
+  stream_req *r = req->data;
+  if (status < 0 && status != UV_ECANCELED && r->s->write_err == 0)
+    r->s->write_err = status;
+  moonlet__op_finish(&r->op, status);
+}
+
+/* A request for s, begun (see op.h). */
+static stream_req *stream_req_begin(lua_State *L, mstream *s) {
+  stream_req *r = moonlet__req_begin(L, s->io.lp, sizeof *r, NULL);
+  r->s = s;
+  r->u.write.data = r; /* data is the first field of every uv_req_t */
+  return r;
 }
 
 /* After a write or shutdown: the stream, or nil, message, code. */
 static int op_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  (void)status;
-  moonlet__check_wake(L, w);
-  status = moonlet__ioreq_result(w);
-  if (status == 1) return moonlet__push_timeout(L);
+  moonlet_op_result res = moonlet__req_end(L, ctx, 1, &status);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "stream closed while writing");
   if (status < 0) return moonlet__push_failure(L, status, NULL);
   lua_settop(L, 1);
   return 1;
@@ -198,8 +208,7 @@ static int s_write(lua_State *L) {
   int n = lua_gettop(L) - 1, i, first = 0, r;
   uv_buf_t small[SMALL_BUFS], *bufs = small;
   size_t total = 0, done;
-  moonlet_wait *w;
-  moonlet_ioreq *op;
+  stream_req *op;
   for (i = 0; i < n; i++) {
     if (lua_type(L, i + 2) != LUA_TNUMBER) luaL_checktype(L, i + 2, LUA_TSTRING);
     luaL_checklstring(L, i + 2, NULL); /* numbers become strings in place */
@@ -230,55 +239,49 @@ static int s_write(lua_State *L) {
   for (done = (size_t)r; done >= bufs[first].len; first++) done -= bufs[first].len;
   bufs[first].base += done;
   bufs[first].len -= (unsigned)done;
-  w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
-  moonlet__ioreq_anchor(L, op, 2, n);
+  op = stream_req_begin(L, s);
+  moonlet__req_anchor(L, &op->op, 2, n);
   r = uv_write(&op->u.write, &s->u.s, bufs + first, (unsigned)(n - first),
                on_write);
   if (r != 0) {
-    moonlet__ioreq_free(op);
-    w->status = MW_OK;
+    moonlet__op_abandon(&op->op);
     s->write_err = r;
     return moonlet__push_failure(L, r, NULL);
   }
-  return moonlet__ioreq_block(L, lp, w, op, s->timeout, moonlet__ioreq_detach, op_k);
+  return moonlet__op_await(L, &op->op, s->timeout, op_k);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
-  moonlet__ioreq_finish((moonlet_ioreq *)req, status);
+  moonlet__op_finish(&((stream_req *)req->data)->op, status);
 }
 
 static int s_shutdown(lua_State *L) {
   mstream *s = check_stream(L, 1);
-  moonlet_loop *lp = s->io.lp;
-  moonlet_wait *w;
-  moonlet_ioreq *op;
+  stream_req *op;
   int r;
-  moonlet__checkpoint(L, lp);
+  moonlet__checkpoint(L, s->io.lp);
   lua_settop(L, 1);
-  w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
+  op = stream_req_begin(L, s);
   r = uv_shutdown(&op->u.shutdown, &s->u.s, on_shutdown);
   if (r != 0) {
-    moonlet__ioreq_free(op);
-    w->status = MW_OK;
+    moonlet__op_abandon(&op->op);
     return moonlet__push_failure(L, r, NULL);
   }
-  return moonlet__ioreq_block(L, lp, w, op, s->timeout, moonlet__ioreq_detach, op_k);
+  return moonlet__op_await(L, &op->op, s->timeout, op_k);
 }
 
 /* --- connecting ---------------------------------------------------------- */
 
 static void on_connect(uv_connect_t *req, int status) {
-  moonlet__ioreq_finish((moonlet_ioreq *)req, status);
+  moonlet__op_finish(&((stream_req *)req->data)->op, status);
 }
 
-/* A cancelled connect closes its half-made stream at once. */
-static void connect_detach(moonlet_wait *w) {
-  moonlet_ioreq *op = w->data;
-  moonlet__ioreq_detach(w);
-  moonlet__io_close(&((mstream *)op->owner)->io);
+/* A connect given up on (timeout, cancellation) closes its half-made
+ * stream at once; the request then ends with UV_ECANCELED. */
+static void connect_abandon(moonlet_op *op) {
+  moonlet__io_close(&((stream_req *)op)->s->io);
 }
+
 
 static void apply_tcp_options(mstream *s, int nodelay, lua_Integer keepalive) {
   if (s->u.h.type != UV_TCP) return;
@@ -302,18 +305,14 @@ static lua_Integer opt_keepalive(lua_State *L, int idx) {
 
 /* Stack: address, port or nil, opts, stream. */
 static int connect_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  mstream *s;
-  (void)status;
-  moonlet__check_wake(L, w);
-  s = (mstream *)moonlet__io_live(L, 4);
-  status = moonlet__ioreq_result(w);
+  moonlet_op_result res = moonlet__req_end(L, ctx, 4, &status);
+  mstream *s = (mstream *)moonlet__io_live(L, 4);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "stream closed while connecting");
   if (status != 0) {
-    if (s) moonlet__io_close(&s->io);
-    if (status == 1) return moonlet__push_timeout(L);
+    moonlet__io_close(&s->io);
     return moonlet__push_failure(L, status, NULL);
   }
-  if (!s) return push_closed(L, "stream closed while connecting");
   apply_tcp_options(s, moonlet__opt_bool(L, 3, "nodelay", 1), opt_keepalive(L, 3));
   s->timeout = 0;
   lua_settop(L, 4);
@@ -350,9 +349,8 @@ static int l_tcp_connect(lua_State *L) {
   int port = moonlet__check_port(L, 2), r;
   struct sockaddr_storage ss;
   uint64_t ms = moonlet__opt_timeout(L, 3, "timeout");
-  moonlet_wait *w;
   mstream *s;
-  moonlet_ioreq *op;
+  stream_req *op;
   luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 1, "numeric IP address expected");
   opt_keepalive(L, 3);
   lua_settop(L, 3);
@@ -363,34 +361,32 @@ static int l_tcp_connect(lua_State *L) {
     moonlet__io_close(&s->io);
     return moonlet__push_failure(L, r, "bind");
   }
-  w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
+  op = stream_req_begin(L, s);
   r = uv_tcp_connect(&op->u.connect, &s->u.tcp, (struct sockaddr *)&ss, on_connect);
   if (r != 0) {
-    moonlet__ioreq_free(op);
-    w->status = MW_OK;
+    moonlet__op_abandon(&op->op);
     moonlet__io_close(&s->io);
     return moonlet__push_failure(L, r, NULL);
   }
-  return moonlet__ioreq_block(L, lp, w, op, ms, connect_detach, connect_k);
+  op->op.on_abandon = connect_abandon;
+  return moonlet__op_await(L, &op->op, ms, connect_k);
 }
 
 static int l_pipe_connect(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   const char *path = luaL_checkstring(L, 1);
   uint64_t ms = moonlet__opt_timeout(L, 2, "timeout");
-  moonlet_wait *w;
   mstream *s;
-  moonlet_ioreq *op;
+  stream_req *op;
   lua_settop(L, 2);
   lua_pushnil(L);
   lua_insert(L, 2); /* the same stack as connect_k's: path, nil, opts */
   moonlet__checkpoint(L, lp);
   s = new_stream(L, lp, STREAM_KIND, 1);
-  w = moonlet__enter_block(L, lp);
-  op = moonlet__ioreq_new(L, lp, w, s, sizeof *op);
+  op = stream_req_begin(L, s);
   uv_pipe_connect(&op->u.connect, &s->u.pipe, path, on_connect);
-  return moonlet__ioreq_block(L, lp, w, op, ms, connect_detach, connect_k);
+  op->op.on_abandon = connect_abandon;
+  return moonlet__op_await(L, &op->op, ms, connect_k);
 }
 
 /* --- servers ------------------------------------------------------------- */
@@ -401,7 +397,7 @@ static void on_connection(uv_stream_t *h, int status) {
     s->read_err = status;
   else
     s->pending = 1;
-  moonlet__slot_wake(&s->reader);
+  moonlet__op_finish(&s->reader, 0);
 }
 
 static mstream *listen_on(lua_State *L, moonlet_loop *lp, int pipe,
@@ -468,19 +464,16 @@ static int accept_step(lua_State *L, mstream *s) {
     lua_pop(L, 1);
     if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   }
-  return moonlet__slot_block(L, lp, &s->reader, s->timeout,
-                             "server is already accepting in another task", accept_k);
+  moonlet__op_begin(L, lp, &s->reader,
+                    "server is already accepting in another task");
+  return moonlet__op_await(L, &s->reader, s->timeout, accept_k);
 }
 
 static int accept_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  mstream *s;
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
   (void)status;
-  moonlet__check_wake(L, w);
-  s = (mstream *)moonlet__io_live(L, 1);
-  if (!s) return push_closed(L, "server closed");
-  if (moonlet__slot_timed_out(&s->reader, w)) return moonlet__push_timeout(L);
-  return accept_step(L, s);
+  if (res != MOONLET_OP_DONE) return moonlet__op_push_result(L, res, "server closed");
+  return accept_step(L, (mstream *)moonlet__io_live(L, 1));
 }
 
 static int sv_accept(lua_State *L) {

@@ -126,7 +126,7 @@ static int yield_now(lua_State *L, moonlet_loop *lp, moonlet_wait *w) {
     lp->driving = 1;
     uv_run(lp->uv, UV_RUN_NOWAIT);
     lp->driving = 0;
-    w->status = MW_OK;
+    moonlet__end_wait(w);
     return 0;
   }
   moonlet__wake(w, MW_OK);
@@ -141,7 +141,7 @@ static int l_sleep(lua_State *L) {
   w = moonlet__enter_block(L, lp);
   if (s <= 0) return yield_now(L, lp, w);
   if (moonlet__sleep_start(lp, w, moonlet__ms(s)) != 0) {
-    w->status = MW_OK;
+    moonlet__end_wait(w);
     return luaL_error(L, "not enough memory");
   }
   return moonlet__block(L, lp, w, wake_k);

@@ -27,7 +27,7 @@ typedef struct mudp {
   unsigned queued;
   int recv_err;
   int receiving;
-  moonlet_wait *reader;
+  moonlet_op reader;
   uint64_t timeout;
   char buf[MAX_DATAGRAM];  /* libuv receives here; then it is copied */
 } mudp;
@@ -44,7 +44,7 @@ static void on_closed(uv_handle_t *h) {
 
 static void udp_close(moonlet_io *io) {
   mudp *u = (mudp *)io;
-  moonlet__slot_wake(&u->reader);
+  moonlet__op_finish(&u->reader, 0);
   uv_close((uv_handle_t *)&u->h, on_closed);
 }
 
@@ -83,7 +83,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   } else {
     return;
   }
-  moonlet__slot_wake(&u->reader);
+  moonlet__op_finish(&u->reader, 0);
 }
 
 static mudp *check_udp(lua_State *L) {
@@ -148,20 +148,17 @@ static int recv_step(lua_State *L, mudp *u) {
     if (r != 0) return moonlet__push_failure(L, r, NULL);
     u->receiving = 1;
   }
-  return moonlet__slot_block(L, u->io.lp, &u->reader, u->timeout,
-                             "socket is already being read by another task", recv_k);
+  moonlet__op_begin(L, u->io.lp, &u->reader,
+                    "socket is already being read by another task");
+  return moonlet__op_await(L, &u->reader, u->timeout, recv_k);
 }
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  mudp *u;
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
   (void)status;
-  moonlet__check_wake(L, w);
-  u = (mudp *)moonlet__io_live(L, 1);
-  if (!u)
-    return moonlet__push_failure(L, UV_ECANCELED, "socket closed while receiving");
-  if (moonlet__slot_timed_out(&u->reader, w)) return moonlet__push_timeout(L);
-  return recv_step(L, u);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "socket closed while receiving");
+  return recv_step(L, (mudp *)moonlet__io_live(L, 1));
 }
 
 /* u:recv_from() -> data, host, port */
@@ -174,16 +171,19 @@ static int u_recv_from(lua_State *L) {
 
 /* --- sending ------------------------------------------------------------- */
 
+typedef struct send_req {
+  moonlet_op op;
+  uv_udp_send_t send;
+} send_req;
+
 static void on_send(uv_udp_send_t *req, int status) {
-  moonlet__ioreq_finish((moonlet_ioreq *)req, status);
+  moonlet__op_finish(req->data, status);
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_wait *w = (moonlet_wait *)ctx;
-  (void)status;
-  moonlet__check_wake(L, w);
-  status = moonlet__ioreq_result(w);
-  if (status == 1) return moonlet__push_timeout(L);
+  moonlet_op_result res = moonlet__req_end(L, ctx, 1, &status);
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "socket closed while sending");
   if (status < 0) return moonlet__push_failure(L, status, NULL);
   lua_pushboolean(L, 1);
   return 1;
@@ -198,8 +198,7 @@ static int u_send_to(lua_State *L) {
   int port = moonlet__check_port(L, 4), r;
   struct sockaddr_storage ss;
   uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-  moonlet_wait *w;
-  moonlet_ioreq *req;
+  send_req *req;
   luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 3, "numeric IP address expected");
   luaL_argcheck(L, len <= 65507, 2, "datagram larger than 65507 bytes");
   moonlet__checkpoint(L, u->io.lp);
@@ -210,17 +209,15 @@ static int u_send_to(lua_State *L) {
   }
   if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   lua_settop(L, 4);
-  w = moonlet__enter_block(L, u->io.lp);
-  req = moonlet__ioreq_new(L, u->io.lp, w, u, sizeof *req);
-  moonlet__ioreq_anchor(L, req, 2, 1);
-  r = uv_udp_send(&req->u.send, &u->h, &buf, 1, (struct sockaddr *)&ss, on_send);
+  req = moonlet__req_begin(L, u->io.lp, sizeof *req, NULL);
+  req->send.data = &req->op;
+  moonlet__req_anchor(L, &req->op, 2, 1);
+  r = uv_udp_send(&req->send, &u->h, &buf, 1, (struct sockaddr *)&ss, on_send);
   if (r != 0) {
-    moonlet__ioreq_free(req);
-    w->status = MW_OK;
+    moonlet__op_abandon(&req->op);
     return moonlet__push_failure(L, r, NULL);
   }
-  return moonlet__ioreq_block(L, u->io.lp, w, req, u->timeout,
-                              moonlet__ioreq_detach, send_k);
+  return moonlet__op_await(L, &req->op, u->timeout, send_k);
 }
 
 /* --- options ------------------------------------------------------------- */

@@ -84,7 +84,7 @@ local function allowed(rules, path)
 end
 
 local TRANSIENT = {
-  COULDNT_CONNECT = true, OPERATION_TIMEDOUT = true, RECV_ERROR = true,
+  COULDNT_CONNECT = true, ETIMEDOUT = true, RECV_ERROR = true,
   SEND_ERROR = true, GOT_NOTHING = true, PARTIAL_FILE = true, HTTP2 = true,
   [429] = true, [500] = true, [502] = true, [503] = true, [504] = true,
 }

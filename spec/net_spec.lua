@@ -451,10 +451,21 @@ describe("moonlet.tcp", function()
     srv:close()
   end)
 
-  it("serve_forever returns once the server is closed", function()
-    local srv = server(function() end)
-    m.spawn(function() m.sleep(0.02); srv:close() end)
+  it("serve_forever returns once the server is closed, not before", function()
+    local srv, port = server(function(s) s:write("hi\n") end)
+    local closed_at
+    m.spawn(function()
+      -- Serving meanwhile: a client is answered while serve_forever blocks.
+      local c = assert(m.tcp.connect(LOCAL, port))
+      assert.equal("hi", c:read("l"))
+      c:close()
+      m.sleep(0.02)
+      closed_at = m.now()
+      srv:close()
+    end)
     srv:serve_forever()
+    assert.is_number(closed_at) -- it returned after the close, not earlier
+    assert.is_true(m.now() >= closed_at)
   end)
 end)
 

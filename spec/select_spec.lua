@@ -31,9 +31,10 @@ describe("select", function()
     assert.equal(0, select("#", m.select({ { a, "recv" } }, { default = true })))
   end)
 
-  it("returns nothing after the timeout, leaving the channels untouched", function()
+  it("returns nil, msg, \"ETIMEDOUT\" after the timeout, leaving the channels untouched", function()
     local a, b = m.channel(), m.channel()
-    assert.equal(0, select("#", m.select({ { a, "recv" }, { b, "send", "offer" } }, { timeout = 0.005 })))
+    assert.same({ nil, "ETIMEDOUT: timed out", "ETIMEDOUT" },
+                { m.select({ { a, "recv" }, { b, "send", "offer" } }, { timeout = 0.005 }) })
     assert.is_false(a:try_send(1), "no receiver left waiting on a")
     assert.same({ nil, nil }, { b:try_recv() }, "the offered value was withdrawn")
   end)

@@ -2,16 +2,16 @@
 -- a C module through moonlet.h, while the loop keeps running.
 local m = require "moonlet"
 local U = require "support.util"
-local testmod = require "moonlet_testmod" -- registers test.reverse, test.fail
+local testmod = require "moonlet_testmod" -- registers the test.* work functions
 
 describe("moonlet.work", function()
   teardown(U.assert_clean)
 
   it("runs blocking C work while other tasks keep running", function()
-    local ticks = U.with_ticker(function() m.work("sleep", 0.05) end)
+    local ticks = U.with_ticker(function() m.work("test.sleep", 0.05) end)
     assert.is_true(ticks > 0)
-    local r = m.gather({ function() m.work("sleep", 0.01); return 1 end,
-                         function() m.work("sleep", 0.01); return 2 end })
+    local r = m.gather({ function() m.work("test.sleep", 0.01); return 1 end,
+                         function() m.work("test.sleep", 0.01); return 2 end })
     assert.same({ 1, 2, n = 2 }, r)
   end)
 
@@ -23,7 +23,7 @@ describe("moonlet.work", function()
   end)
 
   it("carries nil, booleans, integers, floats and binary strings both ways", function()
-    local r = table.pack(m.work("echo", nil, true, false, 42, 2.5, "a\0b"))
+    local r = table.pack(m.work("test.echo", nil, true, false, 42, 2.5, "a\0b"))
     assert.equal(6, r.n)
     assert.same({ nil, true, false, 42, 2.5, "a\0b" }, { table.unpack(r, 1, 6) })
     assert.equal("integer", math.type(r[4]))
@@ -35,25 +35,30 @@ describe("moonlet.work", function()
     local s, n = m.work("test.reverse", "moonlet")
     assert.equal("telnoom", s)
     assert.equal(7, n)
-    assert.has_error(function() m.work("test.fail") end, "work 'test.fail': it failed on purpose")
+    -- A failing work function returns its failure, as I/O does.
+    assert.same({ nil, "EWORK: work 'test.fail': it failed on purpose", "EWORK" },
+                { m.work("test.fail") })
     assert.equal("tag from C", m.work("test.tagged")) -- the registration's user pointer
   end)
 
-  it("raises on unknown names and values that cannot cross threads", function()
+  it("raises on unknown names and values that cannot cross threads; returns failures", function()
     assert.has_error(function() m.work("nope") end)
     assert.has_error(function() m.work(42) end)
-    assert.has_error(function() m.work("echo", {}) end)
-    assert.has_error(function() m.work("echo", print) end)
-    assert.has_error(function() m.work("sleep", "x") end, "work 'sleep': seconds expected")
-    assert.has_error(function() m.work("echo", 1, 2, 3, 4, 5, 6, 7, 8, 9) end)
+    assert.has_error(function() m.work("test.echo", {}) end)
+    assert.has_error(function() m.work("test.echo", print) end)
+    assert.same({ nil, "EWORK: work 'test.sleep': seconds expected", "EWORK" },
+                { m.work("test.sleep", "x") })
+    assert.equal("EWORK", select(3, m.work("test.echo", 1, 2, 3, 4, 5, 6, 7, 8, 9)))
   end)
 
   it("a cancelled caller leaves the work to finish alone", function()
-    local t = m.spawn(function() return m.work("sleep", 0.05) end)
+    local t = m.spawn(function() return m.work("test.sleep", 0.05) end)
     m.yield()
     t:cancel()
     assert.is_false(pcall(t.await, t))
     assert.is_true(t:cancelled())
-    m.work("sleep", 0.1) -- the orphan ends meanwhile and is freed
+    assert.equal(1, m.stats().requests) -- the orphan runs on
+    m.work("test.sleep", 0.1) -- the orphan ends meanwhile and is freed
+    assert.equal(0, m.stats().requests)
   end)
 end)

@@ -4,9 +4,9 @@
 --   local resp, err, code = http.get(url, {timeout = 10})
 --   resp.status, resp.headers["content-type"], resp.body
 --
--- Failures to get a response return nil, message, code (curl's error name:
--- "COULDNT_CONNECT", "OPERATION_TIMEDOUT", ...); HTTP error statuses are
--- responses like any other.
+-- Failures to get a response return nil, message, code (curl's error name,
+-- "COULDNT_CONNECT", ..., and "ETIMEDOUT" for every timeout); HTTP error
+-- statuses are responses like any other.
 local core = require "moonlet.core"
 local server = require "moonlet.http_server"
 local Headers = require "moonlet.headers"

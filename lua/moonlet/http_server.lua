@@ -60,7 +60,7 @@ local function next_event(c)
       local left = c.deadline - core.now()
       if left <= 0 then
         c.timed_out = true
-        return nil, "request timed out", "ETIMEDOUT"
+        return core._fail("ETIMEDOUT", "request timed out")
       end
       c.stream:set_timeout(math.min(left, c.opts.timeout))
     end
@@ -69,7 +69,7 @@ local function next_event(c)
     if not data then
       if code == "ETIMEDOUT" and c.deadline and c.deadline <= core.now() then
         c.timed_out = true
-        return nil, "request timed out", "ETIMEDOUT"
+        return core._fail("ETIMEDOUT", "request timed out")
       end
       c.io_failed = true
       return nil, err or "connection closed", code or "EOF"

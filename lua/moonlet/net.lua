@@ -44,7 +44,7 @@ function M.tcp.connect(host, port, opts)
   for _, a in ipairs(addrs) do
     local left = deadline and deadline - core.now()
     if left and left <= 0 then
-      return nil, "ETIMEDOUT: connection timed out", "ETIMEDOUT"
+      return core._fail("ETIMEDOUT")
     end
     local s
     s, err, code = core._tcp_connect(a.address, port, with_timeout(opts, left))

@@ -80,7 +80,7 @@ function M.process.run(cmd, opts)
   local ok, out, e, c, sig = pcall(function()
     if not opts.timeout then return job:await() end
     local done = require("moonlet.combinators").wait({ job }, { timeout = opts.timeout })
-    if #done == 0 then return nil, "ETIMEDOUT: the process ran too long", "ETIMEDOUT" end
+    if #done == 0 then return core._fail("ETIMEDOUT", "the process ran too long") end
     return job:await()
   end)
   if not job:done() then

@@ -1,7 +1,8 @@
 -- Queues in the manner of asyncio.Queue: FIFO, priority and LIFO, bounded
 -- or not, with task_done/join. A put hands its item straight to a waiting
 -- getter; getters and putters wait FIFO; blocking methods take a timeout
--- and return nil, "timeout".
+-- and return nil, message, "ETIMEDOUT" when it expires.
+local core = require "moonlet.core"
 local sync = require "moonlet.sync"
 
 local waiters, check_timeout = sync._waiters, sync._check_timeout
@@ -174,7 +175,7 @@ function Queue:put(v, timeout)
       wake_putters(self)
     end
   end)
-  if not ok then return nil, "timeout" end
+  if not ok then return core._fail("ETIMEDOUT") end
   if why == CLOSED then error("put on a closed queue", 2) end
   self.reserved = self.reserved - 1
   local delivered, err = pcall(deliver, self, v)
@@ -195,12 +196,12 @@ function Queue:try_get()
   return nil, (self.closed_ and false or nil)
 end
 
---- Returns the next item; nil, "timeout" on timeout; nil, "closed" once
--- the queue is closed and empty.
+--- Returns the next item; nil, message, "ETIMEDOUT" on timeout; nil,
+-- message, "ECLOSED" once the queue is closed and empty.
 function Queue:get(timeout)
   check_timeout(timeout, "get")
   if self.store:size() > 0 and self.getters.n == 0 then return take(self) end
-  if self.closed_ then return nil, "closed" end
+  if self.closed_ then return core._fail("ECLOSED", "the queue is closed") end
   local ok, box = self.getters:wait(timeout, function(got)
     -- An item that reached us as we were cancelled goes to the next
     -- getter, or back to the front of the line.
@@ -208,8 +209,8 @@ function Queue:get(timeout)
       (self.store.push_front or self.store.push)(self.store, got[1])
     end
   end)
-  if not ok then return nil, "timeout" end
-  if box == CLOSED then return nil, "closed" end
+  if not ok then return core._fail("ETIMEDOUT") end
+  if box == CLOSED then return core._fail("ECLOSED", "the queue is closed") end
   return box[1]
 end
 
@@ -224,11 +225,11 @@ function Queue:join(timeout)
   check_timeout(timeout, "join")
   if self.unfinished == 0 then return true end
   if self.joiners:wait(timeout) then return true end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 --- After close, put raises; getters drain what is left, then get
--- nil, "closed"; waiting getters and putters are woken.
+-- nil, message, "ECLOSED"; waiting getters and putters are woken.
 function Queue:close()
   if self.closed_ then error("close of a closed queue", 2) end
   self.closed_ = true

@@ -1,7 +1,8 @@
 -- Synchronisation primitives: lock, semaphore, event, condition, waitgroup.
 -- All are FIFO-fair: a release hands ownership straight to the first
 -- waiter, so nobody can barge in ahead of it. Every blocking method takes
--- an optional timeout and returns nil, "timeout" when it expires.
+-- an optional timeout and returns nil, "ETIMEDOUT: timed out", "ETIMEDOUT"
+-- when it expires.
 local core = require "moonlet.core"
 local typename = require("moonlet.args").typename
 
@@ -82,7 +83,7 @@ function S.lock()
 end
 
 --- Returns the lock itself (so `local _ <close> = l:acquire()` releases it
--- at the end of the block), or nil, "timeout".
+-- at the end of the block), or nil, message, "ETIMEDOUT".
 function Lock:acquire(timeout)
   check_timeout(timeout, "acquire")
   if not self.held and self.q.n == 0 then
@@ -90,7 +91,7 @@ function Lock:acquire(timeout)
     return self
   end
   if self.q:wait(timeout, function() self:release() end) then return self end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 function Lock:release()
@@ -124,7 +125,7 @@ function Semaphore:acquire(timeout)
     return self
   end
   if self.q:wait(timeout, function() self:release() end) then return self end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 function Semaphore:release()
@@ -156,7 +157,7 @@ function Event:wait(timeout)
   check_timeout(timeout, "wait")
   if self.flag then return true end
   if self.q:wait(timeout) then return true end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 -- Condition --------------------------------------------------------------
@@ -188,7 +189,7 @@ function Condition:wait(timeout)
   if depth then core._shield(-1) end
   if not ok then error(notified, 0) end
   if notified then return true end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 function Condition:notify(n)
@@ -229,7 +230,7 @@ function Waitgroup:wait(timeout)
   check_timeout(timeout, "wait")
   if self.counter == 0 then return true end
   if self.q:wait(timeout) then return true end
-  return nil, "timeout"
+  return core._fail("ETIMEDOUT")
 end
 
 function Waitgroup:count() return self.counter end

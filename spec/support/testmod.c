@@ -6,6 +6,7 @@
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "moonlet.h"
 
@@ -100,6 +101,50 @@ static int work_tagged(moonlet_work_call *c) {
   return 0;
 }
 
+/* sleep(seconds): blocks a pool thread, as blocking C calls do. */
+static int work_sleep(moonlet_work_call *c) {
+  struct timespec ts;
+  double s;
+  if (c->nargs < 1 || c->args[0].type != LUA_TNUMBER) {
+    strcpy(c->error, "seconds expected");
+    return -1;
+  }
+  s = c->args[0].is_int ? (double)c->args[0].v.i : c->args[0].v.n;
+  if (!(s >= 0) || s > 86400) {
+    strcpy(c->error, "seconds must be in 0..86400");
+    return -1;
+  }
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0) {}
+  return 0;
+}
+
+/* echo(...) -> the same values, through the pool (marshalling both ways). */
+static int work_echo(moonlet_work_call *c) {
+  int i;
+  if (c->nargs > MOONLET_WORK_MAXRESULTS) {
+    strcpy(c->error, "at most 8 values");
+    return -1;
+  }
+  for (i = 0; i < c->nargs; i++) {
+    c->results[i] = c->args[i];
+    if (c->args[i].type == LUA_TSTRING) {
+      char *copy = malloc(c->args[i].len + 1);
+      if (!copy) {
+        c->results[i].type = LUA_TNIL;
+        c->nresults = i + 1;
+        strcpy(c->error, "not enough memory");
+        return -1;
+      }
+      memcpy(copy, c->args[i].v.s, c->args[i].len + 1);
+      c->results[i].v.s = copy;
+    }
+    c->nresults = i + 1;
+  }
+  return 0;
+}
+
 static int work_fail(moonlet_work_call *c) {
   strcpy(c->error, "it failed on purpose");
   return -1;
@@ -110,6 +155,8 @@ int luaopen_moonlet_testmod(lua_State *L) {
       {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow}, {NULL, NULL}};
   moonlet_register_work(L, "test.reverse", work_reverse);
   moonlet_register_work(L, "test.fail", work_fail);
+  moonlet_register_work(L, "test.sleep", work_sleep);
+  moonlet_register_work(L, "test.echo", work_echo);
   moonlet_register_work_ud(L, "test.tagged", work_tagged, (void *)"tag from C");
   luaL_newlib(L, funcs);
   return 1;

@@ -41,7 +41,7 @@ function U.quiesce()
   collectgarbage()
   collectgarbage()
   for _ = 1, 500 do
-    if m.stats().tasks == 0 and core._handles() == 0 and core._requests() == 0 then
+    if m.stats().tasks == 0 and core._handles() == 0 and m.stats().requests == 0 then
       return
     end
     m.sleep(0.01)
