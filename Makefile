@@ -23,18 +23,22 @@ DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv libcurl) -lhttp_parser
 SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
 CHECKS ?= -DMOONLET_CHECKS
-ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(CHECKS) $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
+ALL_CFLAGS = -std=gnu11 -fPIC $(OPT) $(WARN) $(CHECKS) -Icsrc $(DEP_CFLAGS) $(SWITCH_FLAGS_$(SWITCH)) $(CFLAGS)
 LIBFLAG ?= -shared
 # Calls between the library's own functions go direct, not through the PLT.
 SO_LDFLAGS = -Wl,-Bsymbolic
 
-CORE_SRC = $(wildcard csrc/*.c)
+# csrc/ by layers: core/ (switching, scheduler, futures, timers, channels,
+# errors), io/ (handles, blocking operations, streams, udp, dns, files,
+# processes, signals, pool jobs), http/, embed/; module.c opens them all.
+CORE_SRC = $(wildcard csrc/*.c csrc/*/*.c)
+HEADERS = $(wildcard csrc/*.h csrc/*/*.h)
 # The Lua modules are compiled in too (build/lua_modules.c), for hosts that
 # link libmoonlet and have no Lua files.
-CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/switch_S.o \
+CORE_OBJ = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/core/switch_S.o \
   $(BUILD)/obj/lua_modules.o
 LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC))
-SWITCH_TEST_SRC = test/run-tests.c test/test-switch.c csrc/switch.c csrc/switch.S
+SWITCH_TEST_SRC = test/run-tests.c test/test-switch.c csrc/core/switch.c csrc/core/switch.S
 CORE_SO = $(BUILD)/moonlet/core.so
 TESTMOD_SO = $(BUILD)/moonlet_testmod.so
 STAMP = $(BUILD)/.deps
@@ -61,11 +65,11 @@ $(STAMP):
 
 deps: $(STAMP)
 
-$(BUILD)/obj/%.o: csrc/%.c csrc/*.h | $(DEPS)
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS) | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/switch_S.o: csrc/switch.S | $(DEPS)
+$(BUILD)/obj/core/switch_S.o: csrc/core/switch.S | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -103,7 +107,7 @@ $(TESTMOD_SO): spec/support/testmod.c csrc/moonlet.h | $(DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(ALL_CFLAGS) -Icsrc -o $@ $< $(LDFLAGS)
 
-$(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/switch.h test/*.h | $(DEPS)
+$(BUILD)/test-switch: $(SWITCH_TEST_SRC) csrc/core/switch.h test/*.h | $(DEPS)
 	$(CC) $(ALL_CFLAGS) -o $@ $(SWITCH_TEST_SRC) -lm
 
 # The README's test command: C tests and the whole spec suite in both
@@ -116,7 +120,7 @@ test: all
 	  "specs (fast path)::$(SPEC_ENV) $(BUSTED_RUN)" \
 	  "specs (MOONLET_FORCE_NATIVE=1)::$(SPEC_ENV) MOONLET_FORCE_NATIVE=1 $(BUSTED_RUN)"
 
-$(BUILD)/test-switch-ucontext: $(SWITCH_TEST_SRC) csrc/switch.h | $(DEPS)
+$(BUILD)/test-switch-ucontext: $(SWITCH_TEST_SRC) csrc/core/switch.h | $(DEPS)
 	$(CC) $(ALL_CFLAGS) -DMOONLET_SWITCH_UCONTEXT -o $@ $(SWITCH_TEST_SRC) -lm
 
 # Sanitizers, Valgrind, clang, aarch64 under qemu-user, and the rockspec.
@@ -141,7 +145,7 @@ check-clang:
 
 check-cross:
 	@mkdir -p $(BUILD)
-	@aarch64-linux-gnu-gcc -std=gnu11 -O2 -static -Wall -Wextra -Werror \
+	@aarch64-linux-gnu-gcc -std=gnu11 -O2 -static -Wall -Wextra -Werror -Icsrc \
 	  -o $(BUILD)/test-switch-aarch64 $(SWITCH_TEST_SRC) -lm
 	@qemu-aarch64 $(BUILD)/test-switch-aarch64
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../csrc/switch.h"
+#include "../csrc/core/switch.h"
 #include "runner.h"
 
 #define STACK_SIZE (256 * 1024)

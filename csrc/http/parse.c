@@ -1,0 +1,342 @@
+/*
+ * http_parse.c - HTTP/1.x request parsing for moonlet.http's server with
+ * Debian's http-parser (nodejs/http-parser). A parser is fed the bytes a
+ * connection delivers and lists what they completed as events; requests
+ * may arrive in any split and pipelined.
+ *
+ *   p = core._http_parser{max_header = bytes}
+ *   n = p:feed(data, out)   -- out[1..n]: kind, value, kind, value, ...
+ *     "head", {method=, target=, version=, headers={name, value, ...},
+ *              keep_alive=, chunked=, content_length=, upgrade=}
+ *     "body", string
+ *     "trailers", {name, value, ...}   (chunked bodies that have any)
+ *     "done", keep_alive
+ *     "upgrade", bytes   (after an Upgrade or CONNECT head: what followed
+ *                         it in the same packet; the parser is then done)
+ *   or nil, message, code on a malformed request ("HEADER_TOO_LARGE" when
+ *   the head exceeds max_header); the parser is then unusable.
+ *
+ * Debian builds http-parser without HTTP_PARSER_STRICT, so what RFC 9112
+ * requires and the lenient parser lets through is checked here: header
+ * names are tokens (no "Transfer-Encoding :"), chunk data ends with CRLF,
+ * and Content-Length fits a Lua integer.
+ */
+#include <http_parser.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sched.h"
+
+#define PARSER_MT "moonlet.http_parser"
+
+enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
+
+typedef struct hparser {
+  http_parser p;
+  lua_State *L;           /* during feed: head table in uservalue 1 */
+  int out, n;             /* event table's stack index and length */
+  char *tok;              /* the URL, name or value being received */
+  size_t tok_len, tok_cap;
+  char *field;            /* the complete name waiting for its value */
+  size_t field_len, field_cap;
+  int last;               /* TOK_* that tok holds */
+  size_t head_bytes, max_header;
+  int too_large, dead;
+  int in_trailers;        /* the fields now arriving are trailers */
+  uint64_t chunk_left;    /* bytes of the current chunk not yet seen */
+  int crlf_need;          /* bytes of a chunk's closing CRLF not yet seen */
+  const char *end;        /* during feed: the end of the data */
+  const char *bad_msg, *bad_code; /* a violation found by a callback */
+} hparser;
+
+/* Uservalues: the head (or, after it, the trailers) being built. */
+enum { UV_HEAD = 1, UV_TRAILERS = 2 };
+
+static int violation(hparser *h, const char *msg, const char *code) {
+  h->bad_msg = msg;
+  h->bad_code = code;
+  return -1;
+}
+
+/* RFC 9110 token characters: what a header name may contain. */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void emit(hparser *h, const char *kind) {
+  lua_State *L = h->L;
+  lua_pushstring(L, kind);
+  lua_rawseti(L, h->out, ++h->n);
+  lua_rawseti(L, h->out, ++h->n); /* the value pushed before */
+}
+
+static void push_head(hparser *h) {
+  lua_getiuservalue(h->L, 1, UV_HEAD);
+}
+
+/* Moves the completed token into the head table. */
+static void flush(hparser *h) {
+  lua_State *L = h->L;
+  if (h->last == TOK_URL) {
+    push_head(h);
+    lua_pushlstring(L, h->tok, h->tok_len);
+    lua_setfield(L, -2, "target");
+    lua_pop(L, 1);
+  } else if (h->last == TOK_VALUE) {
+    lua_Integer n;
+    if (h->in_trailers) {
+      lua_pushnil(L); /* stands where the head is below */
+      lua_getiuservalue(L, 1, UV_TRAILERS);
+    } else {
+      push_head(h);
+      lua_getfield(L, -1, "headers");
+    }
+    n = (lua_Integer)lua_rawlen(L, -1);
+    lua_pushlstring(L, h->field, h->field_len);
+    lua_rawseti(L, -2, n + 1);
+    lua_pushlstring(L, h->tok, h->tok_len);
+    lua_rawseti(L, -2, n + 2);
+    lua_pop(L, 2);
+  }
+  h->tok_len = 0;
+}
+
+/* Appends to the token of kind, flushing the previous one first. */
+static int take(http_parser *p, int kind, const char *at, size_t len) {
+  hparser *h = (hparser *)p;
+  h->head_bytes += len;
+  if (h->head_bytes > h->max_header) {
+    h->too_large = 1;
+    return -1;
+  }
+  if (h->last != kind) {
+    if (kind == TOK_VALUE && h->last == TOK_FIELD) {
+      if (moonlet__grow(&h->field, &h->field_cap, h->tok_len) != 0) return -1;
+      memcpy(h->field, h->tok, h->tok_len);
+      h->field_len = h->tok_len;
+      h->tok_len = 0;
+    } else {
+      flush(h);
+    }
+    h->last = kind;
+  }
+  if (moonlet__grow(&h->tok, &h->tok_cap, h->tok_len + len) != 0) return -1;
+  memcpy(h->tok + h->tok_len, at, len);
+  h->tok_len += len;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  return take(p, TOK_URL, at, len);
+}
+static int on_field(http_parser *p, const char *at, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)at[i]))
+      return violation((hparser *)p, "invalid character in header name",
+                       "INVALID_HEADER_TOKEN");
+  return take(p, TOK_FIELD, at, len);
+}
+static int on_value(http_parser *p, const char *at, size_t len) {
+  return take(p, TOK_VALUE, at, len);
+}
+
+static int on_begin(http_parser *p) {
+  hparser *h = (hparser *)p;
+  lua_State *L = h->L;
+  h->head_bytes = 0;
+  h->last = TOK_NONE;
+  h->tok_len = 0;
+  h->in_trailers = 0;
+  h->chunk_left = 0;
+  h->crlf_need = 0;
+  lua_createtable(L, 0, 8);
+  lua_newtable(L);
+  lua_setfield(L, -2, "headers");
+  lua_setiuservalue(L, 1, UV_HEAD);
+  return 0;
+}
+
+static int on_headers(http_parser *p) {
+  hparser *h = (hparser *)p;
+  lua_State *L = h->L;
+  if (h->last == TOK_FIELD) take(p, TOK_VALUE, "", 0); /* "Name:" at the end */
+  flush(h);
+  h->last = TOK_NONE;
+  push_head(h);
+  lua_pushstring(L, http_method_str((enum http_method)p->method));
+  lua_setfield(L, -2, "method");
+  lua_pushfstring(L, "%d.%d", (int)p->http_major, (int)p->http_minor);
+  lua_setfield(L, -2, "version");
+  lua_pushboolean(L, http_should_keep_alive(p));
+  lua_setfield(L, -2, "keep_alive");
+  lua_pushboolean(L, (p->flags & F_CHUNKED) != 0);
+  lua_setfield(L, -2, "chunked");
+  lua_pushboolean(L, p->upgrade);
+  lua_setfield(L, -2, "upgrade");
+  if (p->flags & F_CONTENTLENGTH) {
+    if (p->content_length > (uint64_t)LUA_MAXINTEGER) {
+      lua_pop(L, 1);
+      return violation(h, "request body too large", "BODY_TOO_LARGE");
+    }
+    lua_pushinteger(L, (lua_Integer)p->content_length);
+    lua_setfield(L, -2, "content_length");
+  }
+  emit(h, "head");
+  /* Fields after this are trailers (http-parser reports them the same). */
+  h->in_trailers = 1;
+  h->head_bytes = 0;
+  lua_newtable(L);
+  lua_setiuservalue(L, 1, UV_TRAILERS);
+  return 0;
+}
+
+/* Consumes what is seen of the CRLF that must close a chunk's data. */
+static int check_crlf(hparser *h, const char *at) {
+  for (; h->crlf_need > 0 && at < h->end; at++, h->crlf_need--)
+    if (*at != (h->crlf_need == 2 ? '\r' : '\n'))
+      return violation(h, "chunk data not followed by CRLF", "INVALID_CHUNK");
+  return 0;
+}
+
+static int on_chunk_header(http_parser *p) {
+  ((hparser *)p)->chunk_left = p->content_length;
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  hparser *h = (hparser *)p;
+  lua_pushlstring(h->L, at, len);
+  emit(h, "body");
+  if ((p->flags & F_CHUNKED) && h->chunk_left > 0) {
+    h->chunk_left -= len < h->chunk_left ? len : h->chunk_left;
+    if (h->chunk_left == 0) {
+      h->crlf_need = 2;
+      return check_crlf(h, at + len);
+    }
+  }
+  return 0;
+}
+
+static int on_complete(http_parser *p) {
+  hparser *h = (hparser *)p;
+  lua_State *L = h->L;
+  flush(h);
+  h->last = TOK_NONE;
+  lua_getiuservalue(L, 1, UV_TRAILERS);
+  if (lua_rawlen(L, -1) > 0) emit(h, "trailers");
+  else lua_pop(L, 1);
+  h->in_trailers = 0;
+  lua_pushboolean(L, http_should_keep_alive(p));
+  emit(h, "done");
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+    .on_chunk_header = on_chunk_header,
+};
+
+static hparser *check_parser(lua_State *L) {
+  return luaL_checkudata(L, 1, PARSER_MT);
+}
+
+/* p:feed(data, out) -> n | nil, message, code */
+static int l_feed(lua_State *L) {
+  hparser *h = check_parser(L);
+  size_t len, done;
+  const char *data = luaL_checklstring(L, 2, &len);
+  enum http_errno e;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  if (h->dead) return luaL_error(L, "HTTP parser used after a parse error");
+  lua_settop(L, 3);
+  h->L = L;
+  h->out = 3;
+  h->n = 0;
+  h->end = data + len;
+  /* The rest of a chunk's CRLF that the last data ended before. */
+  if (h->crlf_need > 0 && check_crlf(h, data) != 0) done = 0;
+  else done = http_parser_execute(&h->p, &settings, data, len);
+  h->L = NULL;
+  e = HTTP_PARSER_ERRNO(&h->p);
+  if (h->bad_msg) {
+    h->dead = 1;
+    lua_pushnil(L);
+    lua_pushstring(L, h->bad_msg);
+    lua_pushstring(L, h->bad_code);
+    return 3;
+  }
+  if (h->too_large) {
+    h->dead = 1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "request header too large");
+    lua_pushliteral(L, "HEADER_TOO_LARGE");
+    return 3;
+  }
+  if (e != HPE_OK || (done != len && !h->p.upgrade)) {
+    h->dead = 1;
+    lua_pushnil(L);
+    lua_pushstring(L, http_errno_description(e));
+    lua_pushstring(L, http_errno_name(e) + 4); /* without "HPE_" */
+    return 3;
+  }
+  if (h->p.upgrade) {
+    /* The connection now speaks another protocol: hand on the rest. */
+    h->L = L;
+    lua_pushlstring(L, data + done, len - done);
+    emit(h, "upgrade");
+    h->L = NULL;
+    h->dead = 1;
+  }
+  lua_pushinteger(L, h->n);
+  return 1;
+}
+
+static int l_gc(lua_State *L) {
+  hparser *h = check_parser(L);
+  free(h->tok);
+  free(h->field);
+  h->tok = h->field = NULL;
+  h->tok_cap = h->field_cap = 0;
+  return 0;
+}
+
+/* _http_parser({max_header=}) -> parser */
+static int l_parser(lua_State *L) {
+  lua_Integer max = 65536;
+  hparser *h;
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "max_header");
+    if (!lua_isnil(L, -1)) max = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+  }
+  luaL_argcheck(L, max > 0, 1, "max_header must be positive");
+  h = lua_newuserdatauv(L, sizeof *h, 2);
+  memset(h, 0, sizeof *h);
+  http_parser_init(&h->p, HTTP_REQUEST);
+  h->max_header = (size_t)max;
+  luaL_setmetatable(L, PARSER_MT);
+  return 1;
+}
+
+void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
+  static const luaL_Reg methods[] = {{"feed", l_feed}, {NULL, NULL}};
+  (void)lp;
+  if (luaL_newmetatable(L, PARSER_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_parser);
+  lua_setfield(L, -2, "_http_parser");
+}
