@@ -15,7 +15,8 @@ SWITCH ?= asm
 VERSION := $(shell sed -n 's/^\#define MOONLET_VERSION_STRING "\(.*\)"/\1/p' csrc/moonlet.h)
 
 OPT ?= -O2 -g
-WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+  -Werror=implicit-function-declaration
 # Deferred (=) so that pkg-config runs after deps.sh installed it.
 DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv libcurl)
 # http-parser ships no pkg-config file.

@@ -1,6 +1,7 @@
 /*
- * core.c - luaopen_moonlet_core: one loop per Lua state, kept in the
- * registry, and the module table whose functions all carry it.
+ * module.c - luaopen_moonlet_core: one loop per Lua state, kept in the
+ * registry, and the module table whose functions all carry it; it opens
+ * every layer's bindings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,13 +9,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/callback.h"
+#include "core/channel.h"
 #include "core/future.h"
+#include "core/native.h"
+#include "core/spawn.h"
+#include "core/task.h"
+#include "embed/embed.h"
+#include "http/http.h"
+#include "io/io.h"
+#include "module.h"
 #include "moonlet.h"
 
 static const char loop_key = 'L';
-
-void moonlet__open_callback(lua_State *L, moonlet_loop *lp);
-
 
 static int loop_gc(lua_State *L) {
   /* Only the registry's loop object (reachable through the debug library

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/callback.h"
+#include "core/errors.h"
 #include "core/future.h"
 
 #define HANDLE_MT "moonlet.handle"
@@ -206,14 +208,15 @@ static int start_timer(lua_State *L, int repeat) {
   mq_push(&lp->timers, &h->timer_node);
   uv_update_time(lp->uv); /* due ms from now, not from the turn's start */
   uv_timer_start(t, on_timer, ms, repeat ? ms : 0);
-  if (lp->host_nest) moonlet__host_poke(lp);
+  if (lp->on_ready) lp->on_ready(lp);
   return 1;
 }
 
 static int l_call_later(lua_State *L) { return start_timer(L, 0); }
 static int l_call_every(lua_State *L) { return start_timer(L, 1); }
 
-void moonlet__timers_close(lua_State *L, moonlet_loop *lp) {
+/* At close: pending call_later/call_every handles are cancelled. */
+static void timers_close(lua_State *L, moonlet_loop *lp) {
   mqueue *q;
   while ((q = mq_shift(&lp->timers)) != NULL) {
     moonlet_handle *h = mq_data(q, moonlet_handle, timer_node);
@@ -239,4 +242,5 @@ void moonlet__open_callback(lua_State *L, moonlet_loop *lp) {
   }
   lua_pop(L, 1);
   moonlet__setfuncs(L, lp, funcs);
+  moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, timers_close);
 }

@@ -13,7 +13,9 @@
 #include <limits.h>
 #include <string.h>
 
-#include "core/sched.h"
+#include "core/channel.h"
+#include "core/errors.h"
+#include "core/timer.h"
 
 #define CHANNEL_MT "moonlet.channel"
 

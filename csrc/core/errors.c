@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sched.h"
+#include "core/errors.h"
+#include "core/loop.h"
 
 static const char *const kinds[] = {"cancelled", "timeout", NULL};
 static const char *const class_names[] = {"moonlet.Cancelled",

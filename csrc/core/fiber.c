@@ -14,9 +14,10 @@
  */
 #include <stdlib.h>
 
-#include "moonlet.h"
-#include "core/sched.h"
+#include "core/native.h"
 #include "core/tools.h"
+#include "module.h"
+#include "moonlet.h"
 
 #define FIBER_DEFAULT (256 * 1024)
 #define FIBER_MIN (64 * 1024)
@@ -55,6 +56,8 @@ static fiber_stack *take_stack(moonlet_loop *lp, size_t size) {
   return f;
 }
 
+static void fibers_close(lua_State *L, moonlet_loop *lp);
+
 static void give_stack(moonlet_loop *lp, fiber_stack *f) {
   fiber_stack *p;
   int n = 0;
@@ -66,10 +69,13 @@ static void give_stack(moonlet_loop *lp, fiber_stack *f) {
   }
   f->next = lp->fiber_pool;
   lp->fiber_pool = f;
+  moonlet__on_close(lp, MOONLET_CLOSE_MEMORY, fibers_close);
 }
 
-void moonlet__fibers_close(moonlet_loop *lp) {
+/* At close: the idle fiber stacks are unmapped. */
+static void fibers_close(lua_State *L, moonlet_loop *lp) {
   fiber_stack *f;
+  (void)L;
   while ((f = lp->fiber_pool)) {
     lp->fiber_pool = f->next;
     moonlet__stack_close(&f->s);

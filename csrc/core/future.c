@@ -9,6 +9,8 @@
  * which keeps creating one cheap; only when it fails does it get the
  * metatable with __gc, to report an error nobody retrieved.
  */
+#include "core/callback.h"
+#include "core/errors.h"
 #include "core/future.h"
 
 void moonlet__future_init(moonlet_future *f) {

@@ -12,115 +12,17 @@
  */
 #include "core/sched.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "core/future.h"
+#include "core/errors.h"
+#include "core/native.h"
+#include "core/spawn.h"
+#include "core/threads.h"
 #include "core/tools.h"
 
-/* Finished tasks' threads wait in a pool for new tasks. It keeps what a
- * burst of tasks leaves behind while spawning goes on, and gives back, every
- * POOL_TRIM_MS, the threads above POOL_KEEP that stayed unused meanwhile. */
-#define POOL_KEEP 1024
-#define POOL_TRIM_MS 1000
-
-/* Lua 5.4.6 renamed lua_resetthread and deprecated the old name. */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-#define close_thread(T) lua_closethread((T), NULL)
-#else
-#define close_thread(T) lua_resetthread(T)
-#endif
 #define TURN_STEPS 1024    /* steps before the loop polls I/O again */
 #define TURN_NS 1000000    /* ... or this much time, checked every 64 steps */
-
-/* --- refs ---------------------------------------------------------------- */
-
-/* Refs are slots of one table. Free slot numbers wait in a C array (LIFO),
- * so taking and giving back one touch the table once; luaL_ref keeps its
- * free list in the table and reads and writes it three times. A slot is
- * taken anew only when none is free, so the table stays a dense array. */
-int moonlet__ref(lua_State *L, moonlet_loop *lp) {
-  int r;
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return LUA_REFNIL;
-  }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
-  lua_pushvalue(L, -2);
-  r = lp->nfree_refs > 0 ? lp->free_refs[lp->nfree_refs - 1] : lp->nrefs + 1;
-  lua_rawseti(L, -2, r); /* may raise (memory): nothing taken yet */
-  if (r == lp->nrefs + 1)
-    lp->nrefs++;
-  else
-    lp->nfree_refs--;
-  lua_pop(L, 2);
-  return r;
-}
-
-void moonlet__getref(lua_State *L, moonlet_loop *lp, int ref) {
-  if (ref < 0) {
-    lua_pushnil(L);
-    return;
-  }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
-  lua_rawgeti(L, -1, ref);
-  lua_remove(L, -2);
-}
-
-void moonlet__unref(lua_State *L, moonlet_loop *lp, int ref) {
-  if (ref < 0) return;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->refs);
-  lua_pushnil(L);
-  lua_rawseti(L, -2, ref);
-  lua_pop(L, 1);
-  if (lp->closed) return; /* the array is gone */
-  if (lp->nfree_refs == lp->cap_free_refs) {
-    int cap = lp->cap_free_refs ? 2 * lp->cap_free_refs : 64;
-    int *a = realloc(lp->free_refs, (size_t)cap * sizeof *a);
-    if (!a) return; /* the slot stays empty for good: no harm */
-    lp->free_refs = a;
-    lp->cap_free_refs = cap;
-  }
-  lp->free_refs[lp->nfree_refs++] = ref;
-}
-
-static void free_refs_close(moonlet_loop *lp) {
-  free(lp->free_refs);
-  lp->free_refs = NULL;
-  lp->nfree_refs = lp->cap_free_refs = 0;
-}
-
-void moonlet__setfuncs(lua_State *L, moonlet_loop *lp, const luaL_Reg *funcs) {
-  lua_pushlightuserdata(L, lp);
-  luaL_setfuncs(L, funcs, 1);
-}
-
-/* Our metatables stay in the registry for the life of the state, and Lua
- * never moves objects, so a type check compares addresses. */
-int moonlet__objkind(lua_State *L, moonlet_loop *lp, int idx) {
-  const void *mt;
-  int k;
-  if (!lua_touserdata(L, idx) || !lua_getmetatable(L, idx)) return -1;
-  mt = lua_topointer(L, -1);
-  lua_pop(L, 1);
-  for (k = 0; k < MOONLET_MT_COUNT; k++)
-    if (mt == lp->mt_ptr[k]) return k;
-  return -1;
-}
-
-void moonlet__register_mt(lua_State *L, moonlet_loop *lp, int kind) {
-  lp->mt_ptr[kind] = lua_topointer(L, -1);
-  lp->mt[kind] = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-void moonlet__setmt(lua_State *L, moonlet_loop *lp, int idx, int kind) {
-  idx = lua_absindex(L, idx);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[kind]);
-  lua_setmetatable(L, idx);
-}
 
 /* --- run queue ----------------------------------------------------------- */
 
@@ -134,7 +36,7 @@ void moonlet__enqueue(moonlet_loop *lp, moonlet_runnable *r) {
     /* An active idle handle makes the next poll return at once. */
     uv_idle_start(&lp->idle, on_idle);
     lp->idle_active = 1;
-    if (lp->host_nest) moonlet__host_poke(lp);
+    if (lp->on_ready) lp->on_ready(lp);
   }
 }
 
@@ -164,7 +66,7 @@ static void turn_take(moonlet_loop *lp, moonlet_runnable *r) {
   lp->turn_steps++;
 }
 
-static void run_ready(moonlet_loop *lp, int budgeted) {
+void moonlet__run_ready(moonlet_loop *lp, int budgeted) {
   moonlet_runnable *r;
   lp->round_left = 0;
   lp->turn_steps = 0;
@@ -188,7 +90,7 @@ static void update_idle(moonlet_loop *lp) {
 
 static void on_prepare(uv_prepare_t *h) {
   moonlet_loop *lp = h->data;
-  run_ready(lp, 1);
+  moonlet__run_ready(lp, 1);
   update_idle(lp);
 }
 
@@ -213,68 +115,6 @@ static void out_of_memory(void) {
   abort();
 }
 
-/* Ended tasks' native states kept for reuse, with their slice buffers
- * unless a deep stack made one big. */
-#define NATIVE_KEEP 64
-#define NATIVE_KEEP_SLICE (64 * 1024)
-
-/* NULL if memory is short. */
-static moonlet_native *lend_native(moonlet_loop *lp, moonlet_task *t) {
-  moonlet_native *n = t->nat;
-  if (n) return n;
-  if ((n = lp->free_nat) != NULL) {
-    lp->free_nat = n->next;
-    lp->nfree_nat--;
-  } else {
-    if (!(n = malloc(sizeof *n))) return NULL;
-    memset(n, 0, sizeof *n);
-  }
-  n->next = NULL;
-  return t->nat = n;
-}
-
-moonlet_native *moonlet__task_native(lua_State *L, moonlet_loop *lp,
-                                     moonlet_task *t) {
-  moonlet_native *n = lend_native(lp, t);
-  if (!n) luaL_error(L, "not enough memory");
-  return n;
-}
-
-static void give_native(moonlet_loop *lp, moonlet_task *t) {
-  moonlet_native *n = t->nat;
-  if (!n) return;
-  t->nat = NULL;
-  n->fiber = NULL;
-  n->shared_sp = NULL;
-  n->fake_stack = NULL;
-  if (n->slice.cap > NATIVE_KEEP_SLICE) moonlet__slice_free(&n->slice);
-  if (lp->nfree_nat < NATIVE_KEEP && !lp->closed) {
-    n->next = lp->free_nat;
-    lp->free_nat = n;
-    lp->nfree_nat++;
-    return;
-  }
-  moonlet__slice_free(&n->slice);
-  free(n);
-}
-
-size_t moonlet__pooled_native_bytes(const moonlet_loop *lp) {
-  const moonlet_native *n;
-  size_t bytes = 0;
-  for (n = lp->free_nat; n; n = n->next) bytes += n->slice.cap;
-  return bytes;
-}
-
-static void free_nat_close(moonlet_loop *lp) {
-  moonlet_native *n;
-  while ((n = lp->free_nat) != NULL) {
-    lp->free_nat = n->next;
-    moonlet__slice_free(&n->slice);
-    free(n);
-  }
-  lp->nfree_nat = 0;
-}
-
 /* Copies the suspended owner's slice away so another task can use the
  * stack. */
 static void copy_out_owner(moonlet_loop *lp) {
@@ -291,33 +131,22 @@ static void copy_out_owner(moonlet_loop *lp) {
   lp->stack_owner = NULL;
 }
 
+
 /* --- task steps ---------------------------------------------------------- */
 
-/* How a task ended: what finish finds as its outcome. */
-enum {
-  END_RETURNED,   /* its function returned: the results on top of T */
-  END_RAISED,     /* it raised: the error on top of T, T not yet reset */
-  END_CANCELLED_NEW, /* cancelled before it ever ran */
-  END_RESUMED_OUTSIDE, /* its thread was run to the end by someone else */
-  END_NO_THREAD   /* there was no memory for its thread */
-};
-
-static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres);
-static void step_task(moonlet_loop *lp, moonlet_runnable *r);
-static lua_State *bind_thread(moonlet_loop *lp, moonlet_task *t);
 
 /* Runs t's Lua thread until it suspends or ends. On the shared stack. */
 static void run_lua(moonlet_loop *lp, moonlet_task *t) {
   lua_State *T = t->T;
   int nargs = 0, nres = 0, st;
   if (t->state == TS_NEW) {
-    if (!T && !(T = bind_thread(lp, t))) {
-      finish(lp, t, END_NO_THREAD, 0);
+    if (!T && !(T = moonlet__thread_bind(lp, t))) {
+      moonlet__task_finish(lp, t, END_NO_THREAD, 0);
       return;
     }
     nargs = t->nargs;
   } else if (lua_status(T) != LUA_YIELD) {
-    finish(lp, t, END_RESUMED_OUTSIDE, 0);
+    moonlet__task_finish(lp, t, END_RESUMED_OUTSIDE, 0);
     return;
   }
   t->state = TS_RUNNING;
@@ -331,7 +160,7 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
     if (!t->fast_yield) moonlet__enqueue(lp, &t->run);
     return;
   }
-  finish(lp, t, st == LUA_OK ? END_RETURNED : END_RAISED, nres);
+  moonlet__task_finish(lp, t, st == LUA_OK ? END_RETURNED : END_RAISED, nres);
 }
 
 /* The next runnable, if it is a task the runner can run right here: one
@@ -340,7 +169,7 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
 static moonlet_task *runner_next(moonlet_loop *lp) {
   moonlet_runnable *r = turn_peek(lp);
   moonlet_task *t;
-  if (!r || r->run != step_task) return NULL;
+  if (!r || r->run != moonlet__step_task) return NULL;
   t = mq_data(r, moonlet_task, run);
   if (t->state != TS_FAST && !(t->state == TS_NEW && !t->cancel_requested))
     return NULL;
@@ -392,11 +221,11 @@ static void resume_native(moonlet_loop *lp, moonlet_task *t) {
   enter_stack(lp, &n->ctx, n->fiber ? n->fiber : &lp->stack);
 }
 
-static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
+void moonlet__step_task(moonlet_loop *lp, moonlet_runnable *r) {
   moonlet_task *t = mq_data(r, moonlet_task, run);
   if (t->state == TS_DONE) return;
   if (t->state == TS_NEW && t->cancel_requested) {
-    finish(lp, t, END_CANCELLED_NEW, 0); /* its function never starts */
+    moonlet__task_finish(lp, t, END_CANCELLED_NEW, 0); /* its function never starts */
     return;
   }
   t->wait.resumed = 1;
@@ -408,323 +237,6 @@ static void step_task(moonlet_loop *lp, moonlet_runnable *r) {
   lp->current = NULL;
 }
 
-/* --- task bookkeeping ---------------------------------------------------- */
-
-/* The pool is a Lua thread that never runs: its stack holds the idle
- * threads, newest on top. Putting one back and taking one allocate nothing
- * unless that stack must grow (which lua_checkstack does protected), so
- * finish can pool outside any protected call. */
-
-/* Releases the threads that stayed in the pool, above POOL_KEEP, since the
- * last tick (how many the pool never went below), from the top: threads
- * are alike. The timer stops when nothing is above POOL_KEEP. */
-static void on_pool_trim(uv_timer_t *h) {
-  moonlet_loop *lp = h->data;
-  int unused = lp->pool_low - POOL_KEEP;
-  if (unused > 0) {
-    lp->npool -= unused;
-    lua_settop(lp->pool, lp->npool);
-  }
-  lp->pool_low = lp->npool;
-  if (lp->npool <= POOL_KEEP) uv_timer_stop(h);
-}
-
-/* Puts T, which ended cleanly, on top of the pool. */
-static void pool_put(lua_State *T, moonlet_loop *lp) {
-  uv_handle_t *timer = (uv_handle_t *)&lp->pool_timer;
-  lua_settop(T, 0);
-  if (!lua_checkstack(lp->pool, 1)) return; /* then it is just not reused */
-  lua_pushthread(T);
-  lua_xmove(T, lp->pool, 1);
-  lp->npool++;
-  if (lp->npool > POOL_KEEP && !uv_is_active(timer)) {
-    lp->pool_low = POOL_KEEP; /* the ones above have not waited yet */
-    uv_timer_start(&lp->pool_timer, on_pool_trim, POOL_TRIM_MS, POOL_TRIM_MS);
-  }
-}
-
-/* Moves the newest pooled thread onto L and returns it, or returns NULL
- * (pushing nothing) when the pool is empty. */
-static lua_State *pool_take(lua_State *L, moonlet_loop *lp) {
-  if (lp->npool == 0) return NULL;
-  lua_xmove(lp->pool, L, 1);
-  if (--lp->npool < lp->pool_low) lp->pool_low = lp->npool;
-  return lua_tothread(L, -1);
-}
-
-static int new_thread(lua_State *L) {
-  lua_newthread(L);
-  return 1;
-}
-
-/* Gives t, which never ran and has no thread yet, one with its function
- * on it: from the pool, else a new one (protected: this runs outside any
- * pcall). Returns NULL when memory is short. */
-static lua_State *bind_thread(moonlet_loop *lp, moonlet_task *t) {
-  lua_State *L = lp->LC, *T;
-  if (!lua_checkstack(L, 3)) return NULL;
-  moonlet__push_task(L, lp, t);
-  if (!(T = pool_take(L, lp))) {
-    lua_pushcfunction(L, new_thread);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-      lua_pop(L, 2);
-      return NULL;
-    }
-    T = lua_tothread(L, -1);
-  }
-  lua_getiuservalue(L, -2, MOONLET_UV_THREAD); /* the function */
-  lua_xmove(L, T, 1); /* a fresh or pooled thread has room for it */
-  lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
-  lua_pop(L, 1);
-  t->T = T;
-  return T;
-}
-
-/* Whether T ended cleanly (not by an error nobody reset, and not still
- * running inside someone else's resume), so a new task can take it. */
-static int thread_reusable(lua_State *T) {
-  lua_Debug ar;
-  return lua_status(T) == LUA_OK && !lua_getstack(T, 0, &ar);
-}
-
-typedef struct task_end {
-  moonlet_loop *lp;
-  moonlet_task *t;
-  int how, nres;
-} task_end;
-
-/* Settles an ended task's future with its outcome (e->nres values on top
- * of L) and leaves the task object on top. Allocates only for several
- * results, done-callbacks or an outcome it makes itself; finish calls it
- * directly when none applies, protected (settle_task) otherwise. */
-static void settle_outcome(lua_State *L, task_end *e) {
-  moonlet_loop *lp = e->lp;
-  moonlet_task *t = e->t;
-  int n = e->nres, state = FS_DONE, box;
-  if (e->how == END_CANCELLED_NEW) {
-    moonlet__getref(L, lp, t->cancel_ref);
-    moonlet__push_error_object(
-        L, "cancelled",
-        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "task cancelled");
-    lua_remove(L, -2);
-    n = 1;
-  } else if (e->how == END_RESUMED_OUTSIDE) {
-    lua_pushliteral(L, "task thread was resumed outside the scheduler");
-    n = 1;
-  } else if (e->how == END_NO_THREAD) {
-    lua_pushliteral(L, "not enough memory");
-    n = 1;
-  }
-  if (e->how != END_RETURNED)
-    state = moonlet__is_error_kind(L, -1, "cancelled") ? FS_CANCELLED
-                                                       : FS_FAILED;
-  moonlet__push_task(L, lp, t);
-  lua_insert(L, -n - 1);
-  box = lua_gettop(L) - n;
-  moonlet__future_settle(L, lp, &t->fut, box, state, n);
-  if (state == FS_FAILED) {
-    moonlet__setmt(L, lp, box, MOONLET_MT_TASK_FAILED);
-    moonlet__getref(L, lp, lp->failed_ref);
-    lua_pushvalue(L, box);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-  }
-}
-
-static int settle_task(lua_State *L) {
-  task_end *e = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  settle_outcome(L, e);
-  return 1;
-}
-
-static int traceback(lua_State *L) {
-  luaL_traceback(L, lua_touserdata(L, 2), NULL, 0);
-  lua_pushinteger(L, moonlet__ref(L, lua_touserdata(L, 1)));
-  return 1;
-}
-
-/* A ref to the traceback of T, which just raised, or LUA_NOREF if memory
- * is short. On LC: T's stack is not to be touched until it is reset. */
-static int traceback_ref(moonlet_loop *lp, lua_State *T) {
-  lua_State *L = lp->LC;
-  int ref = LUA_NOREF;
-  if (!lua_checkstack(L, 3)) return ref;
-  lua_pushcfunction(L, traceback);
-  lua_pushlightuserdata(L, lp);
-  lua_pushlightuserdata(L, T);
-  if (lua_pcall(L, 2, 1, 0) == LUA_OK) ref = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  return ref;
-}
-
-/* settle_task on LC in protected mode, with T's outcome moved there. If
- * memory runs short, the task fails with the memory error instead (its
- * done-callbacks are dropped: scheduling them needs memory), unless it had
- * settled already. Returns LC, with the task object on top. */
-static lua_State *settle_task_protected(task_end *e, lua_State *T) {
-  lua_State *L = e->lp->LC;
-  moonlet_future *f = &e->t->fut;
-  int st;
-  if (lua_checkstack(L, e->nres + 4)) {
-    lua_pushcfunction(L, settle_task);
-    if (e->nres) lua_xmove(T, L, e->nres);
-    lua_pushlightuserdata(L, e);
-    st = lua_pcall(L, e->nres + 1, 1, 0);
-  } else {
-    /* LC is idle here: the few slots the fallback needs are there. */
-    if (e->nres) lua_pop(T, e->nres);
-    lua_pushliteral(L, "not enough memory"); /* Lua keeps this string */
-    st = LUA_ERRMEM;
-  }
-  if (st != LUA_OK) {
-    moonlet__push_task(L, e->lp, e->t);
-    if (f->state == FS_PENDING) {
-      lua_pushvalue(L, -2);
-      moonlet__future_fail_quietly(L, e->lp, f, -2);
-    }
-    /* (Also when it failed while scheduling the callbacks.) */
-    if (f->state == FS_FAILED)
-      moonlet__setmt(L, e->lp, -1, MOONLET_MT_TASK_FAILED);
-    lua_remove(L, -2);
-  }
-  return L;
-}
-
-/* The task ended (how, with nres results on T if it returned). On the
- * shared stack when it ran: closing its to-be-closed variables may block
- * again. Never raises: it runs outside any protected call, so whatever
- * allocates runs protected or has room reserved. */
-static void finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) {
-  lua_State *T = t->T, *L = T; /* T is NULL if it never got one */
-  int tbref = LUA_NOREF, reusable;
-  task_end e;
-  /* A thread resumed behind the scheduler's back can end while its wait is
-   * still registered somewhere; unhook it before the task can be freed. */
-  if (t->wait.status == MW_PENDING) moonlet__end_wait(&t->wait);
-  if (how == END_RAISED) {
-    /* Moonlet error objects carry their own traceback; for others take it
-     * now, before the thread is reset. */
-    if (!moonlet__is_error_kind(T, -1, NULL)) tbref = traceback_ref(lp, T);
-    /* Lua leaves a dead coroutine's to-be-closed variables open; resetting
-     * the thread closes them, with the error, as a normal unwind would.
-     * It leaves the (possibly new) error alone on the stack. */
-    close_thread(T);
-    nres = 1;
-  }
-  t->state = TS_DONE;
-  mq_remove(&t->live_node);
-  lp->nlive--;
-  lp->stats.finished++;
-  e.lp = lp;
-  e.t = t;
-  e.how = how;
-  e.nres = nres;
-  reusable = T && thread_reusable(T);
-  if (how == END_RETURNED && nres <= 1 && !t->fut.has_callbacks &&
-      lua_checkstack(T, 4)) {
-    settle_outcome(T, &e); /* nothing in it allocates */
-  } else {
-    L = settle_task_protected(&e, T);
-  }
-  /* The task object is on top of L (which may be T) now. The slot that
-   * held the thread takes the traceback; nothing below allocates, so the
-   * collector cannot take the thread before the pool anchors it. */
-  moonlet__getref(L, lp, tbref);
-  lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
-  lua_pop(L, 1);
-  moonlet__unref(L, lp, tbref);
-  moonlet__unref(L, lp, t->box_ref);
-  t->box_ref = LUA_NOREF;
-  moonlet__unref(L, lp, t->cancel_ref);
-  t->cancel_ref = LUA_NOREF;
-  give_native(lp, t);
-  if (reusable && !lp->closing) {
-    lua_sethook(T, NULL, 0, 0); /* not into the next task */
-    pool_put(T, lp);
-  }
-  t->T = NULL;
-}
-
-moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
-  moonlet_task *t;
-  lua_State *T = NULL;
-  luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
-  if (lp->closed) luaL_error(L, "moonlet: the loop is closed");
-  t = lua_newuserdatauv(L, sizeof *t, MOONLET_TASK_UVS);
-  memset(t, 0, sizeof *t);
-  moonlet__future_init(&t->fut);
-  t->fut.is_task = 1;
-  t->state = TS_DONE; /* inert until fully built */
-  t->box_ref = t->cancel_ref = LUA_NOREF;
-  moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
-  /* A task takes a pooled thread at once. When none is pooled, one
-   * spawned without arguments takes a thread when it first runs
-   * (bind_thread), its user value holding its function till then: a burst
-   * of spawns into a fresh process then holds only task objects, and each
-   * new thread is used as soon as it is made. Arguments wait on the
-   * thread. */
-  if (nargs > 0 || lp->npool > 0) {
-    if (!(T = pool_take(L, lp))) T = lua_newthread(L);
-    if (!lua_checkstack(T, nargs + 1))
-      luaL_error(L, "too many arguments to spawn");
-  } else {
-    lua_pushvalue(L, -2);
-  }
-  lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
-  lua_pushvalue(L, -1);
-  t->box_ref = moonlet__ref(L, lp);
-  t->run.run = step_task;
-  mq_init(&t->run.node);
-  mq_init(&t->live_node);
-  mq_init(&t->wait.node);
-  t->T = T;
-  t->state = TS_NEW;
-  t->nargs = nargs;
-  t->id = ++lp->next_id;
-  t->wait.loop = lp;
-  t->wait.task = t;
-  t->wait.status = MW_OK;
-  t->wait.heap_idx = UINT32_MAX;
-  lua_rotate(L, -nargs - 2, 1); /* the task object below the function */
-  if (T)
-    lua_xmove(L, T, nargs + 1);
-  else
-    lua_pop(L, 1);
-  mq_push(&lp->live, &t->live_node);
-  lp->nlive++;
-  lp->stats.spawned++;
-  moonlet__enqueue(lp, &t->run);
-  return t;
-}
-
-void moonlet__push_task(lua_State *L, moonlet_loop *lp, moonlet_task *t) {
-  moonlet__getref(L, lp, t->box_ref);
-}
-
-moonlet_task *moonlet__to_task(lua_State *L, int idx) {
-  moonlet_future *f = moonlet__tagged(L, idx, MOONLET_TAG_FUTURE);
-  return f && f->is_task ? (moonlet_task *)f : NULL;
-}
-
-int moonlet__task_cancel(lua_State *L, moonlet_loop *lp, moonlet_task *t,
-                         int msg_idx) {
-  moonlet_wait *w = &t->wait;
-  if (t->state == TS_DONE) return 0;
-  if (!t->cancel_requested) {
-    if (msg_idx && !lua_isnoneornil(L, msg_idx)) {
-      lua_pushvalue(L, msg_idx);
-      t->cancel_ref = moonlet__ref(L, lp); /* may raise: nothing changed */
-    }
-    t->cancel_requested = 1;
-  }
-  if (t->shield == 0 && w->status == MW_PENDING && w->detach) {
-    w->detach(w);
-    moonlet__wake(w, MW_CANCELLED);
-  }
-  return 1;
-}
 
 /* --- blocking ------------------------------------------------------------ */
 
@@ -775,7 +287,7 @@ void moonlet__checkpoint(lua_State *L, moonlet_loop *lp) {
 
 static void native_suspend(moonlet_loop *lp, moonlet_task *t) {
   /* enter_block lent it already; this only guards the invariant. */
-  if (!t->nat && !lend_native(lp, t)) out_of_memory();
+  if (!t->nat && !moonlet__native_lend(lp, t)) out_of_memory();
   t->state = TS_NATIVE;
   lp->stats.native_switches++;
   lp->stack_state = STACK_TASK;
@@ -853,53 +365,17 @@ int moonlet__drive(moonlet_loop *lp) {
   return r;
 }
 
-/* --- loop lifetime ------------------------------------------------------- */
 
-/* A peer that closes while we write must give the write EPIPE, not kill
- * the process: libuv writes with write(2), which raises SIGPIPE. So the
- * signal is ignored, once per process, unless the host has set a handler
- * of its own (or already ignores it). Children start with the default. */
-static void sigpipe_policy(void) {
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL ||
-      (sa.sa_flags & SA_SIGINFO))
-    return;
-  sa.sa_handler = SIG_IGN;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
-  sigaction(SIGPIPE, &sa, NULL);
-}
+/* --- the scheduler's handles --------------------------------------------- */
 
-int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
-  const char *fn = getenv("MOONLET_FORCE_NATIVE");
-  int r;
-  static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
-  pthread_once(&sigpipe_once, sigpipe_policy);
-  lp->uv = &lp->own_uv;
-  if ((r = uv_loop_init(lp->uv)) != 0) return r;
-  if ((r = moonlet__stack_open(&lp->stack, moonlet__stack_size_from_env())) !=
-      0) {
-    uv_loop_close(lp->uv);
-    return r;
-  }
-  mq_init(&lp->ready);
-  mq_init(&lp->live);
-  mq_init(&lp->timers);
-  mq_init(&lp->io);
-  lp->force_native = fn && *fn && *fn != '0';
-  lp->rng = uv_hrtime() | 1;
-  lp->stack_state = STACK_EMPTY;
-  lp->on_error_ref = LUA_NOREF;
+void moonlet__sched_init(moonlet_loop *lp) {
   uv_prepare_init(lp->uv, &lp->prepare);
   lp->prepare.data = lp;
   uv_prepare_start(&lp->prepare, on_prepare);
   uv_unref((uv_handle_t *)&lp->prepare);
   uv_idle_init(lp->uv, &lp->idle);
   lp->idle.data = lp;
-  moonlet__timer_init(lp);
-  uv_timer_init(lp->uv, &lp->pool_timer);
-  lp->pool_timer.data = lp;
-  uv_unref((uv_handle_t *)&lp->pool_timer);
+  lp->stack_state = STACK_EMPTY;
   lp->main_wait.loop = lp;
   lp->main_wait.heap_idx = UINT32_MAX;
   lp->main_wait.task = NULL;
@@ -907,55 +383,9 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   mq_init(&lp->main_wait.node);
   lp->main_run.run = main_turn;
   mq_init(&lp->main_run.node);
-  return 0;
 }
 
-/* Cancels every unfinished task and runs them until they end, so their
- * cleanup runs before the stack goes away. A task that keeps swallowing
- * Cancelled in a loop is given up on after a bounded number of rounds. */
-static void shutdown_tasks(lua_State *L, moonlet_loop *lp) {
-  int round;
-  lp->closing = 1;
-  for (round = 0; round < 100 && lp->nlive > 0; round++) {
-    mqueue *q;
-    for (q = lp->live.next; q != &lp->live; q = q->next)
-      moonlet__task_cancel(L, lp, mq_data(q, moonlet_task, live_node), 0);
-    run_ready(lp, 0);
-  }
-  if (lp->nlive > 0)
-    fprintf(stderr, "moonlet: %zu task(s) ignored cancellation at shutdown\n",
-            lp->nlive);
-}
-
-void moonlet__loop_close(lua_State *L, moonlet_loop *lp) {
-  if (lp->closed) return;
-  if (lp->current || lp->driving || lp->in_callback) {
-    /* lua_close from inside a task or callback (os.exit(c, true)): we are
-     * on the stack we would free; leave everything to the process exit,
-     * but leave the host's loop (which outlives us) and other threads. */
-    moonlet__remote_close(lp);
-    moonlet__host_detach(lp);
-    lp->closed = 1;
-    free_refs_close(lp);
-    free_nat_close(lp);
-    return;
-  }
-  moonlet__remote_close(lp); /* first: posts sent before the close run */
-  shutdown_tasks(L, lp);
-  moonlet__timers_close(L, lp);
-  moonlet__io_close_all(lp);
-  moonlet__host_detach(lp);
-  moonlet__fibers_close(lp);
-  lp->closed = 1;
-  free_refs_close(lp);
-  free_nat_close(lp);
+void moonlet__sched_close(moonlet_loop *lp) {
   uv_close((uv_handle_t *)&lp->prepare, NULL);
   uv_close((uv_handle_t *)&lp->idle, NULL);
-  moonlet__timer_close(lp);
-  uv_close((uv_handle_t *)&lp->pool_timer, NULL);
-  uv_run(lp->uv, UV_RUN_DEFAULT);
-  uv_loop_close(lp->uv);
-  /* Tasks that ignored cancellation keep their objects and native states;
-   * their slices die with the stack. */
-  moonlet__stack_close(&lp->stack);
 }

@@ -3,7 +3,10 @@
  * future methods (cancel, name, traceback). The scheduling of tasks is in
  * sched.c.
  */
+#include "core/errors.h"
 #include "core/future.h"
+#include "core/spawn.h"
+#include "core/task.h"
 
 
 /* The task behind the object at idx; raises for other values. */

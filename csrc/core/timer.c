@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "core/sched.h"
+#include "core/loop.h"
+#include "core/timer.h"
 
 static int earlier(const moonlet_wait *a, const moonlet_wait *b) {
   if (a->deadline != b->deadline) return a->deadline < b->deadline;

@@ -12,7 +12,12 @@
  */
 #include <stdlib.h>
 
+#include "core/errors.h"
 #include "core/future.h"
+#include "core/spawn.h"
+#include "core/task.h"
+#include "embed/embed.h"
+#include "module.h"
 #include "moonlet.h"
 
 #define HOST_KEY "moonlet.host_loop"
@@ -78,7 +83,7 @@ static void on_host_prepare(uv_prepare_t *p) { host_arm(p->data); }
 /* moonlet got work while the host's loop may not be running (a config
  * spawning tasks before uv_run, a host calling Lua between runs): keep
  * the host's loop alive until its next prepare weighs moonlet's loop. */
-void moonlet__host_poke(moonlet_loop *lp) {
+static void host_poke(moonlet_loop *lp) {
   moonlet_host *h = lp->host_nest;
   if (!h || !h->lp ||
       (uv_is_active((uv_handle_t *)&h->idle) && uv_has_ref((uv_handle_t *)&h->idle)))
@@ -101,6 +106,8 @@ static void on_host_closed(uv_handle_t *x) {
   if (h->done) *h->done = 1;
   free(h);
 }
+
+static void host_detach(lua_State *L, moonlet_loop *lp);
 
 int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host) {
   moonlet_host *h = calloc(1, sizeof *h);
@@ -125,14 +132,19 @@ int moonlet__host_attach(moonlet_loop *lp, uv_loop_t *host) {
   uv_unref((uv_handle_t *)&h->check);
   lp->host = host;
   lp->host_nest = h;
-  moonlet__host_poke(lp);
+  lp->on_ready = host_poke;
+  moonlet__on_close(lp, MOONLET_CLOSE_HOST, host_detach);
+  host_poke(lp);
   return 0;
 }
 
-void moonlet__host_detach(moonlet_loop *lp) {
+/* At close: leaves the host's loop, which outlives us. */
+static void host_detach(lua_State *L, moonlet_loop *lp) {
   moonlet_host *h = lp->host_nest;
+  (void)L;
   if (!h) return;
   lp->host_nest = NULL;
+  lp->on_ready = NULL;
   h->lp = NULL;
   uv_close((uv_handle_t *)&h->poll, on_host_closed);
   uv_close((uv_handle_t *)&h->timer, on_host_closed);

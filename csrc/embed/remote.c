@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/errors.h"
 #include "core/future.h"
+#include "module.h"
 #include "moonlet.h"
 
 #define MAX_DEPTH 32
@@ -245,6 +248,8 @@ static void on_async(uv_async_t *a) {
   if (unholds) keep(r, -unholds);
 }
 
+static void remote_close(lua_State *L, moonlet_loop *lp);
+
 static moonlet_remote *remote_of(lua_State *L) {
   moonlet_loop *lp = moonlet__loop_of(L);
   moonlet_remote *r;
@@ -265,13 +270,16 @@ static moonlet_remote *remote_of(lua_State *L) {
   r->refs = 1; /* the loop's */
   r->lp = lp;
   lp->remote = r;
+  moonlet__on_close(lp, MOONLET_CLOSE_INTAKE, remote_close);
   return r;
 }
 
 static void on_async_closed(uv_handle_t *h) { release(h->data); }
 
-void moonlet__remote_close(moonlet_loop *lp) {
+/* At close: takes no more messages, and closes the async. */
+static void remote_close(lua_State *L, moonlet_loop *lp) {
   moonlet_remote *r = lp->remote;
+  (void)L;
   msg *m;
   if (!r) return;
   pthread_mutex_lock(&r->mu);

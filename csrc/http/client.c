@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "http/http.h"
 #include "io/io.h"
 
 /* Body bytes a streamed transfer buffers before curl is paused. */

@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/sched.h"
+#include "http/http.h"
 
 #define PARSER_MT "moonlet.http_parser"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/op.h"
+#include "io/io.h"
 
 enum { OP_READ, OP_WRITE, OP_STAT, OP_REMOVE, OP_RENAME, OP_MKDIR, OP_LIST,
        OP_TMPNAME };

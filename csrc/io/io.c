@@ -66,8 +66,10 @@ void moonlet__io_free(moonlet_io *io) {
   free(io);
 }
 
-void moonlet__io_close_all(moonlet_loop *lp) {
+/* At close: every handle still open is closed. */
+static void io_close_all(lua_State *L, moonlet_loop *lp) {
   mqueue *q;
+  (void)L;
   while ((q = lp->io.next) != &lp->io)
     moonlet__io_close(mq_data(q, moonlet_io, node));
 }
@@ -120,6 +122,7 @@ void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
   lua_setfield(L, -2, "close");
   lua_setfield(L, -2, "__index");
   moonlet__register_mt(L, lp, kind);
+  moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, io_close_all);
 }
 
 /* --- addresses ----------------------------------------------------------- */

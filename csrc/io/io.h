@@ -13,7 +13,10 @@
 
 #include <sys/socket.h>
 
-#include "core/sched.h"
+#include "core/errors.h"
+#include "core/loop.h"
+#include "core/refs.h"
+#include "core/timer.h"
 #include "io/op.h"
 
 typedef struct moonlet_io moonlet_io;
@@ -76,5 +79,16 @@ uint64_t moonlet__check_timeout(lua_State *L, int idx);
 int moonlet__check_signal(lua_State *L, int idx);
 /* "TERM" for SIGTERM; NULL for numbers without a name. */
 const char *moonlet__signal_name(int signum);
+
+/* The bindings of the I/O layer, each adding its functions to the table
+ * on top. */
+void moonlet__open_fs(lua_State *L, moonlet_loop *lp);
+void moonlet__open_file(lua_State *L, moonlet_loop *lp);
+void moonlet__open_stream(lua_State *L, moonlet_loop *lp);
+void moonlet__open_dns(lua_State *L, moonlet_loop *lp);
+void moonlet__open_process(lua_State *L, moonlet_loop *lp);
+void moonlet__open_signal(lua_State *L, moonlet_loop *lp);
+void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
+void moonlet__open_offload(lua_State *L, moonlet_loop *lp);
 
 #endif

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "io/io.h"
 #include "moonlet.h"
-#include "io/op.h"
 
 typedef struct offload_job {
   moonlet_op base;           /* first: a pool job (op.h) */

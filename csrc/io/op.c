@@ -2,6 +2,8 @@
  * op.c - blocking operations (op.h): the waiter's side (begin, await,
  * end, abandon), the completion's side (finish), and who frees a request.
  */
+#include <stdlib.h>
+
 #include "io/op.h"
 
 #include "io/io.h"
