@@ -345,7 +345,8 @@ static int f_flush(lua_State *L) {
 }
 
 void moonlet__open_file(lua_State *L, moonlet_loop *lp) {
-  static const luaL_Reg methods[] = {{"read", f_read},   {"write", f_write},
+  static const luaL_Reg methods[] = {{"read", f_read},   {"lines", moonlet__io_lines},
+                                     {"write", f_write},
                                      {"seek", f_seek},   {"flush", f_flush},
                                      {NULL, NULL}};
   if (!lp->mt[FILE_KIND])
@@ -354,6 +355,4 @@ void moonlet__open_file(lua_State *L, moonlet_loop *lp) {
   lua_pushlightuserdata(L, lp);
   lua_pushcclosure(L, l_open, 1);
   lua_setfield(L, -2, "open");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[FILE_KIND]);
-  lua_setfield(L, -2, "_file_mt");
 }

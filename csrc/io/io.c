@@ -125,6 +125,45 @@ void moonlet__io_newmt(lua_State *L, moonlet_loop *lp, int kind,
   moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, io_close_all);
 }
 
+/* --- lines --------------------------------------------------------------- */
+
+/* After the read: its value, or the failure raised where the loop is. */
+static int lines_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lua_isnil(L, 1) && lua_type(L, 2) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_pushvalue(L, 2);
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* The iterator: obj:read(fmt) with the object and format it was made for. */
+static int lines_next(lua_State *L) {
+  lua_settop(L, 0);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  if (lua_getfield(L, 1, "read") != LUA_TFUNCTION)
+    return luaL_error(L, "object has no read method");
+  lua_insert(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_callk(L, 2, 2, 0, lines_k);
+  return lines_k(L, LUA_OK, 0);
+}
+
+int moonlet__io_lines(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) {
+    lua_pushliteral(L, "l");
+    lua_replace(L, 2);
+  }
+  lua_pushcclosure(L, lines_next, 2);
+  return 1;
+}
+
 /* --- addresses ----------------------------------------------------------- */
 
 int moonlet__addr(const char *ip, int port, struct sockaddr_storage *ss) {

@@ -52,6 +52,10 @@ void moonlet__io_close(moonlet_io *io);
 /* Frees io (malloc'd) and clears its object's link. */
 void moonlet__io_free(moonlet_io *io);
 
+/* obj:lines([fmt]): an iterator of obj:read(fmt) (default "l") until it
+ * returns nil; a failure is raised. For streams and files. */
+int moonlet__io_lines(lua_State *L);
+
 /* close() and __close of every io object: closes, returns true. */
 int moonlet__io_gc(lua_State *L);
 /* Makes a metatable with methods (__index), close/__close/__gc/__tostring,

@@ -532,6 +532,7 @@ static int s_set_max_line(lua_State *L) {
 void moonlet__open_stream(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg stream_methods[] = {
       {"read", s_read},
+      {"lines", moonlet__io_lines},
       {"write", s_write},
       {"shutdown", s_shutdown},
       {"peer", s_peer},
@@ -553,6 +554,4 @@ void moonlet__open_stream(lua_State *L, moonlet_loop *lp) {
     moonlet__io_newmt(L, lp, SERVER_KIND, "moonlet.server", server_methods);
   }
   moonlet__setfuncs(L, lp, funcs);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[STREAM_KIND]);
-  lua_setfield(L, -2, "_stream_mt");
 }

@@ -3,6 +3,7 @@
  * a bound; beyond it reception pauses and the kernel drops, as UDP does)
  * until a task takes them with recv_from.
  */
+#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +172,20 @@ static int u_recv_from(lua_State *L) {
 
 /* --- sending ------------------------------------------------------------- */
 
+/* A send, or the lookup of the host name it goes to. */
 typedef struct send_req {
   moonlet_op op;
-  uv_udp_send_t send;
+  union {
+    uv_udp_send_t send;
+    uv_getaddrinfo_t ai;
+  } u;
+  struct addrinfo *res;
 } send_req;
+
+static void send_release(moonlet_op *op) {
+  send_req *r = (send_req *)op;
+  if (r->res) uv_freeaddrinfo(r->res);
+}
 
 static void on_send(uv_udp_send_t *req, int status) {
   moonlet__op_finish(req->data, status);
@@ -189,35 +200,84 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   return 1;
 }
 
-/* u:send_to(data, ip, port) -> true | nil, msg, code */
-static int u_send_to(lua_State *L) {
-  mudp *u = check_udp(L);
+/* Sends the datagram at 2 to ss; stack: socket, data, host, port. */
+static int send_to(lua_State *L, mudp *u, const struct sockaddr *sa) {
   size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  const char *ip = luaL_checkstring(L, 3);
-  int port = moonlet__check_port(L, 4), r;
-  struct sockaddr_storage ss;
+  const char *data = lua_tolstring(L, 2, &len);
   uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
   send_req *req;
-  luaL_argcheck(L, moonlet__addr(ip, port, &ss) == 0, 3, "numeric IP address expected");
-  luaL_argcheck(L, len <= 65507, 2, "datagram larger than 65507 bytes");
-  moonlet__checkpoint(L, u->io.lp);
-  r = uv_udp_try_send(&u->h, &buf, 1, (struct sockaddr *)&ss);
+  int r = uv_udp_try_send(&u->h, &buf, 1, sa);
   if (r >= 0) {
     lua_pushboolean(L, 1);
     return 1;
   }
   if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
-  lua_settop(L, 4);
   req = moonlet__req_begin(L, u->io.lp, sizeof *req, NULL);
-  req->send.data = &req->op;
+  req->u.send.data = &req->op;
   moonlet__req_anchor(L, &req->op, 2, 1);
-  r = uv_udp_send(&req->send, &u->h, &buf, 1, (struct sockaddr *)&ss, on_send);
+  r = uv_udp_send(&req->u.send, &u->h, &buf, 1, sa, on_send);
   if (r != 0) {
     moonlet__op_abandon(&req->op);
     return moonlet__push_failure(L, r, NULL);
   }
   return moonlet__op_await(L, &req->op, u->timeout, send_k);
+}
+
+static void on_resolved(uv_getaddrinfo_t *ai, int status, struct addrinfo *res) {
+  send_req *r = ai->data;
+  r->res = res;
+  moonlet__op_finish(&r->op, status);
+}
+
+/* The host name is resolved: send to its first address. */
+static int resolved_k(lua_State *L, int status, lua_KContext ctx) {
+  send_req *r = (send_req *)moonlet__op_of(ctx);
+  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
+  struct sockaddr_storage ss;
+  if (res != MOONLET_OP_DONE)
+    return moonlet__op_push_result(L, res, "socket closed while sending");
+  status = r->op.status;
+  if (status == 0 && r->res) {
+    uint16_t port = htons((uint16_t)lua_tointeger(L, 4));
+    memcpy(&ss, r->res->ai_addr, r->res->ai_addrlen);
+    if (ss.ss_family == AF_INET6)
+      ((struct sockaddr_in6 *)&ss)->sin6_port = port;
+    else
+      ((struct sockaddr_in *)&ss)->sin_port = port;
+  } else if (status == 0) {
+    status = UV_EAI_NODATA;
+  }
+  moonlet__op_free(&r->op);
+  if (status != 0) return moonlet__push_failure(L, status, lua_tostring(L, 3));
+  return send_to(L, (mudp *)moonlet__io_live(L, 1), (struct sockaddr *)&ss);
+}
+
+/* u:send_to(data, host, port) -> true | nil, msg, code; a host name is
+ * looked up first (within the socket's timeout). */
+static int u_send_to(lua_State *L) {
+  mudp *u = check_udp(L);
+  size_t len;
+  const char *host = (luaL_checklstring(L, 2, &len), luaL_checkstring(L, 3));
+  int port = moonlet__check_port(L, 4), r;
+  struct sockaddr_storage ss;
+  struct addrinfo hints;
+  send_req *req;
+  luaL_argcheck(L, len <= 65507, 2, "datagram larger than 65507 bytes");
+  moonlet__checkpoint(L, u->io.lp);
+  lua_settop(L, 4);
+  if (moonlet__addr(host, port, &ss) == 0)
+    return send_to(L, u, (struct sockaddr *)&ss);
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  req = moonlet__req_begin(L, u->io.lp, sizeof *req, send_release);
+  req->u.ai.data = req;
+  r = uv_getaddrinfo(u->io.lp->uv, &req->u.ai, on_resolved, host, NULL, &hints);
+  if (r != 0) {
+    moonlet__op_abandon(&req->op);
+    return moonlet__push_failure(L, r, host);
+  }
+  return moonlet__op_await(L, &req->op, u->timeout, resolved_k);
 }
 
 /* --- options ------------------------------------------------------------- */
@@ -285,6 +345,4 @@ void moonlet__open_udp(lua_State *L, moonlet_loop *lp) {
   if (!lp->mt[UDP_KIND])
     moonlet__io_newmt(L, lp, UDP_KIND, "moonlet.udp", methods);
   moonlet__setfuncs(L, lp, funcs);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->mt[UDP_KIND]);
-  lua_setfield(L, -2, "_udp_mt");
 }

@@ -9,19 +9,6 @@ end
 
 M._VERSION = "moonlet " .. core._version
 
---- Iterates like file:lines: read(fmt) until the end of data; an I/O
--- error is raised. For streams and moonlet.fs files.
-local function lines(self, fmt)
-  return function()
-    local v, err = self:read(fmt or "l")
-    if v == nil and err then error(err, 2) end
-    return v
-  end
-end
-core._stream_mt.__index.lines = lines
-core.fs._file_mt.__index.lines = lines
-core.fs._file_mt = nil
-
 for _, name in ipairs({ "moonlet.combinators", "moonlet.sync", "moonlet.queue", "moonlet.net", "moonlet.process" }) do
   for k, v in pairs(require(name)) do
     if k:sub(1, 1) ~= "_" then M[k] = v end

@@ -91,8 +91,8 @@ end
 -- kernel's backlog holds the next clients meanwhile). Errors (out of
 -- descriptors, out of memory) are reported once per streak and waited out:
 -- the server goes on.
-local function serve(srv, handler, where, max)
-  local self = setmetatable({ _srv = srv, _active = 0 }, Server)
+local function serve(self, handler, where, max)
+  local srv = self._srv
   local slot = core.channel(1) -- a handler finished while we waited
   local function done()
     self._active = self._active - 1
@@ -141,8 +141,28 @@ local function serve(srv, handler, where, max)
   return self
 end
 
+-- Every listen returns a Server; one made with a handler serves it.
+local function listening(srv, handler, where, max)
+  local self = setmetatable({ _srv = srv, _active = 0 }, Server)
+  if handler then return serve(self, handler, where or ("tcp server %s:%d"):format(srv:address()), max) end
+  return self
+end
+
 --- The address the server listens on: host, port (a path for pipes).
 function Server:address() return self._srv:address() end
+
+--- The next connection's stream, for a server without a handler (one
+-- task accepts at a time); nil, msg, "ECANCELED" once it is closed.
+function Server:accept()
+  if self._task then error("accept on a server that has a handler", 2) end
+  return self._srv:accept()
+end
+
+--- Bounds each later accept by s seconds (nil: none).
+function Server:set_timeout(s)
+  self._srv:set_timeout(s)
+  return self
+end
 
 --- Stops accepting; handlers already running go on until they end.
 function Server:close()
@@ -155,6 +175,7 @@ Server.__close = Server.close
 
 --- Blocks until the server is closed.
 function Server:serve_forever()
+  if not self._task then error("serve_forever on a server without a handler", 2) end
   -- close() cancels the accept loop when it waits for a free slot.
   local ok, err = pcall(self._task.await, self._task)
   if not ok and not self._closed then error(err, 0) end
@@ -163,7 +184,7 @@ end
 --- The number of connections whose handlers are running.
 function Server:connections() return self._active end
 
-function Server:__tostring() return "moonlet.server " .. tostring(self._srv) end
+function Server:__tostring() return tostring(self._srv) end
 
 local function max_connections(opts, fname)
   local max = type(opts) == "table" and opts.max_connections or nil
@@ -179,9 +200,9 @@ local function listen_ip(host)
   return ip, err, code
 end
 
---- Listens on host:port. With a handler, runs handler(stream) in a task for
--- every connection and returns a server; without one, returns the bare
--- server, whose accept() the caller runs.
+--- Listens on host:port and returns a server. With a handler, runs
+-- handler(stream) in a task for every connection; without one, the caller
+-- runs server:accept().
 function M.tcp.listen(host, port, handler, opts)
   expect(host, "string", 1, "listen")
   port = checkport(port, 2, "listen")
@@ -192,21 +213,7 @@ function M.tcp.listen(host, port, handler, opts)
   local srv
   srv, err, code = core._tcp_listen(ip, port, opts)
   if not srv then return nil, err, code end
-  if not handler then return srv end
-  return serve(srv, handler, ("tcp server %s:%d"):format(srv:address()), max)
-end
-
-local udp = core._udp_mt.__index
-local raw_send_to = udp.send_to
-
---- Sends one datagram; host may be a name.
-function udp:send_to(data, host, port)
-  if type(host) == "string" and not is_ip(host) then
-    local ip, err, code = core.dns.lookup(host)
-    if not ip then return nil, err, code end
-    host = ip
-  end
-  return raw_send_to(self, data, host, port)
+  return listening(srv, handler, nil, max)
 end
 
 --- A datagram socket bound to host:port (port 0: any free port).
@@ -229,8 +236,7 @@ function M.pipe.listen(path, handler, opts)
   local max = max_connections(opts, "listen")
   local srv, err, code = core._pipe_listen(path, opts)
   if not srv then return nil, err, code end
-  if not handler then return srv end
-  return serve(srv, handler, "pipe server " .. path, max)
+  return listening(srv, handler, "pipe server " .. path, max)
 end
 
 return M
