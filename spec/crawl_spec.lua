@@ -3,6 +3,7 @@
 -- the pages a polite breadth-first crawl reaches, with their statuses.
 local m = require "moonlet"
 local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 local Site = dofile("examples/demo_site.lua")
 
 local PAGES = U.under_valgrind and 60 or 300

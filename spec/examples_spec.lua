@@ -1,5 +1,6 @@
 -- Every example runs and shows what it is meant to show.
 local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 
 local function run(name, args)
   local f = assert(io.open("examples/" .. name .. ".lua"))

@@ -4,6 +4,7 @@
 -- loop cleanly after moonlet_close.
 local m = require "moonlet"
 local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 
 describe("examples/host (embedding)", function()
   it("runs the checks of checks.lua and prints the status table", function()

@@ -2,6 +2,7 @@
 -- the attacker with real sockets, pipes and processes on this machine.
 local m = require "moonlet"
 local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 
 local LOCAL = "127.0.0.1"
 

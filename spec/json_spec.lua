@@ -1,6 +1,8 @@
 -- moonlet.json: what the HTTP client sends (json=) and reads (resp:json()).
 local m = require "moonlet"
 local J = m.json
+local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 
 describe("moonlet.json", function()
   it("decodes every kind of value", function()

@@ -1,5 +1,6 @@
 -- make showcase runs and shows what it promises.
 local U = require "support.util"
+teardown(U.assert_clean) -- the leak check every spec file ends with
 
 describe("examples/showcase.lua", function()
   it("runs 1,000 sleepers at once, sorts with blocking comparators and cancels with cleanup", function()

@@ -1,6 +1,6 @@
 /*
  * stack.h - the shared execution stack of a loop and the slices tasks keep
- * of it while another task uses it (DESIGN.md section 2).
+ * of it while another task uses it (docs/design.md, "Switching").
  */
 #ifndef MOONLET_STACK_H
 #define MOONLET_STACK_H

@@ -8,8 +8,8 @@
 
 #include "io/io.h"
 
-/* Pushes a new, unconnected pipe stream object and returns its handle
- * (NULL when out of memory, nothing pushed). */
+/* Pushes a new, unconnected pipe stream object and returns its handle;
+ * raises when out of memory (nothing pushed then). */
 uv_pipe_t *moonlet__stream_pipe(lua_State *L, moonlet_loop *lp);
 
 #endif

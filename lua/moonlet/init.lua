@@ -1,4 +1,4 @@
--- moonlet: tasks, futures, timers and (later) channels and I/O for Lua 5.4.
+-- moonlet: tasks, futures, timers, channels and cooperative I/O for Lua 5.4.
 -- The C core (moonlet.core) does the scheduling; this layer adds policy.
 local core = require "moonlet.core"
 

@@ -90,6 +90,7 @@ function M.process.run(cmd, opts)
   end
   p:close()
   if not ok then error(out, 0) end
+  if out == nil then return nil, e, c end
   return out, e, c, sig
 end
 

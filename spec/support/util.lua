@@ -56,6 +56,7 @@ function U.assert_clean()
   for _, t in ipairs(m.tasks()) do names[#names + 1] = t:name() .. " " .. t:status() end
   assert(#names == 0, "tasks left alive: " .. table.concat(names, ", "))
   assert(core._handles() == 0, core._handles() .. " libuv handles left open")
+  assert(m.stats().requests == 0, m.stats().requests .. " requests left in flight")
 end
 
 --- Open file descriptors of this process (the pipe ls reads through is
