@@ -1,7 +1,7 @@
 /*
  * task.c - task objects: spawn, current, tasks, and what tasks add to the
- * future methods (cancel, name, traceback). The scheduling of tasks is in
- * sched.c.
+ * future methods (cancel, name, traceback). A task's life is in spawn.c,
+ * its steps in sched.c.
  */
 #include "core/errors.h"
 #include "core/future.h"

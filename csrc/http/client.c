@@ -1,5 +1,5 @@
 /*
- * http.c - moonlet.http's client core: libcurl's multi-socket interface
+ * client.c - moonlet.http's client core: libcurl's multi-socket interface
  * driven by the moonlet loop. curl tells us which sockets to watch (one
  * uv_poll each) and when to call it back (one uv_timer per client); its
  * callbacks only fill C buffers and wake waiting tasks, so no Lua runs

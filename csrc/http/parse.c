@@ -1,5 +1,5 @@
 /*
- * http_parse.c - HTTP/1.x request parsing for moonlet.http's server with
+ * parse.c - HTTP/1.x request parsing for moonlet.http's server with
  * Debian's http-parser (nodejs/http-parser). A parser is fed the bytes a
  * connection delivers and lists what they completed as events; requests
  * may arrive in any split and pipelined.

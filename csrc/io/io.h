@@ -1,7 +1,8 @@
 /*
  * io.h - what the bindings of libuv handles share: the Lua object that
  * points at a handle, closing (by the user, the collector or the end of the
- * loop), socket addresses, option fields and deadlines on blocking calls.
+ * loop), socket addresses, option fields and timeouts, and lines(); they
+ * block through io/op.h.
  *
  * A handle's C state outlives its Lua object until libuv's close callback,
  * so the two point at each other: the object holds a pointer to the state,

@@ -1,4 +1,4 @@
--- moonlet.http: an HTTP client on libcurl (csrc/http.c) and an HTTP/1.x
+-- moonlet.http: an HTTP client on libcurl (csrc/http/client.c) and an HTTP/1.x
 -- server (moonlet/http_server.lua).
 --
 --   local resp, err, code = http.get(url, {timeout = 10})
@@ -217,7 +217,7 @@ local function rcheck(cond, msg)
   if not cond then error("bad argument #1 to 'request' (" .. msg .. ")", 4) end
 end
 
--- The request table csrc/http.c reads.
+-- The request table csrc/http/client.c reads.
 local function build(self, r)
   for k in pairs(r) do
     rcheck(KNOWN[k], "unknown option '" .. tostring(k) .. "'")

@@ -1,5 +1,5 @@
 -- moonlet.http server: HTTP/1.x on moonlet.tcp streams. Requests are parsed
--- by http-parser (csrc/http_parse.c); each connection runs in its own task
+-- by http-parser (csrc/http/parse.c); each connection runs in its own task
 -- and serves its requests in order (keep-alive and pipelining), calling
 -- handler(req, res) for each.
 local core = require "moonlet.core"

@@ -1,5 +1,5 @@
 -- moonlet.net: TCP and Unix-domain pipe clients and servers over the C
--- streams (csrc/stream.c). Names are resolved here, every address is tried
+-- streams (csrc/io/stream.c). Names are resolved here, every address is tried
 -- in turn, and each accepted connection runs its handler in its own task.
 local core = require "moonlet.core"
 

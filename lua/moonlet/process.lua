@@ -1,6 +1,6 @@
 -- moonlet.process and moonlet.signal: child processes whose pipes are
 -- streams, run() with no deadlock on large input and output, and signals
--- delivered on channels (csrc/process.c, csrc/signal.c).
+-- delivered on channels (csrc/io/process.c, csrc/io/signal.c).
 local core = require "moonlet.core"
 
 local M = { process = {}, signal = {} }
