@@ -118,6 +118,7 @@ test: all
 	  "switch tests ($(SWITCH))::./$(BUILD)/test-switch" \
 	  "switch tests (ucontext)::$(MAKE) -s $(BUILD)/test-switch-ucontext >/dev/null && ./$(BUILD)/test-switch-ucontext" \
 	  "embedding tests::./$(BUILD)/test-embed" \
+	  "lint (luacheck, type annotations)::sh tools/lint.sh $(BUILD)" \
 	  "specs (fast path)::$(SPEC_ENV) $(BUSTED_RUN)" \
 	  "specs (MOONLET_FORCE_NATIVE=1)::$(SPEC_ENV) MOONLET_FORCE_NATIVE=1 $(BUSTED_RUN)"
 
@@ -210,10 +211,12 @@ bench: all
 	@sh bench/run.sh $(REPS)
 
 # What the rockspec installs: the Lua module (core.so and the Lua files).
+# types/moonlet.lua (annotations for editors) goes to moonlet/types/.
 install-module: module
-	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet
+	install -d $(DESTDIR)$(INST_LIBDIR)/moonlet $(DESTDIR)$(INST_LUADIR)/moonlet/types
 	install -m 755 $(CORE_SO) $(DESTDIR)$(INST_LIBDIR)/moonlet/core.so
 	install -m 644 lua/moonlet/*.lua $(DESTDIR)$(INST_LUADIR)/moonlet/
+	install -m 644 types/moonlet.lua $(DESTDIR)$(INST_LUADIR)/moonlet/types/
 
 # Everything: the module, and for hosts libmoonlet, moonlet.h, moonlet.pc.
 install: install-module $(BUILD)/libmoonlet.so $(BUILD)/libmoonlet.a

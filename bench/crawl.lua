@@ -15,9 +15,11 @@ local BUILD = os.getenv("MOONLET_BUILD") or "build"
 
 local LUA_HTTP_PATH = "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;" ..
                       "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;"
+local MOONLET_ENV = ("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/?.so;;'"):format(BUILD)
 local clients = {
-  { name = "moonlet.http (libcurl)", cmd = ("env LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 bench/crawl/moonlet.lua"):format(BUILD) },
-  { name = "moonlet.http (MOONLET_FORCE_NATIVE=1)", cmd = ("env MOONLET_FORCE_NATIVE=1 LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./%s/?.so;;' lua5.4 bench/crawl/moonlet.lua"):format(BUILD) },
+  { name = "moonlet.http (libcurl)", cmd = "env " .. MOONLET_ENV .. " lua5.4 bench/crawl/moonlet.lua" },
+  { name = "moonlet.http (MOONLET_FORCE_NATIVE=1)",
+    cmd = "env MOONLET_FORCE_NATIVE=1 " .. MOONLET_ENV .. " lua5.4 bench/crawl/moonlet.lua" },
   { name = "Go net/http (GOMAXPROCS=1)", cmd = "env GOMAXPROCS=1 ./" .. BUILD .. "/crawl-client-go", base = true },
   { name = "Python aiohttp", cmd = "/usr/bin/python3 bench/crawl/aiohttp_client.py" },
   { name = "lua-http on cqueues", cmd = "env LUA_PATH='" .. LUA_HTTP_PATH .. "' lua5.4 bench/crawl/luahttp.lua" },

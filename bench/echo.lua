@@ -114,7 +114,7 @@ function run.cqueues()
       if open == 0 then srv:close() end
     end)
   end
-  local t1
+  local t1 = nil
   while not cq:empty() do
     assert(cq:step())
     if open == 0 and not t1 then t1 = B.clock() break end

@@ -96,6 +96,7 @@ describe("arguments", function()
     assert.is_false(ok)
     assert.equal("bad argument #1 to 'moonlet.sleep' (number expected, got string)", err)
     ok, err = pcall(m.fs.open, {})
+    assert.is_false(ok)
     assert.equal("bad argument #1 to 'moonlet.fs.open' (string expected, got table)", err)
   end)
 

@@ -52,7 +52,7 @@ describe("errors", function()
 
   it("of a callback are reported and do not stop the loop", function()
     local seen
-    local prev = m.on_error(function(err, tb, obj, where) seen = { err, where } end)
+    local prev = m.on_error(function(err, _, _, where) seen = { err, where } end)
     m.call_soon(function() error("callback broke") end)
     local after = false
     m.call_soon(function() after = true end)

@@ -115,7 +115,7 @@ describe("futures", function()
 
   it("report an error nobody retrieved when collected", function()
     local seen
-    local prev = m.on_error(function(err, tb, obj, where) seen = { err, where } end)
+    local prev = m.on_error(function(err, _, _, where) seen = { err, where } end)
     do
       local f = m.future()
       f:set_error("lost error")

@@ -194,7 +194,7 @@ describe("the HTTP server against hostile clients", function()
   end)
 
   it("hands the bytes after an Upgrade head to the handler with the connection", function()
-    local _, port = http_server(function(req, res)
+    local _, port = http_server(function(req)
       assert(req.upgrade)
       local s, rest = req:hijack()
       s:write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")

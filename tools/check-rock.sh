@@ -13,6 +13,11 @@ if ! luarocks --lua-version=5.4 --tree="$tree" make rockspec/moonlet-scm-1.rocks
   exit 1
 fi
 echo "ok 1 - luarocks make rockspec/moonlet-scm-1.rockspec"
+if [ -f "$tree/share/lua/5.4/moonlet/types/moonlet.lua" ]; then
+  echo "ok 2 - the rock installs the type annotations (moonlet/types/moonlet.lua)"
+else
+  echo "not ok 2 - the rock installs the type annotations (moonlet/types/moonlet.lua)"
+fi
 eval "$(luarocks --lua-version=5.4 --tree="$tree" path)"
 # busted starts under the default lua (5.1 on Debian) before it re-executes
 # with lua5.4: give the paths to Lua 5.4 alone.

@@ -321,7 +321,7 @@ function Client:close()
 end
 Client.__close = Client.close
 
-function Client:__tostring() return "moonlet.http client" end
+function Client.__tostring() return "moonlet.http client" end
 
 -- The module-level functions share one default client.
 local default

@@ -306,8 +306,8 @@ local function serve_one(c, handler)
     refuse(c, 413)
     return false
   end
-  local expect = req.headers:get("expect")
-  req._continue = expect and expect:lower() == "100-continue" and req.version == "1.1"
+  local expectation = req.headers:get("expect")
+  req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
   local res = setmetatable({
     status = 200, headers = Headers.new(), _req = req, _c = c,
     _keep_alive = v.keep_alive,

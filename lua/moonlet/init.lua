@@ -71,7 +71,7 @@ end
 -- time.Ticker). Like Go's, it holds one tick: ticks a slow reader misses
 -- are dropped, so it never falls behind.
 function M.ticker(s)
-  if type(s) ~= "number" or not (s > 0) then
+  if type(s) ~= "number" or not (s > 0) then -- luacheck: ignore 581 (NaN too)
     error("bad argument #1 to 'ticker' (positive number expected, got "
       .. (type(s) == "number" and tostring(s) or require("moonlet.args").typename(s)) .. ")", 2)
   end
