@@ -49,6 +49,7 @@ struct moonlet_wait {
    * per-case waits report to the select this way. */
   void (*notify)(moonlet_wait *w);
   void *data;           /* for detach and notify */
+  const void *kdata;    /* for the continuation (io/op.h's retry) */
   mqueue node;          /* link in the awaited object's waiter list */
   uint64_t deadline;    /* sleep: loop time in ms */
   uint32_t seq;         /* sleep: arrival order among equal deadlines */

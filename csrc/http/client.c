@@ -579,7 +579,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
 
 static int push_curl_error(lua_State *L, http_xfer *x);
 
-static int perform_k(lua_State *L, int status, lua_KContext ctx);
+static const moonlet_retry perform_retry;
 
 /* A cancelled request ends its transfer at once. */
 static void perform_abandon(moonlet_op *op) {
@@ -589,7 +589,8 @@ static void perform_abandon(moonlet_op *op) {
 
 /* Stack: client, request, transfer. Waits for what the transfer's mode
  * needs before the caller gets it back. */
-static int perform_step(lua_State *L, http_xfer *x) {
+static int perform_step(lua_State *L, void *obj) {
+  http_xfer *x = obj;
   x->want = x->stream ? WANT_HEADERS : WANT_DONE;
   if (x->state == XS_DONE && x->result != CURLE_OK) {
     int n = push_curl_error(L, x);
@@ -600,18 +601,12 @@ static int perform_step(lua_State *L, http_xfer *x) {
     lua_settop(L, 3);
     return 1;
   }
-  moonlet__op_begin(L, x->io.lp, &x->waiter, "transfer already awaited");
-  x->waiter.on_abandon = perform_abandon;
-  return moonlet__op_await(L, &x->waiter, 0, perform_k);
+  return moonlet__op_retry(L, x->io.lp, &x->waiter, 0, &perform_retry);
 }
 
-static int perform_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 3);
-  (void)status;
-  if (res != MOONLET_OP_DONE)
-    return moonlet__op_push_result(L, res, "client closed during the request");
-  return perform_step(L, (http_xfer *)moonlet__io_live(L, 3));
-}
+static const moonlet_retry perform_retry = {
+    perform_step, 3, "transfer already awaited",
+    "client closed during the request", perform_abandon};
 
 /* client:_perform{url=, method=, headers=, body=, stream=, ...}
  *   -> transfer (with its headers; with its whole body unless streamed)
@@ -735,7 +730,6 @@ static int x_info(lua_State *L) {
   return 1;
 }
 
-static int read_k(lua_State *L, int status, lua_KContext ctx);
 
 static void on_later(uv_timer_t *t) {
   http_client *c = t->data;
@@ -754,7 +748,10 @@ static void on_later(uv_timer_t *t) {
 }
 
 /* Stack: transfer, max. */
-static int read_step(lua_State *L, http_xfer *x) {
+static const moonlet_retry read_retry;
+
+static int read_step(lua_State *L, void *obj) {
+  http_xfer *x = obj;
   size_t max = (size_t)luaL_optinteger(L, 2, (lua_Integer)STREAM_LIMIT);
   if (x->body_len > 0) {
     size_t n = x->body_len < max ? x->body_len : max;
@@ -776,19 +773,12 @@ static int read_step(lua_State *L, http_xfer *x) {
     return 1;
   }
   x->want = WANT_DATA;
-  moonlet__op_begin(L, x->io.lp, &x->waiter,
-                    "response is already being read by another task");
-  x->waiter.on_abandon = NULL;
-  return moonlet__op_await(L, &x->waiter, 0, read_k);
+  return moonlet__op_retry(L, x->io.lp, &x->waiter, 0, &read_retry);
 }
 
-static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
-  (void)status;
-  if (res != MOONLET_OP_DONE)
-    return moonlet__op_push_result(L, res, "response closed while reading");
-  return read_step(L, (http_xfer *)moonlet__io_live(L, 1));
-}
+static const moonlet_retry read_retry = {
+    read_step, 1, "response is already being read by another task",
+    "response closed while reading", NULL};
 
 /* transfer:read([max]) -> the next bytes of the body (at most max), nil at
  * its end, or nil, message, code */

@@ -172,6 +172,22 @@ void moonlet__op_free(moonlet_op *op) {
   op_free(op);
 }
 
+static int retry_k(lua_State *L, int status, lua_KContext ctx) {
+  const moonlet_retry *r = ((moonlet_wait *)ctx)->kdata;
+  moonlet_op_result res = moonlet__op_end(L, ctx, r->obj_idx);
+  (void)status;
+  if (res != MOONLET_OP_DONE) return moonlet__op_push_result(L, res, r->closed);
+  return r->step(L, moonlet__io_live(L, r->obj_idx));
+}
+
+int moonlet__op_retry(lua_State *L, moonlet_loop *lp, moonlet_op *op,
+                      uint64_t ms, const moonlet_retry *r) {
+  moonlet__op_begin(L, lp, op, r->busy);
+  op->on_abandon = r->on_abandon;
+  op->w->kdata = r;
+  return moonlet__op_await(L, op, ms, retry_k);
+}
+
 moonlet_op_result moonlet__req_end(lua_State *L, lua_KContext ctx,
                                    int obj_idx, int *status) {
   moonlet_op *op = moonlet__op_of(ctx);

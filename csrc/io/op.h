@@ -109,6 +109,23 @@ void moonlet__op_free(moonlet_op *op);
 moonlet_op_result moonlet__req_end(lua_State *L, lua_KContext ctx,
                                    int obj_idx, int *status);
 
+/* The usual handle op: a call that serves what its object has (a read
+ * from the buffer, an accept, a delivery) and otherwise waits in the
+ * object's op until something arrives, then tries again. */
+typedef struct moonlet_retry {
+  int (*step)(lua_State *L, void *obj); /* the call's body, again */
+  int obj_idx;              /* the object's stack index */
+  const char *busy;         /* the error when another task waits */
+  const char *closed;       /* ECANCELED's detail when it is closed */
+  void (*on_abandon)(moonlet_op *op); /* as the op's, or NULL */
+} moonlet_retry;
+
+/* Waits in the handle op (a deadline ms from now, 0: none); then returns
+ * r->step(L, obj) once the op finished, or the triple of a timeout or a
+ * close. r lives as long as the program (a static). */
+int moonlet__op_retry(lua_State *L, moonlet_loop *lp, moonlet_op *op,
+                      uint64_t ms, const moonlet_retry *r);
+
 /* The error triple of an op that did not finish: ETIMEDOUT, or ECANCELED
  * with what (what was closed while the caller waited). Returns 3. */
 int moonlet__op_push_result(lua_State *L, moonlet_op_result res,

@@ -55,19 +55,17 @@ static int l_watch(lua_State *L) {
   return 1;
 }
 
-static int push_delivery(lua_State *L, msignal *s) {
+static int push_delivery(lua_State *L, void *obj) {
+  msignal *s = obj;
   const char *name = moonlet__signal_name(s->signum);
   s->pending--;
   if (name) lua_pushstring(L, name); else lua_pushinteger(L, s->signum);
   return 1;
 }
 
-static int wait_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
-  (void)status;
-  if (res != MOONLET_OP_DONE) return moonlet__op_push_result(L, res, "watcher closed");
-  return push_delivery(L, (msignal *)moonlet__io_live(L, 1));
-}
+static const moonlet_retry wait_retry = {
+    push_delivery, 1, "another task is waiting on this watcher",
+    "watcher closed", NULL};
 
 /* watcher:wait([timeout]) -> signal name */
 static int s_wait(lua_State *L) {
@@ -76,9 +74,7 @@ static int s_wait(lua_State *L) {
   moonlet__checkpoint(L, s->io.lp);
   if (s->pending) return push_delivery(L, s);
   lua_settop(L, 2);
-  moonlet__op_begin(L, s->io.lp, &s->waiter,
-                    "another task is waiting on this watcher");
-  return moonlet__op_await(L, &s->waiter, ms, wait_k);
+  return moonlet__op_retry(L, s->io.lp, &s->waiter, ms, &wait_retry);
 }
 
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp) {

@@ -112,11 +112,12 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
-static int read_k(lua_State *L, int status, lua_KContext ctx);
+static const moonlet_retry read_retry;
 
 /* Serves the format from the buffer, waiting for data as needed. The
  * stack is: stream, format. */
-static int read_step(lua_State *L, mstream *s) {
+static int read_step(lua_State *L, void *obj) {
+  mstream *s = obj;
   moonlet_loop *lp = s->io.lp;
   moonlet_rfmt f;
   moonlet__rfmt_check(L, 2, -1, &f);
@@ -139,18 +140,12 @@ static int read_step(lua_State *L, mstream *s) {
     }
     break;
   }
-  moonlet__op_begin(L, lp, &s->reader,
-                    "stream is already being read by another task");
-  return moonlet__op_await(L, &s->reader, s->timeout, read_k);
+  return moonlet__op_retry(L, lp, &s->reader, s->timeout, &read_retry);
 }
 
-static int read_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
-  (void)status;
-  if (res != MOONLET_OP_DONE)
-    return moonlet__op_push_result(L, res, "stream closed while reading");
-  return read_step(L, (mstream *)moonlet__io_live(L, 1));
-}
+static const moonlet_retry read_retry = {
+    read_step, 1, "stream is already being read by another task",
+    "stream closed while reading", NULL};
 
 static int s_read(lua_State *L) {
   mstream *s = check_stream(L, 1);
@@ -443,9 +438,10 @@ static int l_pipe_listen(lua_State *L) {
   return 1;
 }
 
-static int accept_k(lua_State *L, int status, lua_KContext ctx);
+static const moonlet_retry accept_retry;
 
-static int accept_step(lua_State *L, mstream *s) {
+static int accept_step(lua_State *L, void *obj) {
+  mstream *s = obj;
   moonlet_loop *lp = s->io.lp;
   if (s->read_err) {
     int e = s->read_err;
@@ -464,17 +460,12 @@ static int accept_step(lua_State *L, mstream *s) {
     lua_pop(L, 1);
     if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   }
-  moonlet__op_begin(L, lp, &s->reader,
-                    "server is already accepting in another task");
-  return moonlet__op_await(L, &s->reader, s->timeout, accept_k);
+  return moonlet__op_retry(L, lp, &s->reader, s->timeout, &accept_retry);
 }
 
-static int accept_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
-  (void)status;
-  if (res != MOONLET_OP_DONE) return moonlet__op_push_result(L, res, "server closed");
-  return accept_step(L, (mstream *)moonlet__io_live(L, 1));
-}
+static const moonlet_retry accept_retry = {
+    accept_step, 1, "server is already accepting in another task",
+    "server closed", NULL};
 
 static int sv_accept(lua_State *L) {
   mstream *s = (mstream *)moonlet__io_check(L, 1, SERVER_KIND);

@@ -135,9 +135,10 @@ static int push_dgram(lua_State *L, mudp *u) {
   return 3;
 }
 
-static int recv_k(lua_State *L, int status, lua_KContext ctx);
+static const moonlet_retry recv_retry;
 
-static int recv_step(lua_State *L, mudp *u) {
+static int recv_step(lua_State *L, void *obj) {
+  mudp *u = obj;
   if (u->head) return push_dgram(L, u);
   if (u->recv_err) {
     int e = u->recv_err;
@@ -149,18 +150,12 @@ static int recv_step(lua_State *L, mudp *u) {
     if (r != 0) return moonlet__push_failure(L, r, NULL);
     u->receiving = 1;
   }
-  moonlet__op_begin(L, u->io.lp, &u->reader,
-                    "socket is already being read by another task");
-  return moonlet__op_await(L, &u->reader, u->timeout, recv_k);
+  return moonlet__op_retry(L, u->io.lp, &u->reader, u->timeout, &recv_retry);
 }
 
-static int recv_k(lua_State *L, int status, lua_KContext ctx) {
-  moonlet_op_result res = moonlet__op_end(L, ctx, 1);
-  (void)status;
-  if (res != MOONLET_OP_DONE)
-    return moonlet__op_push_result(L, res, "socket closed while receiving");
-  return recv_step(L, (mudp *)moonlet__io_live(L, 1));
-}
+static const moonlet_retry recv_retry = {
+    recv_step, 1, "socket is already being read by another task",
+    "socket closed while receiving", NULL};
 
 /* u:recv_from() -> data, host, port */
 static int u_recv_from(lua_State *L) {
