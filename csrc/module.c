@@ -11,6 +11,7 @@
 
 #include "core/callback.h"
 #include "core/channel.h"
+#include "core/context.h"
 #include "core/future.h"
 #include "core/native.h"
 #include "core/spawn.h"
@@ -244,6 +245,7 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_timer(L, lp);
   moonlet__open_callback(L, lp);
   moonlet__open_channel(L, lp);
+  moonlet__open_context(L, lp);
   moonlet__open_fs(L, lp);
   moonlet__open_stream(L, lp);
   moonlet__open_dns(L, lp);

@@ -71,6 +71,7 @@ local subs = {
   fs = "moonlet.fslib", tcp = "moonlet.tcplib", pipe = "moonlet.pipelib",
   udp = "moonlet.udplib", dns = "moonlet.dnslib", process = "moonlet.processlib",
   signal = "moonlet.signallib", http = "moonlet.httplib", json = "moonlet.jsonlib",
+  context = "moonlet.contextlib",
 }
 local top = {}
 for _, k in ipairs(public(m)) do

@@ -114,6 +114,39 @@ function moonlet.call_every(s, fn, ...) end
 ---@return any ... its results, or nil, "EWORK: ...", "EWORK"
 function moonlet.work(name, ...) end
 
+---Debug mode (also MOONLET_DEBUG=1): tasks spawned while it is on record
+---where and by which task; reports and dumps show it. Returns whether on.
+---@param on? boolean
+---@return boolean
+function moonlet.debug(on) end
+
+-- Task-local context ---------------------------------------------------------
+
+---@class moonlet.contextlib
+moonlet.context = {}
+
+---The value of key in the caller's context (task, callback or main chunk).
+---@param key any
+---@return any
+function moonlet.context.get(key) end
+
+---Sets key (nil removes it) in the caller's context from now on; tasks
+---spawned and callbacks scheduled before keep their snapshot.
+---@param key any
+---@param value any
+function moonlet.context.set(key, value) end
+
+---Runs fn(...) with values added to the caller's context, restored after.
+---@param values table
+---@param fn function
+---@param ... any
+---@return ...
+function moonlet.context.with(values, fn, ...) end
+
+---A copy of the caller's whole context.
+---@return table
+function moonlet.context.all() end
+
 -- Channels -----------------------------------------------------------------
 
 ---A Go channel; capacity 0 (the default) is unbuffered.

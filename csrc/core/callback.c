@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/callback.h"
+#include "core/context.h"
 #include "core/errors.h"
 #include "core/future.h"
 
@@ -15,7 +16,8 @@
 
 enum { H_IDLE, H_READY, H_PARKED, H_TIMER, H_DONE };
 
-/* The handle object's user value holds {fn, args...}; while it is queued or
+/* The handle object's first user value holds {fn, args...}, its second the
+ * context it runs with (context.h); while it is queued or
  * its timer runs, self_ref keeps the object alive; while parked, the future
  * it waits for does. */
 struct moonlet_handle {
@@ -45,12 +47,15 @@ static void handle_finish(lua_State *L, moonlet_handle *h) {
 static void invoke(moonlet_loop *lp, moonlet_handle *h) {
   lua_State *L = lp->LC;
   int k;
-  if (!lua_checkstack(L, h->nargs + 3)) {
+  if (!lua_checkstack(L, h->nargs + 4)) {
     /* Outside any protected call: raising here would unwind the loop. */
     fputs("moonlet: not enough memory to run a callback\n", stderr);
     return;
   }
   moonlet__getref(L, lp, h->self_ref);
+  lua_getiuservalue(L, -1, 2);
+  moonlet__context_enter(L, lp, -1);
+  lua_pop(L, 1);
   lua_getiuservalue(L, -1, 1);
   for (k = 1; k <= h->nargs + 1; k++) lua_rawgeti(L, -k, k);
   lua_remove(L, -h->nargs - 2); /* the packed table */
@@ -58,6 +63,8 @@ static void invoke(moonlet_loop *lp, moonlet_handle *h) {
   lp->in_callback = 1;
   moonlet__pcall(L, lp, h->nargs, "a callback");
   lp->in_callback = 0;
+  lua_pushnil(L);
+  moonlet__context_enter(L, lp, -1);
   lua_settop(L, 0);
 }
 
@@ -74,7 +81,7 @@ moonlet_handle *moonlet__handle_new(lua_State *L, moonlet_loop *lp, int fn_idx,
   moonlet_handle *h;
   int k;
   fn_idx = lua_absindex(L, fn_idx);
-  h = lua_newuserdatauv(L, sizeof *h, 1);
+  h = lua_newuserdatauv(L, sizeof *h, 2);
   h->run.run = run_handle;
   mq_init(&h->run.node);
   mq_init(&h->timer_node);
@@ -90,6 +97,8 @@ moonlet_handle *moonlet__handle_new(lua_State *L, moonlet_loop *lp, int fn_idx,
     lua_rawseti(L, -2, k + 1);
   }
   lua_setiuservalue(L, -2, 1);
+  moonlet__context_push(L, lp);
+  lua_setiuservalue(L, -2, 2);
   return h;
 }
 

@@ -49,6 +49,9 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   lp->force_native = fn && *fn && *fn != '0';
   lp->rng = uv_hrtime() | 1;
   lp->on_error_ref = LUA_NOREF;
+  lp->main_ctx_ref = lp->cb_box_ref = LUA_NOREF;
+  fn = getenv("MOONLET_DEBUG");
+  lp->debug = fn && *fn && *fn != '0';
   moonlet__sched_init(lp);
   moonlet__timer_init(lp);
   moonlet__threads_init(lp);

@@ -48,6 +48,9 @@ struct moonlet_loop {
   moonlet_native *free_nat; /* native states of ended tasks, for reuse */
   int nfree_nat;
   int on_error_ref;
+  int main_ctx_ref;       /* the main chunk's context (context.c) */
+  int cb_box_ref;         /* holds the running callback's context */
+  int debug;              /* debug mode: tasks record where they began */
   int failed_ref;         /* weak-keyed table of the tasks that failed, to
                            * report at close what nobody retrieved */
   void (*c_on_error)(const char *where, const char *message,

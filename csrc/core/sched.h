@@ -67,10 +67,12 @@ enum {
                           * arguments until it first runs; the Lua thread
                           * while it runs; then the traceback of the error
                           * it ended with */
-  MOONLET_UV_NAME = 3    /* tasks: the name given with set_name */
+  MOONLET_UV_NAME = 3,   /* tasks: the name given with set_name */
+  MOONLET_UV_ORIGIN = 4  /* tasks spawned in debug mode: where, by whom */
 };
 #define MOONLET_FUTURE_UVS 1
 #define MOONLET_TASK_UVS 3
+#define MOONLET_TASK_UVS_DEBUG 4
 
 /* The hottest objects (futures, tasks, channels) start with a tag, so a
  * type check reads the object instead of fetching its metatable. Lua code
@@ -129,6 +131,7 @@ struct moonlet_task {
   int cancel_ref;         /* the message given to cancel, in refs, till then */
   int nargs;              /* arguments waiting on T for the first resume */
   int shield;             /* > 0: cancellation is held back (shield) */
+  int ctx_ref;            /* its context table (context.c), or NOREF */
   uint8_t state;
   uint8_t cancel_requested, fast_yield;
   uint64_t id;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "core/errors.h"
 #include "core/future.h"
 #include "core/native.h"
@@ -171,6 +172,8 @@ void moonlet__task_finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) 
   t->box_ref = LUA_NOREF;
   moonlet__unref(L, lp, t->cancel_ref);
   t->cancel_ref = LUA_NOREF;
+  moonlet__unref(L, lp, t->ctx_ref);
+  t->ctx_ref = LUA_NOREF;
   moonlet__native_give(lp, t);
   if (reusable && !lp->closing) {
     lua_sethook(T, NULL, 0, 0); /* not into the next task */
@@ -179,18 +182,59 @@ void moonlet__task_finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) 
   t->T = NULL;
 }
 
+/* Whether source names one of moonlet's own Lua modules: a spawn site is
+ * where user code called them. */
+static int own_source(const char *source) {
+  const char *p = strstr(source, "moonlet/");
+  size_t n = strlen(source);
+  return p && n > 4 && strcmp(source + n - 4, ".lua") == 0 &&
+         (p == source + 1 || p[-1] == '/');
+}
+
+/* Pushes where the caller spawns from: "file:line", and "in task 'name'"
+ * when a task spawns (debug mode). */
+static void push_origin(lua_State *L, moonlet_loop *lp) {
+  lua_Debug ar;
+  int level, found = 0;
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && !own_source(ar.source)) {
+      lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+      found = 1;
+      break;
+    }
+  }
+  if (!found) lua_pushliteral(L, "C code");
+  if (lp->current) {
+    moonlet__push_task(L, lp, lp->current);
+    if (lua_getiuservalue(L, -1, MOONLET_UV_NAME) == LUA_TSTRING)
+      lua_pushfstring(L, "%s in task '%s'", lua_tostring(L, -3),
+                      lua_tostring(L, -1));
+    else
+      lua_pushfstring(L, "%s in task-%I", lua_tostring(L, -3),
+                      (lua_Integer)lp->current->id);
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+  }
+}
+
 moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   moonlet_task *t;
   lua_State *T = NULL;
   luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
   if (lp->closed) luaL_error(L, "moonlet: the loop is closed");
-  t = lua_newuserdatauv(L, sizeof *t, MOONLET_TASK_UVS);
+  t = lua_newuserdatauv(L, sizeof *t,
+                        lp->debug ? MOONLET_TASK_UVS_DEBUG : MOONLET_TASK_UVS);
   memset(t, 0, sizeof *t);
   moonlet__future_init(&t->fut);
   t->fut.is_task = 1;
   t->state = TS_DONE; /* inert until fully built */
-  t->box_ref = t->cancel_ref = LUA_NOREF;
+  t->box_ref = t->cancel_ref = t->ctx_ref = LUA_NOREF;
   moonlet__setmt(L, lp, -1, MOONLET_MT_TASK);
+  if (lp->debug) {
+    push_origin(L, lp);
+    lua_setiuservalue(L, -2, MOONLET_UV_ORIGIN);
+  }
   /* A task takes a pooled thread at once. When none is pooled, one
    * spawned without arguments takes a thread when it first runs
    * (bind_thread), its user value holding its function till then: a burst
@@ -207,6 +251,7 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
   lua_pushvalue(L, -1);
   t->box_ref = moonlet__ref(L, lp);
+  t->ctx_ref = moonlet__context_inherit(L, lp); /* may raise: unbuilt yet */
   t->run.run = moonlet__step_task;
   mq_init(&t->run.node);
   mq_init(&t->live_node);

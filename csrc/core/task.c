@@ -122,7 +122,14 @@ static void report_if_unretrieved(lua_State *L, moonlet_loop *lp, int idx) {
   lua_pushliteral(L, "task '");
   push_name(L, idx, t);
   lua_pushliteral(L, "' failed and nobody awaited it");
-  lua_concat(L, 3);
+  if (lua_getiuservalue(L, idx, MOONLET_UV_ORIGIN) == LUA_TSTRING) {
+    lua_pushfstring(L, " (spawned at %s)", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_concat(L, 4);
+  } else {
+    lua_pop(L, 1);
+    lua_concat(L, 3);
+  }
   moonlet__report(L, lp, top + 1, lua_tostring(L, top + 2), idx,
                   lua_tostring(L, -1));
   lua_settop(L, top);

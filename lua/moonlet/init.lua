@@ -17,6 +17,15 @@ end
 
 M.http = require "moonlet.http"
 M.json = require "moonlet.json"
+M.context = require "moonlet.context"
+
+--- Debug mode (also MOONLET_DEBUG=1): tasks spawned while it is on record
+-- where they were spawned, and by which task; reports and dumps show it.
+-- Returns whether it is on.
+function M.debug(on)
+  if on == nil then return core._debug() end
+  return core._debug(on)
+end
 
 -- Lua names a function in an error message by looking for it in
 -- package.loaded, two levels deep, when the call site does not name it
