@@ -51,6 +51,9 @@ static int l_join(lua_State *L) {
   }
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
+  w->data = f;
+  w->what = "await";
+  w->describe = moonlet__describe_await;
   return moonlet__block(L, lp, w, join_k);
 }
 

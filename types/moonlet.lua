@@ -120,6 +120,31 @@ function moonlet.work(name, ...) end
 ---@return boolean
 function moonlet.debug(on) end
 
+---@class moonlet.TaskInfo
+---@field id integer
+---@field name string
+---@field status "new"|"ready"|"running"|"suspended"
+---@field since number seconds in that status
+---@field switch "fast"|"native"|nil how it is suspended
+---@field waiting {kind: string, timeout_in: number?, fd: integer?, peer: string?, task: integer?, capacity: integer?, buffered: integer?, url: string?, pid: integer?, path: string?, signal: string?}?
+---@field spawned string? debug mode: "file:line in task 'name'"
+---@field traceback string
+
+---What every unfinished task is doing.
+---@return moonlet.TaskInfo[]
+function moonlet.tasks_info() end
+
+---Writes the task dump to file (default io.stderr) and returns its text.
+---@param file? file*|table
+---@return string
+function moonlet.dump(file) end
+
+---Dumps on each delivery of sig (default "QUIT"); close() the watcher to stop.
+---@param sig? string|integer
+---@param file? file*|table
+---@return table? watcher, string?, string?
+function moonlet.dump_on(sig, file) end
+
 -- Task-local context ---------------------------------------------------------
 
 ---@class moonlet.contextlib

@@ -160,6 +160,15 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   return 0;
 }
 
+/* For dumps: the channel's capacity and what it holds. */
+static void describe_channel(lua_State *L, moonlet_wait *w) {
+  moonlet_channel *c = w->data;
+  lua_pushinteger(L, c->cap);
+  lua_setfield(L, -2, "capacity");
+  lua_pushinteger(L, c->count);
+  lua_setfield(L, -2, "buffered");
+}
+
 static int c_send(lua_State *L) {
   moonlet_channel *c = check_channel(L, 1);
   moonlet_loop *lp = c->loop;
@@ -175,6 +184,9 @@ static int c_send(lua_State *L) {
   w->vidx = 2;
   mq_push(&c->sendq, &w->node);
   w->detach = moonlet__detach_node;
+  w->data = c;
+  w->what = "channel send";
+  w->describe = describe_channel;
   return moonlet__block(L, lp, w, send_k);
 }
 
@@ -212,6 +224,9 @@ static int receive(lua_State *L, moonlet_channel *c, int iter) {
   w->closed = 0;
   mq_push(&c->recvq, &w->node);
   w->detach = moonlet__detach_node;
+  w->data = c;
+  w->what = "channel recv";
+  w->describe = describe_channel;
   return moonlet__block(L, lp, w, iter ? iter_k : recv_k);
 }
 
@@ -477,6 +492,11 @@ static int l_select(lua_State *L) {
   if (use_default) return 0;
   w = moonlet__enter_block(L, lp);
   sel->waiter = w;
+  /* For dumps: what the Lua primitive built on select waits for. */
+  w->what = "select";
+  if (lua_istable(L, 2) && lua_getfield(L, 2, "_label") == LUA_TSTRING)
+    w->what = lua_tostring(L, -1); /* opts, at 2, keeps it alive */
+  if (lua_istable(L, 2)) lua_pop(L, 1);
   for (i = 1; i <= n + has_timeout; i++) {
     select_case *c = &sel->cases[i - 1];
     c->sel = sel;

@@ -124,6 +124,18 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
   return moonlet__future_outcome(L, w->data, 1);
 }
 
+void moonlet__describe_await(lua_State *L, moonlet_wait *w) {
+  moonlet_future *f = w->data;
+  if (f->is_task) {
+    moonlet_task *t = (moonlet_task *)f;
+    lua_pushinteger(L, (lua_Integer)t->id);
+    lua_setfield(L, -2, "task");
+  } else {
+    lua_pushliteral(L, "future");
+    lua_setfield(L, -2, "future");
+  }
+}
+
 static int f_await(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   moonlet_future *f = moonlet__check_future(L, 1);
@@ -138,6 +150,8 @@ static int f_await(lua_State *L) {
   mq_push(&f->waiters, &w->node);
   w->detach = moonlet__detach_node;
   w->data = f; /* for await_k; the object stays at index 1 */
+  w->what = "await";
+  w->describe = moonlet__describe_await;
   return moonlet__block(L, lp, w, await_k);
 }
 

@@ -23,6 +23,9 @@ void moonlet__future_settle(lua_State *L, moonlet_loop *lp, moonlet_future *f,
 void moonlet__future_fail_quietly(lua_State *L, moonlet_loop *lp,
                                   moonlet_future *f, int obj);
 
+/* For a wait on the future in w->data: the awaited task's id, for dumps. */
+void moonlet__describe_await(lua_State *L, moonlet_wait *w);
+
 /* Pushes the results and returns their count, or raises the error. */
 int moonlet__future_outcome(lua_State *L, moonlet_future *f, int obj);
 

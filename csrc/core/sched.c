@@ -271,6 +271,8 @@ moonlet_wait *moonlet__enter_block(lua_State *L, moonlet_loop *lp) {
     w = &lp->main_wait;
   }
   moonlet__check(w->status != MW_PENDING);
+  w->what = NULL;
+  w->describe = NULL;
   w->L = L;
   w->status = MW_PENDING;
   w->resumed = 0;
@@ -305,12 +307,14 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
       return luaL_error(L, "deadlock: nothing left to run can end this wait");
     }
     w->resumed = 1;
-  } else if (!lp->force_native && own_yieldable(t, L)) {
+    return k(L, LUA_YIELD, (lua_KContext)w);
+  }
+  t->since = uv_now(lp->uv);
+  if (!lp->force_native && own_yieldable(t, L)) {
     t->fast_yield = 1;
     return lua_yieldk(L, 0, (lua_KContext)w, k);
-  } else {
-    native_suspend(lp, t);
   }
+  native_suspend(lp, t);
   return k(L, LUA_YIELD, (lua_KContext)w);
 }
 
@@ -338,6 +342,7 @@ void moonlet__wake(moonlet_wait *w, int status) {
   }
   /* The main chunk takes its turn in the run queue like a task, so what
    * became ready before it runs before it continues. */
+  if (w->task) w->task->since = uv_now(w->loop->uv);
   moonlet__enqueue(w->loop, w->task ? &w->task->run : &w->loop->main_run);
 }
 

@@ -50,6 +50,10 @@ struct moonlet_wait {
   void (*notify)(moonlet_wait *w);
   void *data;           /* for detach and notify */
   const void *kdata;    /* for the continuation (io/op.h's retry) */
+  /* What it waits on, for task dumps: a kind ("sleep", "channel recv",
+   * "read", ...) and what adds details to the table on top of L. */
+  const char *what;
+  void (*describe)(lua_State *L, moonlet_wait *w);
   mqueue node;          /* link in the awaited object's waiter list */
   uint64_t deadline;    /* sleep: loop time in ms */
   uint32_t seq;         /* sleep: arrival order among equal deadlines */
@@ -132,6 +136,7 @@ struct moonlet_task {
   int nargs;              /* arguments waiting on T for the first resume */
   int shield;             /* > 0: cancellation is held back (shield) */
   int ctx_ref;            /* its context table (context.c), or NOREF */
+  uint64_t since;         /* loop time (ms) it entered its state */
   uint8_t state;
   uint8_t cancel_requested, fast_yield;
   uint64_t id;

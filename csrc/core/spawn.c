@@ -260,6 +260,7 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   t->state = TS_NEW;
   t->nargs = nargs;
   t->id = ++lp->next_id;
+  t->since = uv_now(lp->uv);
   t->wait.loop = lp;
   t->wait.task = t;
   t->wait.status = MW_OK;

@@ -110,6 +110,85 @@ static int t_tostring(lua_State *L) {
   return 1;
 }
 
+/* --- inspection ----------------------------------------------------------- */
+
+static void set_string(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_number(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* Pushes what t waits on: {kind=, timeout_in=, ...details}. */
+static void push_waiting(lua_State *L, moonlet_loop *lp, moonlet_wait *w) {
+  lua_createtable(L, 0, 4);
+  set_string(L, "kind", w->what ? w->what : "?");
+  if (w->heap_idx != UINT32_MAX) {
+    uint64_t now = uv_now(lp->uv);
+    set_number(L, "timeout_in",
+               w->deadline > now ? (double)(w->deadline - now) / 1000.0 : 0.0);
+  }
+  if (w->describe) w->describe(L, w);
+}
+
+/* Pushes the inspection table of t, whose object is at idx; L is the
+ * caller's thread (t itself when it is the one running). */
+static void push_info(lua_State *L, moonlet_loop *lp, moonlet_task *t, int idx) {
+  int waiting = 0;
+  const char *status;
+  lua_State *at = t->wait.L ? t->wait.L : t->T;
+  switch (t->state) {
+    case TS_NEW: status = "new"; break;
+    case TS_RUNNING: status = "running"; break;
+    default:
+      waiting = t->wait.status == MW_PENDING;
+      status = waiting ? "suspended" : "ready";
+  }
+  lua_createtable(L, 0, 9);
+  lua_pushinteger(L, (lua_Integer)t->id);
+  lua_setfield(L, -2, "id");
+  push_name(L, idx, t);
+  lua_setfield(L, -2, "name");
+  set_string(L, "status", status);
+  set_number(L, "since", (double)(uv_now(lp->uv) - t->since) / 1000.0);
+  if (t->state == TS_FAST || t->state == TS_NATIVE)
+    set_string(L, "switch", t->state == TS_FAST ? "fast" : "native");
+  if (lua_getiuservalue(L, idx, MOONLET_UV_ORIGIN) == LUA_TSTRING)
+    lua_setfield(L, -2, "spawned");
+  else
+    lua_pop(L, 1);
+  if (waiting) {
+    push_waiting(L, lp, &t->wait);
+    lua_setfield(L, -2, "waiting");
+  }
+  if (t->state == TS_RUNNING)
+    luaL_traceback(L, L, NULL, 1);
+  else if (t->state != TS_NEW && at)
+    luaL_traceback(L, at, NULL, 0);
+  else
+    lua_pushliteral(L, "stack traceback:\n\t(not started)");
+  lua_setfield(L, -2, "traceback");
+}
+
+/* _tasks_info() -> a table per unfinished task, oldest first */
+static int l_tasks_info(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  mqueue *q;
+  int n = 0;
+  lua_createtable(L, (int)lp->nlive, 0);
+  for (q = lp->live.next; q != &lp->live; q = q->next) {
+    moonlet_task *t = mq_data(q, moonlet_task, live_node);
+    moonlet__push_task(L, lp, t);
+    push_info(L, lp, t, lua_gettop(L));
+    lua_rawseti(L, -3, ++n);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
 /* Reports the failed task at idx if nobody looked at its error. */
 static void report_if_unretrieved(lua_State *L, moonlet_loop *lp, int idx) {
   moonlet_task *t = moonlet__to_task(L, idx);
@@ -172,6 +251,7 @@ void moonlet__open_task(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"spawn", l_spawn},
                                    {"current", l_current},
                                    {"tasks", l_tasks},
+                                   {"_tasks_info", l_tasks_info},
                                    {NULL, NULL}};
   if (!lp->mt[MOONLET_MT_TASK]) {
     moonlet__future_metatable(L, lp, MOONLET_TASK_MT, MOONLET_MT_TASK,

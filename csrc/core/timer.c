@@ -141,6 +141,7 @@ static int l_sleep(lua_State *L) {
   luaL_argcheck(L, s == s, 1, "not a number");
   w = moonlet__enter_block(L, lp);
   if (s <= 0) return yield_now(L, lp, w);
+  w->what = "sleep";
   if (moonlet__sleep_start(lp, w, moonlet__ms(s)) != 0) {
     moonlet__end_wait(w);
     return luaL_error(L, "not enough memory");

@@ -581,6 +581,17 @@ static int push_curl_error(lua_State *L, http_xfer *x);
 
 static const moonlet_retry perform_retry;
 
+/* For task dumps: the URL of the transfer. */
+static void describe_xfer(lua_State *L, moonlet_io *io) {
+  http_xfer *x = (http_xfer *)io;
+  char *url = NULL;
+  if (x->easy && curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK &&
+      url) {
+    lua_pushstring(L, url);
+    lua_setfield(L, -2, "url");
+  }
+}
+
 /* A cancelled request ends its transfer at once. */
 static void perform_abandon(moonlet_op *op) {
   http_xfer *x = (http_xfer *)((char *)op - offsetof(http_xfer, waiter));
@@ -605,7 +616,7 @@ static int perform_step(lua_State *L, void *obj) {
 }
 
 static const moonlet_retry perform_retry = {
-    perform_step, 3, "transfer already awaited",
+    "http request", perform_step, 3, "transfer already awaited",
     "client closed during the request", perform_abandon};
 
 /* client:_perform{url=, method=, headers=, body=, stream=, ...}
@@ -624,6 +635,7 @@ static int l_perform(lua_State *L) {
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");
   x->c = c;
   x->io.close = xfer_close;
+  x->io.describe = describe_xfer;
   mq_push(&c->xfers, &x->node);
   x->easy = c->nidle > 0 ? c->idle[--c->nidle] : curl_easy_init();
   moonlet__io_fill(L, lp, &x->io, MOONLET_MT_HTTP_XFER);
@@ -777,7 +789,7 @@ static int read_step(lua_State *L, void *obj) {
 }
 
 static const moonlet_retry read_retry = {
-    read_step, 1, "response is already being read by another task",
+    "http read", read_step, 1, "response is already being read by another task",
     "response closed while reading", NULL};
 
 /* transfer:read([max]) -> the next bytes of the body (at most max), nil at

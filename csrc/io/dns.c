@@ -129,6 +129,7 @@ static int start(lua_State *L, dns_req *d, int r, uint64_t ms,
 
 static dns_req *new_req(lua_State *L, moonlet_loop *lp) {
   dns_req *d = moonlet__req_begin(L, lp, sizeof *d, req_release);
+  d->base.what = "dns";
   d->u.ai.data = d; /* data is the first field of every uv_req_t */
   return d;
 }

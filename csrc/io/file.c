@@ -108,8 +108,12 @@ static void job_run(moonlet_op *base) {
  * where blocking is not allowed) before they allocate or move the file
  * position. */
 static file_job *job_begin(lua_State *L, moonlet_loop *lp, mfile *f, int op) {
+  static const char *const what[] = {"file open", "file read", "file write",
+                                     "file seek"};
   file_job *j = moonlet__req_begin(L, lp, sizeof *j, job_release);
   j->base.run = job_run;
+  j->base.what = what[op];
+  j->base.io = f ? &f->io : NULL;
   j->op = op;
   j->f = f;
   j->fd = -1;
@@ -124,6 +128,12 @@ static file_job *job_begin(lua_State *L, moonlet_loop *lp, mfile *f, int op) {
 static int no_memory(lua_State *L, file_job *j) {
   moonlet__op_abandon(&j->base);
   return luaL_error(L, "not enough memory");
+}
+
+/* For task dumps: the descriptor. */
+static void describe_file(lua_State *L, moonlet_io *io) {
+  lua_pushinteger(L, ((mfile *)io)->fd);
+  lua_setfield(L, -2, "fd");
 }
 
 static mfile *check_file(lua_State *L) {
@@ -182,6 +192,7 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
   moonlet__op_free(&j->base);
   f->append = append;
   f->io.close = file_close;
+  f->io.describe = describe_file;
   moonlet__rbuf_init(&f->rb);
   lua_settop(L, 3); /* the object open made */
   moonlet__io_fill(L, moonlet__loop(L), &f->io, FILE_KIND);

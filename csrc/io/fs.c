@@ -256,11 +256,22 @@ static int fs_k(lua_State *L, int status, lua_KContext ctx) {
   return n;
 }
 
+/* For task dumps: the path. */
+static void describe_job(lua_State *L, moonlet_op *op) {
+  lua_pushstring(L, ((fs_job *)op)->path);
+  lua_setfield(L, -2, "path");
+}
+
 /* Checks arguments, then blocks on a new job. */
 static int start(lua_State *L, int op, const char *path, const char *path2,
                  const char *data, size_t len, int flag) {
+  static const char *const what[] = {"fs read_file", "fs write_file", "fs stat",
+                                     "fs remove",    "fs rename",     "fs mkdir",
+                                     "fs list",      "fs tmpname"};
   fs_job *j = moonlet__req_begin(L, moonlet__loop(L), sizeof *j, fs_release);
   j->base.run = fs_run;
+  j->base.what = what[op];
+  j->base.describe = describe_job;
   j->op = op;
   j->flag = flag;
   j->path = strdup(path);

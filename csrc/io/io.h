@@ -30,6 +30,9 @@ struct moonlet_io {
   /* Wakes the waiters and starts closing the uv handle(s); the last close
    * callback calls moonlet__io_free. */
   void (*close)(moonlet_io *io);
+  /* For task dumps, or NULL: adds what identifies it (fd, peer, pid, URL)
+   * to the table on top of L. */
+  void (*describe)(lua_State *L, moonlet_io *io);
 };
 
 /* An I/O object is made in two steps, so that a memory error leaves

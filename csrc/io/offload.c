@@ -93,6 +93,7 @@ static int l_work(lua_State *L) {
   }
   j = moonlet__req_begin(L, lp, sizeof *j + (size_t)nargs * sizeof(moonlet_value),
                         offload_release);
+  j->base.what = "work";
   j->base.run = offload_run;
   j->fn = reg.fn;
   j->call.ud = reg.ud;

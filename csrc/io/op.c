@@ -83,6 +83,14 @@ static void op_detach(moonlet_wait *w) {
   orphan(w->data);
 }
 
+/* For task dumps. */
+static void describe(lua_State *L, moonlet_wait *w) {
+  moonlet_op *op = w->data;
+  if (!op) return;
+  if (op->io && !op->io->closed && op->io->describe) op->io->describe(L, op->io);
+  if (op->describe) op->describe(L, op);
+}
+
 int moonlet__op_await(lua_State *L, moonlet_op *op, uint64_t ms,
                       lua_KFunction k) {
   moonlet_wait *w = op->w;
@@ -95,6 +103,8 @@ int moonlet__op_await(lua_State *L, moonlet_op *op, uint64_t ms,
   }
   op->state = OP_WAITING;
   w->detach = op_detach;
+  w->what = op->what ? op->what : "I/O";
+  w->describe = describe;
   return moonlet__block(L, op->lp, w, k);
 }
 
@@ -184,6 +194,8 @@ int moonlet__op_retry(lua_State *L, moonlet_loop *lp, moonlet_op *op,
                       uint64_t ms, const moonlet_retry *r) {
   moonlet__op_begin(L, lp, op, r->busy);
   op->on_abandon = r->on_abandon;
+  op->what = r->what;
+  op->io = moonlet__io_live(L, r->obj_idx);
   op->w->kdata = r;
   return moonlet__op_await(L, op, ms, retry_k);
 }

@@ -59,6 +59,12 @@ struct moonlet_op {
   /* A pool job: its work, on a pool thread (no Lua there). */
   void (*run)(moonlet_op *op);
   uv_work_t work;         /* a pool job's libuv request */
+  /* For task dumps: what the waiter does ("read", "connect", ...), the
+   * I/O object it works on (which describes itself), and details of its
+   * own, added to the table on top of L. */
+  const char *what;
+  struct moonlet_io *io;
+  void (*describe)(lua_State *L, moonlet_op *op);
 };
 
 /* Starts a wait in the handle op (zeroed, or idle): raises busy if another
@@ -113,6 +119,7 @@ moonlet_op_result moonlet__req_end(lua_State *L, lua_KContext ctx,
  * from the buffer, an accept, a delivery) and otherwise waits in the
  * object's op until something arrives, then tries again. */
 typedef struct moonlet_retry {
+  const char *what;         /* for dumps: "read", "accept", ... */
   int (*step)(lua_State *L, void *obj); /* the call's body, again */
   int obj_idx;              /* the object's stack index */
   const char *busy;         /* the error when another task waits */

@@ -60,6 +60,12 @@ static void proc_close(moonlet_io *io) {
   uv_close((uv_handle_t *)&p->h, on_closed);
 }
 
+/* For task dumps: the child's pid. */
+static void describe_process(lua_State *L, moonlet_io *io) {
+  lua_pushinteger(L, ((mproc *)io)->h.pid);
+  lua_setfield(L, -2, "pid");
+}
+
 /* --- spawn --------------------------------------------------------------- */
 
 static int open_stdio(const char *path, int fd) {
@@ -180,6 +186,7 @@ static int l_spawn(lua_State *L) {
     if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "not enough memory");
     p->h.data = p;
     p->io.close = proc_close;
+    p->io.describe = describe_process;
     mq_init(&p->waiters);
     moonlet__io_fill(L, lp, &p->io, PROC_KIND);
     o.stdio = stdio;
@@ -229,6 +236,8 @@ static int p_wait(lua_State *L) {
   if (p->exited) return push_status(L, p);
   lua_settop(L, 2);
   e = moonlet__req_begin(L, p->io.lp, sizeof *e, NULL);
+  e->op.what = "process wait";
+  e->op.io = &p->io;
   mq_push(&p->waiters, &e->node);
   e->op.on_abandon = exit_wait_abandon;
   return moonlet__op_await(L, &e->op, ms, wait_k);

@@ -57,6 +57,25 @@ static void stream_close(moonlet_io *io) {
   uv_close(&s->u.h, on_closed);
 }
 
+/* For task dumps: the descriptor, and the peer of a connected TCP stream. */
+static void describe_stream(lua_State *L, moonlet_io *io) {
+  mstream *s = (mstream *)io;
+  struct sockaddr_storage ss;
+  uv_os_fd_t fd;
+  int len = sizeof ss;
+  if (uv_fileno(&s->u.h, &fd) == 0) {
+    lua_pushinteger(L, fd);
+    lua_setfield(L, -2, "fd");
+  }
+  if (s->u.h.type == UV_TCP &&
+      uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len) == 0 &&
+      moonlet__push_addr(L, (struct sockaddr *)&ss) == 2) {
+    lua_pushfstring(L, "%s:%d", lua_tostring(L, -2), (int)lua_tointeger(L, -1));
+    lua_setfield(L, -4, "peer");
+    lua_pop(L, 2);
+  }
+}
+
 /* Pushes a new stream (or server) object; raises when out of memory. */
 static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
                            int pipe) {
@@ -69,6 +88,7 @@ static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
     uv_tcp_init(lp->uv, &s->u.tcp);
   s->u.h.data = s;
   s->io.close = stream_close;
+  s->io.describe = describe_stream;
   moonlet__rbuf_init(&s->rb);
   moonlet__io_fill(L, lp, &s->io, kind);
   return s;
@@ -144,7 +164,7 @@ static int read_step(lua_State *L, void *obj) {
 }
 
 static const moonlet_retry read_retry = {
-    read_step, 1, "stream is already being read by another task",
+    "read", read_step, 1, "stream is already being read by another task",
     "stream closed while reading", NULL};
 
 static int s_read(lua_State *L) {
@@ -178,8 +198,11 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /* A request for s, begun (see op.h). */
-static stream_req *stream_req_begin(lua_State *L, mstream *s) {
+static stream_req *stream_req_begin(lua_State *L, mstream *s,
+                                    const char *what) {
   stream_req *r = moonlet__req_begin(L, s->io.lp, sizeof *r, NULL);
+  r->op.what = what;
+  r->op.io = &s->io;
   r->s = s;
   r->u.write.data = r; /* data is the first field of every uv_req_t */
   return r;
@@ -234,7 +257,7 @@ static int s_write(lua_State *L) {
   for (done = (size_t)r; done >= bufs[first].len; first++) done -= bufs[first].len;
   bufs[first].base += done;
   bufs[first].len -= (unsigned)done;
-  op = stream_req_begin(L, s);
+  op = stream_req_begin(L, s, "write");
   moonlet__req_anchor(L, &op->op, 2, n);
   r = uv_write(&op->u.write, &s->u.s, bufs + first, (unsigned)(n - first),
                on_write);
@@ -256,7 +279,7 @@ static int s_shutdown(lua_State *L) {
   int r;
   moonlet__checkpoint(L, s->io.lp);
   lua_settop(L, 1);
-  op = stream_req_begin(L, s);
+  op = stream_req_begin(L, s, "shutdown");
   r = uv_shutdown(&op->u.shutdown, &s->u.s, on_shutdown);
   if (r != 0) {
     moonlet__op_abandon(&op->op);
@@ -356,7 +379,7 @@ static int l_tcp_connect(lua_State *L) {
     moonlet__io_close(&s->io);
     return moonlet__push_failure(L, r, "bind");
   }
-  op = stream_req_begin(L, s);
+  op = stream_req_begin(L, s, "connect");
   r = uv_tcp_connect(&op->u.connect, &s->u.tcp, (struct sockaddr *)&ss, on_connect);
   if (r != 0) {
     moonlet__op_abandon(&op->op);
@@ -378,7 +401,7 @@ static int l_pipe_connect(lua_State *L) {
   lua_insert(L, 2); /* the same stack as connect_k's: path, nil, opts */
   moonlet__checkpoint(L, lp);
   s = new_stream(L, lp, STREAM_KIND, 1);
-  op = stream_req_begin(L, s);
+  op = stream_req_begin(L, s, "connect");
   uv_pipe_connect(&op->u.connect, &s->u.pipe, path, on_connect);
   op->op.on_abandon = connect_abandon;
   return moonlet__op_await(L, &op->op, ms, connect_k);
@@ -464,7 +487,7 @@ static int accept_step(lua_State *L, void *obj) {
 }
 
 static const moonlet_retry accept_retry = {
-    accept_step, 1, "server is already accepting in another task",
+    "accept", accept_step, 1, "server is already accepting in another task",
     "server closed", NULL};
 
 static int sv_accept(lua_State *L) {

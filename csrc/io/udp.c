@@ -87,6 +87,15 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   moonlet__op_finish(&u->reader, 0);
 }
 
+/* For task dumps: the descriptor. */
+static void describe_udp(lua_State *L, moonlet_io *io) {
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&((mudp *)io)->h, &fd) == 0) {
+    lua_pushinteger(L, fd);
+    lua_setfield(L, -2, "fd");
+  }
+}
+
 static mudp *check_udp(lua_State *L) {
   return (mudp *)moonlet__io_check(L, 1, UDP_KIND);
 }
@@ -108,6 +117,7 @@ static int l_bind(lua_State *L) {
   uv_udp_init(lp->uv, &u->h);
   u->h.data = u;
   u->io.close = udp_close;
+  u->io.describe = describe_udp;
   moonlet__io_fill(L, lp, &u->io, UDP_KIND);
   r = uv_udp_bind(&u->h, (struct sockaddr *)&ss, flags);
   if (r == 0 && moonlet__opt_bool(L, 3, "broadcast", 0))
@@ -154,7 +164,7 @@ static int recv_step(lua_State *L, void *obj) {
 }
 
 static const moonlet_retry recv_retry = {
-    recv_step, 1, "socket is already being read by another task",
+    "receive", recv_step, 1, "socket is already being read by another task",
     "socket closed while receiving", NULL};
 
 /* u:recv_from() -> data, host, port */
@@ -208,6 +218,8 @@ static int send_to(lua_State *L, mudp *u, const struct sockaddr *sa) {
   }
   if (r != UV_EAGAIN) return moonlet__push_failure(L, r, NULL);
   req = moonlet__req_begin(L, u->io.lp, sizeof *req, NULL);
+  req->op.what = "send";
+  req->op.io = &u->io;
   req->u.send.data = &req->op;
   moonlet__req_anchor(L, &req->op, 2, 1);
   r = uv_udp_send(&req->u.send, &u->h, &buf, 1, sa, on_send);
@@ -266,6 +278,8 @@ static int u_send_to(lua_State *L) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
   req = moonlet__req_begin(L, u->io.lp, sizeof *req, send_release);
+  req->op.what = "lookup";
+  req->op.io = &u->io;
   req->u.ai.data = req;
   r = uv_getaddrinfo(u->io.lp->uv, &req->u.ai, on_resolved, host, NULL, &hints);
   if (r != 0) {

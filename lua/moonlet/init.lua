@@ -18,12 +18,17 @@ end
 M.http = require "moonlet.http"
 M.json = require "moonlet.json"
 M.context = require "moonlet.context"
+do
+  local diag = require "moonlet.diag"
+  M.tasks_info, M.dump, M.dump_on = diag.tasks_info, diag.dump, diag.dump_on
+end
 
 --- Debug mode (also MOONLET_DEBUG=1): tasks spawned while it is on record
 -- where they were spawned, and by which task; reports and dumps show it.
 -- Returns whether it is on.
 function M.debug(on)
   if on == nil then return core._debug() end
+  require("moonlet.args").expect(on, "boolean", 1, "debug")
   return core._debug(on)
 end
 

@@ -109,8 +109,8 @@ local function new(maxsize, store, fname)
       :format(fname, math.type(maxsize) == "integer" and maxsize or typename(maxsize)), 3)
   end
   return setmetatable({
-    max = maxsize, store = store, getters = waiters(), putters = waiters(),
-    reserved = 0, unfinished = 0, joiners = waiters(), closed_ = false,
+    max = maxsize, store = store, getters = waiters("queue get"), putters = waiters("queue put"),
+    reserved = 0, unfinished = 0, joiners = waiters("queue join"), closed_ = false,
   }, Queue)
 end
 

@@ -12,8 +12,9 @@ local S = {}
 local Waiters = {}
 Waiters.__index = Waiters
 
-local function waiters()
-  return setmetatable({ head = 1, tail = 0, n = 0 }, Waiters)
+-- label names what its waiters wait for in task dumps ("lock acquire").
+local function waiters(label)
+  return setmetatable({ head = 1, tail = 0, n = 0, label = label }, Waiters)
 end
 
 local function check_timeout(t, fname)
@@ -54,7 +55,7 @@ function Waiters:wait(timeout, on_lost)
   local pos = self.tail
   self[pos] = ch
   self.n = self.n + 1
-  local ok, i, v = pcall(core.select, { { ch, "recv" } }, timeout and { timeout = timeout } or nil)
+  local ok, i, v = pcall(core.select, { { ch, "recv" } }, { timeout = timeout, _label = self.label })
   if ok and i then return true, v end
   if self[pos] == ch then
     self[pos] = false
@@ -79,7 +80,7 @@ Lock.__index = Lock
 Lock.__name = "moonlet.lock"
 
 function S.lock()
-  return setmetatable({ held = false, q = waiters() }, Lock)
+  return setmetatable({ held = false, q = waiters("lock acquire") }, Lock)
 end
 
 --- Returns the lock itself (so `local _ <close> = l:acquire()` releases it
@@ -115,7 +116,7 @@ function S.semaphore(n)
     error("bad argument #1 to 'semaphore' (non-negative integer expected, got "
       .. (math.type(n) == "integer" and n or typename(n)) .. ")", 2)
   end
-  return setmetatable({ permits = n, q = waiters() }, Semaphore)
+  return setmetatable({ permits = n, q = waiters("semaphore acquire") }, Semaphore)
 end
 
 function Semaphore:acquire(timeout)
@@ -142,7 +143,7 @@ Event.__index = Event
 Event.__name = "moonlet.event"
 
 function S.event()
-  return setmetatable({ flag = false, q = waiters() }, Event)
+  return setmetatable({ flag = false, q = waiters("event wait") }, Event)
 end
 
 function Event:set()
@@ -170,7 +171,7 @@ function S.condition(lock)
   if lock ~= nil and getmetatable(lock) ~= Lock then
     error("bad argument #1 to 'condition' (lock expected, got " .. typename(lock) .. ")", 2)
   end
-  return setmetatable({ lock = lock or S.lock(), q = waiters() }, Condition)
+  return setmetatable({ lock = lock or S.lock(), q = waiters("condition wait") }, Condition)
 end
 
 function Condition:acquire(timeout) return self.lock:acquire(timeout) end
@@ -213,7 +214,7 @@ Waitgroup.__index = Waitgroup
 Waitgroup.__name = "moonlet.waitgroup"
 
 function S.waitgroup()
-  return setmetatable({ counter = 0, q = waiters() }, Waitgroup)
+  return setmetatable({ counter = 0, q = waiters("waitgroup wait") }, Waitgroup)
 end
 
 function Waitgroup:add(n)
