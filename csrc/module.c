@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -107,10 +108,65 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* lag_p50, lag_p99, lag_max: seconds, over the latest timer firings. */
+static void set_lag(lua_State *L, const moonlet_loop *lp) {
+  uint32_t v[MOONLET_LAG_SAMPLES];
+  size_t n = lp->nlag < MOONLET_LAG_SAMPLES ? lp->nlag : MOONLET_LAG_SAMPLES;
+  double p50 = 0, p99 = 0, max = 0;
+  if (n > 0) {
+    memcpy(v, lp->lag_us, n * sizeof v[0]);
+    qsort(v, n, sizeof v[0], cmp_u32);
+    p50 = v[(n - 1) / 2] / 1e6;
+    p99 = v[(n - 1) * 99 / 100] / 1e6;
+    max = v[n - 1] / 1e6;
+  }
+  lua_pushnumber(L, p50);
+  lua_setfield(L, -2, "lag_p50");
+  lua_pushnumber(L, p99);
+  lua_setfield(L, -2, "lag_p99");
+  lua_pushnumber(L, max);
+  lua_setfield(L, -2, "lag_max");
+}
+
+/* open = {streams=, servers=, ...}: the I/O objects open now, by kind. */
+static void set_open(lua_State *L, moonlet_loop *lp) {
+  static const struct { int kind; const char *name; } kinds[] = {
+      {MOONLET_MT_STREAM, "streams"},     {MOONLET_MT_SERVER, "servers"},
+      {MOONLET_MT_UDP, "udp"},            {MOONLET_MT_FILE, "files"},
+      {MOONLET_MT_PROCESS, "processes"},  {MOONLET_MT_SIGNAL, "signals"},
+      {MOONLET_MT_HTTP_CLIENT, "http_clients"},
+      {MOONLET_MT_HTTP_XFER, "http_transfers"}};
+  lua_Integer count[MOONLET_MT_COUNT] = {0};
+  mqueue *q;
+  size_t i;
+  for (q = lp->io.next; q != &lp->io; q = q->next) {
+    moonlet_io *io = mq_data(q, moonlet_io, node);
+    if (!io->closed) count[io->kind]++;
+  }
+  lua_createtable(L, 0, (int)(sizeof kinds / sizeof kinds[0]));
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    set_int(L, kinds[i].name, count[kinds[i].kind]);
+  lua_setfield(L, -2, "open");
+}
+
 static int l_stats(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   const moonlet_stats *s = &lp->stats;
-  lua_createtable(L, 0, 16);
+  uint64_t started = __atomic_load_n(&s->jobs_started, __ATOMIC_RELAXED);
+  lua_createtable(L, 0, 32);
+  set_int(L, "failed", (lua_Integer)s->failed);
+  set_int(L, "iterations", (lua_Integer)s->iterations);
+  set_int(L, "bytes_in", (lua_Integer)s->bytes_in);
+  set_int(L, "bytes_out", (lua_Integer)s->bytes_out);
+  set_int(L, "jobs_queued", (lua_Integer)(s->jobs_queued - started));
+  set_int(L, "jobs_running", (lua_Integer)(started - s->jobs_done));
+  set_lag(L, lp);
+  set_open(L, lp);
   set_int(L, "tasks", (lua_Integer)lp->nlive);
   set_int(L, "ready", (lua_Integer)lp->nready);
   set_int(L, "spawned", (lua_Integer)s->spawned);

@@ -42,9 +42,9 @@ end
 
 -- A local HTTP server whose /slow answers after 5 s.
 local function http_server()
-  local srv = assert(m.http.listen(LOCAL, 0, function(req)
+  local srv = assert(m.http.listen(LOCAL, 0, function(req, res)
     if req.path == "/slow" then m.sleep(5) end
-    return { status = 200, body = "ok" }
+    res:finish("ok")
   end))
   defer(function() srv:close() end)
   local _, port = srv:address()

@@ -141,7 +141,7 @@ m.run(function()
     local rnames = methods(res)
     for _, k in ipairs(public(res)) do rnames[#rnames + 1] = k end
     check("http server responses", "moonlet.http.ServerResponse", rnames)
-    return { status = 200, body = "ok" }
+    res:finish("ok")
   end))
   local _, wport = web:address()
   local r = assert(client:get(("http://127.0.0.1:%d/"):format(wport)))

@@ -17,6 +17,16 @@
 
 ---@class moonlet.Stats
 ---@field tasks integer unfinished tasks
+---@field failed integer tasks that ended with an error
+---@field iterations integer loop turns
+---@field lag_p50 number seconds timers fired late: median of the latest firings
+---@field lag_p99 number ... 99th percentile
+---@field lag_max number ... worst
+---@field bytes_in integer bytes read from streams and datagram sockets
+---@field bytes_out integer bytes written to them
+---@field jobs_queued integer thread-pool jobs waiting for a thread
+---@field jobs_running integer thread-pool jobs running
+---@field open {streams: integer, servers: integer, udp: integer, files: integer, processes: integer, signals: integer, http_clients: integer, http_transfers: integer}
 ---@field ready integer runnables in the run queue
 ---@field sleeping integer tasks in a timed wait
 ---@field requests integer operations in flight in libuv or on the thread pool
@@ -897,7 +907,7 @@ function moonlet.http.url(url, relative) end
 ---Serves HTTP/1.x: handler(req, res) in a task per request.
 ---@param host string
 ---@param port integer|string
----@param handler fun(req: moonlet.http.Request, res: moonlet.http.ServerResponse): table?
+---@param handler fun(req: moonlet.http.Request, res: moonlet.http.ServerResponse)
 ---@param opts? table
 ---@return moonlet.Server?, string?, string?
 function moonlet.http.listen(host, port, handler, opts) end

@@ -26,9 +26,17 @@ enum {
 #define MOONLET_CLOSERS 4 /* per phase */
 
 typedef struct moonlet_stats {
-  uint64_t spawned, finished, fast_switches, native_switches;
+  uint64_t spawned, finished, failed, fast_switches, native_switches;
   uint64_t slices_copied, bytes_copied, fresh_runners;
+  uint64_t iterations;      /* loop turns */
+  uint64_t bytes_in, bytes_out; /* through streams and datagram sockets */
+  uint64_t jobs_queued;     /* pool jobs submitted ... */
+  uint64_t jobs_started, jobs_done; /* ... begun, ended (atomic: threads) */
 } moonlet_stats;
+
+/* Loop lag: how late the sleep timer fires after the earliest deadline,
+ * over the last LAG_SAMPLES firings, in microseconds. */
+#define MOONLET_LAG_SAMPLES 512
 
 /* Where the shared stack stands between steps. */
 enum { STACK_EMPTY, STACK_RUNNER, STACK_TASK };
@@ -94,6 +102,8 @@ struct moonlet_loop {
   uint64_t next_id;
   uint64_t rng;           /* xorshift state, for select's fair choice */
   moonlet_stats stats;
+  uint32_t lag_us[MOONLET_LAG_SAMPLES];
+  uint32_t nlag;          /* samples taken, the ring's next slot mod size */
   uv_loop_t *host;        /* the host's loop we run inside, or NULL */
   moonlet_host *host_nest; /* our handles on it (embed.c) */
   /* Called when something becomes ready while the loop is idle: a host's

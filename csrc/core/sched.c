@@ -90,6 +90,7 @@ static void update_idle(moonlet_loop *lp) {
 
 static void on_prepare(uv_prepare_t *h) {
   moonlet_loop *lp = h->data;
+  lp->stats.iterations++;
   moonlet__run_ready(lp, 1);
   update_idle(lp);
 }

@@ -164,6 +164,7 @@ void moonlet__task_finish(moonlet_loop *lp, moonlet_task *t, int how, int nres) 
   /* The task object is on top of L (which may be T) now. The slot that
    * held the thread takes the traceback; nothing below allocates, so the
    * collector cannot take the thread before the pool anchors it. */
+  if (t->fut.state == FS_FAILED) lp->stats.failed++;
   moonlet__getref(L, lp, tbref);
   lua_setiuservalue(L, -2, MOONLET_UV_THREAD);
   lua_pop(L, 1);

@@ -70,9 +70,18 @@ static void arm(moonlet_loop *lp) {
   uv_timer_start(&lp->sleep_timer, on_sleep_timer, at > now ? at - now : 0, 0);
 }
 
+/* Records how late the timer fired for the earliest deadline. */
+static void sample_lag(moonlet_loop *lp, uint64_t deadline_ms) {
+  uint64_t now_us = uv_hrtime() / 1000, due_us = deadline_ms * 1000;
+  uint64_t lag = now_us > due_us ? now_us - due_us : 0;
+  lp->lag_us[lp->nlag++ % MOONLET_LAG_SAMPLES] =
+      lag > UINT32_MAX ? UINT32_MAX : (uint32_t)lag;
+}
+
 static void on_sleep_timer(uv_timer_t *h) {
   moonlet_loop *lp = h->data;
   uint64_t now = uv_now(lp->uv);
+  if (lp->nsleepers > 0) sample_lag(lp, lp->sleepers[0]->deadline);
   while (lp->nsleepers > 0 && lp->sleepers[0]->deadline <= now) {
     moonlet_wait *w = lp->sleepers[0];
     heap_remove(lp, w);

@@ -19,6 +19,7 @@ void moonlet__io_reserve(lua_State *L) {
 void moonlet__io_fill(lua_State *L, moonlet_loop *lp, moonlet_io *io,
                       int kind) {
   moonlet_io **box = lua_touserdata(L, -1);
+  io->kind = kind;
   *box = io;
   io->box = box;
   io->lp = lp;

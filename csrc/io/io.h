@@ -27,6 +27,7 @@ struct moonlet_io {
   moonlet_loop *lp;
   moonlet_io **box;        /* the Lua object's slot, NULL once collected */
   int closed;
+  int kind;                /* MOONLET_MT_* */
   /* Wakes the waiters and starts closing the uv handle(s); the last close
    * callback calls moonlet__io_free. */
   void (*close)(moonlet_io *io);

@@ -110,11 +110,13 @@ int moonlet__op_await(lua_State *L, moonlet_op *op, uint64_t ms,
 
 static void job_run(uv_work_t *req) {
   moonlet_op *op = req->data;
+  __atomic_fetch_add(&op->lp->stats.jobs_started, 1, __ATOMIC_RELAXED);
   op->run(op);
 }
 
 static void job_done(uv_work_t *req, int status) {
   moonlet_op *op = req->data;
+  op->lp->stats.jobs_done++;
   moonlet__op_finish(op, status != 0 ? status : op->status);
 }
 
@@ -127,6 +129,7 @@ int moonlet__op_queue(lua_State *L, moonlet_op *op, lua_KFunction k) {
     moonlet__op_abandon(op);
     return luaL_error(L, "cannot queue work: %s", uv_strerror(r));
   }
+  op->lp->stats.jobs_queued++;
   return moonlet__op_await(L, op, 0, k);
 }
 

@@ -117,6 +117,7 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf) {
   (void)buf;
   if (n > 0) {
     moonlet__rbuf_commit(&s->rb, (size_t)n);
+    s->io.lp->stats.bytes_in += (uint64_t)n;
   } else if (n < 0) {
     s->read_err = (int)n;
     uv_read_stop(h);
@@ -225,7 +226,7 @@ static int s_write(lua_State *L) {
   moonlet_loop *lp = s->io.lp;
   int n = lua_gettop(L) - 1, i, first = 0, r;
   uv_buf_t small[SMALL_BUFS], *bufs = small;
-  size_t total = 0, done;
+  size_t total = 0, done, sent;
   stream_req *op;
   for (i = 0; i < n; i++) {
     if (lua_type(L, i + 2) != LUA_TNUMBER) luaL_checktype(L, i + 2, LUA_TSTRING);
@@ -250,7 +251,9 @@ static int s_write(lua_State *L) {
     s->write_err = r;
     return moonlet__push_failure(L, r, NULL);
   }
-  if ((size_t)r == total) {
+  sent = (size_t)r;
+  lp->stats.bytes_out += sent; /* the rest once uv_write takes it */
+  if (sent == total) {
     lua_settop(L, 1);
     return 1;
   }
@@ -266,6 +269,7 @@ static int s_write(lua_State *L) {
     s->write_err = r;
     return moonlet__push_failure(L, r, NULL);
   }
+  lp->stats.bytes_out += total - sent;
   return moonlet__op_await(L, &op->op, s->timeout, op_k);
 }
 

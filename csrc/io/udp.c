@@ -70,6 +70,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
     } else {
       d->next = NULL;
       d->len = (size_t)n;
+      u->io.lp->stats.bytes_in += (uint64_t)n;
       memcpy(&d->from, addr, addr->sa_family == AF_INET6
                                  ? sizeof(struct sockaddr_in6)
                                  : sizeof(struct sockaddr_in));
@@ -213,6 +214,7 @@ static int send_to(lua_State *L, mudp *u, const struct sockaddr *sa) {
   send_req *req;
   int r = uv_udp_try_send(&u->h, &buf, 1, sa);
   if (r >= 0) {
+    u->io.lp->stats.bytes_out += len;
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -227,6 +229,7 @@ static int send_to(lua_State *L, mudp *u, const struct sockaddr *sa) {
     moonlet__op_abandon(&req->op);
     return moonlet__push_failure(L, r, NULL);
   }
+  u->io.lp->stats.bytes_out += len;
   return moonlet__op_await(L, &req->op, u->timeout, send_k);
 }
 
