@@ -17,6 +17,7 @@
 #include "core/native.h"
 #include "core/spawn.h"
 #include "core/task.h"
+#include "core/watchdog.h"
 #include "embed/embed.h"
 #include "http/http.h"
 #include "io/io.h"
@@ -160,6 +161,7 @@ static int l_stats(lua_State *L) {
   uint64_t started = __atomic_load_n(&s->jobs_started, __ATOMIC_RELAXED);
   lua_createtable(L, 0, 32);
   set_int(L, "failed", (lua_Integer)s->failed);
+  set_int(L, "watchdog_incidents", (lua_Integer)s->watchdog_incidents);
   set_int(L, "iterations", (lua_Integer)s->iterations);
   set_int(L, "bytes_in", (lua_Integer)s->bytes_in);
   set_int(L, "bytes_out", (lua_Integer)s->bytes_out);
@@ -305,6 +307,7 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_callback(L, lp);
   moonlet__open_channel(L, lp);
   moonlet__open_context(L, lp);
+  moonlet__open_watchdog(L, lp);
   moonlet__open_fs(L, lp);
   moonlet__open_stream(L, lp);
   moonlet__open_dns(L, lp);

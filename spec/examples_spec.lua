@@ -128,3 +128,42 @@ describe("examples", function()
     assert.is_true(procs >= 0.1 and tasks >= 0.1, out) -- no way beats one delay
   end)
 end)
+
+describe("examples of diagnostics", function()
+  local function run_err(name)
+    local f = assert(io.open("examples/" .. name .. ".lua"))
+    local code = f:read("a")
+    f:close()
+    local status, out, err = U.run_script(code)
+    assert.equal(0, status, err)
+    return out, err
+  end
+
+  it("diag_deadlock: the dump shows both tasks waiting on each other's channel", function()
+    local out, err = run_err("diag_deadlock")
+    assert.equal("", err)
+    assert.matches("^false\tdeadlock: nothing left to run can end this wait\n", out)
+    assert.matches("2 unfinished tasks", out)
+    for _, name in ipairs({ "a", "b" }) do
+      assert.matches("task %d+ '" .. name .. "': suspended for [%d.]+ s %(%a+ switch%)\n"
+        .. "  waiting on: channel recv buffered=0 capacity=0\n"
+        .. "  spawned at [^\n]*:%d+\n", out)
+    end
+  end)
+
+  it("diag_hog: the watchdog names the computing task and the blocking call", function()
+    local out, err = run_err("diag_hog")
+    assert.matches("watchdog reports: 2", out)
+    assert.matches("task 'checksum' has kept the loop from turning", err)
+    assert.matches("task 'shell' has kept the loop from turning[^\n]*\nstack traceback:\n"
+      .. "\t%[C%]: in function 'os.execute'\n\t[^\n]*:19:", err)
+  end)
+
+  it("diag_leak: tasks grouped by spawn site show where the leak is", function()
+    local out, err = run_err("diag_leak")
+    assert.equal("", err)
+    assert.matches("50 tasks spawned at [^\n]*:10 waiting on channel recv\n", out)
+    assert.matches("m.stats%(%).tasks = 50", out)
+  end)
+end)
+

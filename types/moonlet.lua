@@ -18,6 +18,7 @@
 ---@class moonlet.Stats
 ---@field tasks integer unfinished tasks
 ---@field failed integer tasks that ended with an error
+---@field watchdog_incidents integer steps the watchdog reported
 ---@field iterations integer loop turns
 ---@field lag_p50 number seconds timers fired late: median of the latest firings
 ---@field lag_p99 number ... 99th percentile
@@ -139,6 +140,13 @@ function moonlet.debug(on) end
 ---@field waiting {kind: string, timeout_in: number?, fd: integer?, peer: string?, task: integer?, capacity: integer?, buffered: integer?, url: string?, pid: integer?, path: string?, signal: string?}?
 ---@field spawned string? debug mode: "file:line in task 'name'"
 ---@field traceback string
+
+---The blocked-loop watchdog: reports on stderr, once per incident, a task
+---or callback that keeps the loop from turning for longer than seconds;
+---false stops it; no argument returns the threshold (or false).
+---@param seconds? number|false
+---@return number|false
+function moonlet.watchdog(seconds) end
 
 ---What every unfinished task is doing.
 ---@return moonlet.TaskInfo[]

@@ -11,6 +11,7 @@
 #include "core/context.h"
 #include "core/errors.h"
 #include "core/future.h"
+#include "core/watchdog.h"
 
 #define HANDLE_MT "moonlet.handle"
 
@@ -61,7 +62,9 @@ static void invoke(moonlet_loop *lp, moonlet_handle *h) {
   lua_remove(L, -h->nargs - 2); /* the packed table */
   lua_remove(L, -h->nargs - 2); /* the handle */
   lp->in_callback = 1;
+  moonlet__step_begin(lp, L);
   moonlet__pcall(L, lp, h->nargs, "a callback");
+  moonlet__step_end(lp);
   lp->in_callback = 0;
   lua_pushnil(L);
   moonlet__context_enter(L, lp, -1);

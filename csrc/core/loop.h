@@ -10,6 +10,7 @@
 #include "core/sched.h"
 
 typedef struct moonlet_host moonlet_host;
+typedef struct moonlet_watchdog moonlet_watchdog;
 struct moonlet_remote;
 
 /* Closing the loop, in phases; a subsystem registers its hook in the
@@ -32,6 +33,7 @@ typedef struct moonlet_stats {
   uint64_t bytes_in, bytes_out; /* through streams and datagram sockets */
   uint64_t jobs_queued;     /* pool jobs submitted ... */
   uint64_t jobs_started, jobs_done; /* ... begun, ended (atomic: threads) */
+  uint64_t watchdog_incidents; /* steps the watchdog reported */
 } moonlet_stats;
 
 /* Loop lag: how late the sleep timer fires after the earliest deadline,
@@ -111,6 +113,11 @@ struct moonlet_loop {
   void (*on_ready)(moonlet_loop *lp);
   struct moonlet_remote *remote; /* other threads' way in (remote.c) */
   void *fiber_pool;       /* idle C fiber stacks (fiber.c) */
+  /* The step the loop runs (watchdog.h): odd while Lua code runs, and the
+   * thread it runs on; the watchdog thread reads them. */
+  uint64_t step_seq;
+  lua_State *step_L;
+  moonlet_watchdog *watchdog; /* NULL unless enabled */
   moonlet_closer closers[MOONLET_CLOSE_PHASES][MOONLET_CLOSERS];
 };
 

@@ -20,6 +20,7 @@
 #include "core/spawn.h"
 #include "core/threads.h"
 #include "core/tools.h"
+#include "core/watchdog.h"
 
 #define TURN_STEPS 1024    /* steps before the loop polls I/O again */
 #define TURN_NS 1000000    /* ... or this much time, checked every 64 steps */
@@ -152,7 +153,9 @@ static void run_lua(moonlet_loop *lp, moonlet_task *t) {
   }
   t->state = TS_RUNNING;
   t->fast_yield = 0;
+  moonlet__step_begin(lp, T);
   st = lua_resume(T, NULL, nargs, &nres);
+  moonlet__step_end(lp);
   if (st == LUA_YIELD) {
     if (nres) lua_pop(T, nres);
     t->state = TS_FAST;
@@ -219,7 +222,9 @@ static void resume_native(moonlet_loop *lp, moonlet_task *t) {
   }
   lp->stack_state = STACK_EMPTY;
   lp->stack_owner = NULL;
+  moonlet__step_begin(lp, t->wait.L ? t->wait.L : t->T);
   enter_stack(lp, &n->ctx, n->fiber ? n->fiber : &lp->stack);
+  moonlet__step_end(lp);
 }
 
 void moonlet__step_task(moonlet_loop *lp, moonlet_runnable *r) {

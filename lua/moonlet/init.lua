@@ -29,7 +29,18 @@ end
 function M.debug(on)
   if on == nil then return core._debug() end
   require("moonlet.args").expect(on, "boolean", 1, "debug")
+  if on and not core._watchdog() then core._watchdog(0.1) end
   return core._debug(on)
+end
+
+--- The blocked-loop watchdog: m.watchdog(seconds) reports on stderr,
+-- once per incident, a task or callback that keeps the loop from turning
+-- for longer than seconds, with where it is; m.watchdog(false) stops it;
+-- m.watchdog() returns the threshold, or false. On in debug mode (0.1 s).
+function M.watchdog(seconds)
+  if seconds == nil then return core._watchdog() end
+  if seconds ~= false then require("moonlet.args").expect(seconds, "number", 1, "watchdog") end
+  return require("moonlet.args").relay("watchdog", 1, core._watchdog, seconds)
 end
 
 -- Lua names a function in an error message by looking for it in
