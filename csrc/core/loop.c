@@ -53,6 +53,7 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   fn = getenv("MOONLET_DEBUG");
   lp->debug = fn && *fn && *fn != '0';
   moonlet__sched_init(lp);
+  lp->turn_now = uv_now(lp->uv);
   moonlet__timer_init(lp);
   moonlet__threads_init(lp);
   return 0;

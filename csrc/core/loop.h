@@ -76,6 +76,8 @@ struct moonlet_loop {
   size_t round_left;      /* runnables left in this round of the turn */
   unsigned turn_steps, turn_check;
   uint64_t turn_start;
+  uint64_t turn_now;      /* loop time (ms) when this turn began: when
+                           * tasks changed state, for dumps, to the turn */
   int turn_budgeted;
   mqueue live;            /* unfinished tasks */
   size_t nlive;

@@ -92,6 +92,7 @@ static void update_idle(moonlet_loop *lp) {
 static void on_prepare(uv_prepare_t *h) {
   moonlet_loop *lp = h->data;
   lp->stats.iterations++;
+  lp->turn_now = uv_now(lp->uv);
   moonlet__run_ready(lp, 1);
   update_idle(lp);
 }
@@ -315,7 +316,7 @@ int moonlet__block(lua_State *L, moonlet_loop *lp, moonlet_wait *w,
     w->resumed = 1;
     return k(L, LUA_YIELD, (lua_KContext)w);
   }
-  t->since = uv_now(lp->uv);
+  t->since = lp->turn_now;
   if (!lp->force_native && own_yieldable(t, L)) {
     t->fast_yield = 1;
     return lua_yieldk(L, 0, (lua_KContext)w, k);
@@ -348,7 +349,7 @@ void moonlet__wake(moonlet_wait *w, int status) {
   }
   /* The main chunk takes its turn in the run queue like a task, so what
    * became ready before it runs before it continues. */
-  if (w->task) w->task->since = uv_now(w->loop->uv);
+  if (w->task) w->task->since = w->loop->turn_now;
   moonlet__enqueue(w->loop, w->task ? &w->task->run : &w->loop->main_run);
 }
 

@@ -261,7 +261,8 @@ moonlet_task *moonlet__spawn(lua_State *L, moonlet_loop *lp, int nargs) {
   t->state = TS_NEW;
   t->nargs = nargs;
   t->id = ++lp->next_id;
-  t->since = uv_now(lp->uv);
+  /* A task's clock runs by turns; the main chunk may have run long since. */
+  t->since = lp->current || lp->in_callback ? lp->turn_now : uv_now(lp->uv);
   t->wait.loop = lp;
   t->wait.task = t;
   t->wait.status = MW_OK;

@@ -153,7 +153,10 @@ static void push_info(lua_State *L, moonlet_loop *lp, moonlet_task *t, int idx) 
   push_name(L, idx, t);
   lua_setfield(L, -2, "name");
   set_string(L, "status", status);
-  set_number(L, "since", (double)(uv_now(lp->uv) - t->since) / 1000.0);
+  {
+    uint64_t now = uv_now(lp->uv);
+    set_number(L, "since", now > t->since ? (double)(now - t->since) / 1000.0 : 0.0);
+  }
   if (t->state == TS_FAST || t->state == TS_NATIVE)
     set_string(L, "switch", t->state == TS_FAST ? "fast" : "native");
   if (lua_getiuservalue(L, idx, MOONLET_UV_ORIGIN) == LUA_TSTRING)
