@@ -307,6 +307,7 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_callback(L, lp);
   moonlet__open_channel(L, lp);
   moonlet__open_context(L, lp);
+  moonlet__open_poll(L, lp);
   moonlet__open_watchdog(L, lp);
   moonlet__open_fs(L, lp);
   moonlet__open_stream(L, lp);

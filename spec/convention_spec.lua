@@ -142,6 +142,15 @@ local calls = {
     q:put(1)
     return function() return q:join(t) end
   end,
+  ["descriptor wait"] = function(t)
+    local T = require "moonlet_testmod"
+    local r, w = T.pipe()
+    defer(function()
+      T.close(r)
+      T.close(w)
+    end)
+    return function() return m.wait_readable(r, t) end
+  end,
   ["select"] = function(t)
     local ch = m.channel()
     return function() return m.select({ { ch, "recv" } }, t and { timeout = t }) end
@@ -158,7 +167,7 @@ local calls = {
 local timed = { "stream read", "stream write", "server accept", "udp recv_from", "process wait",
   "process run", "signal wait", "lock acquire", "semaphore acquire", "event wait",
   "condition wait", "waitgroup wait", "queue get", "queue put", "queue join", "select",
-  "http request" }
+  "http request", "descriptor wait" }
 local closable = { "stream read", "stream write", "server accept", "udp recv_from",
   "process wait", "http request" }
 

@@ -190,6 +190,19 @@ function moonlet.context.with(values, fn, ...) end
 ---@return table
 function moonlet.context.all() end
 
+---Waits until the descriptor (one moonlet does not own: a LuaSocket
+---socket, a driver's connection) is readable. It is made non-blocking.
+---@param fd integer
+---@param timeout? number
+---@return true?, string?, string?
+function moonlet.wait_readable(fd, timeout) end
+
+---Waits until the descriptor is writable.
+---@param fd integer
+---@param timeout? number
+---@return true?, string?, string?
+function moonlet.wait_writable(fd, timeout) end
+
 -- Channels -----------------------------------------------------------------
 
 ---A Go channel; capacity 0 (the default) is unbuffered.

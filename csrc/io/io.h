@@ -99,5 +99,6 @@ void moonlet__open_process(lua_State *L, moonlet_loop *lp);
 void moonlet__open_signal(lua_State *L, moonlet_loop *lp);
 void moonlet__open_udp(lua_State *L, moonlet_loop *lp);
 void moonlet__open_offload(lua_State *L, moonlet_loop *lp);
+void moonlet__open_poll(lua_State *L, moonlet_loop *lp);
 
 #endif

@@ -5,7 +5,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "moonlet.h"
@@ -150,9 +152,52 @@ static int work_fail(moonlet_work_call *c) {
   return -1;
 }
 
+/* Raw descriptors for m.wait_readable/m.wait_writable: pipe() -> rfd, wfd;
+ * write(fd, s) -> bytes written or nil, errno text (non-blocking writes
+ * fail with EAGAIN); read(fd, n); close(fd). */
+static int t_pipe(lua_State *L) {
+  int fds[2];
+  if (pipe(fds) != 0) return luaL_error(L, "pipe: %s", strerror(errno));
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
+static int t_write(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  ssize_t n = write((int)luaL_checkinteger(L, 1), s, len);
+  if (n < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static int t_read(lua_State *L) {
+  char buf[4096];
+  ssize_t n = read((int)luaL_checkinteger(L, 1), buf, sizeof buf);
+  if (n < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+static int t_close(lua_State *L) {
+  lua_pushboolean(L, close((int)luaL_checkinteger(L, 1)) == 0);
+  return 1;
+}
+
 int luaopen_moonlet_testmod(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow}, {NULL, NULL}};
+      {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow},
+      {"pipe", t_pipe}, {"write", t_write}, {"read", t_read}, {"close", t_close},
+      {NULL, NULL}};
   moonlet_register_work(L, "test.reverse", work_reverse);
   moonlet_register_work(L, "test.fail", work_fail);
   moonlet_register_work(L, "test.sleep", work_sleep);
