@@ -190,6 +190,11 @@ function moonlet.context.with(values, fn, ...) end
 ---@return table
 function moonlet.context.all() end
 
+---gevent's patch_all for LuaSocket: require "socket" and "socket.core"
+---return moonlet.socket from now on. Raises if "socket" was loaded before.
+---@return table the moonlet.socket module
+function moonlet.patch() end
+
 ---Waits until the descriptor (one moonlet does not own: a LuaSocket
 ---socket, a driver's connection) is readable. It is made non-blocking.
 ---@param fd integer

@@ -33,6 +33,23 @@ function M.debug(on)
   return core._debug(on)
 end
 
+--- gevent's monkey.patch_all for LuaSocket: from now on require "socket"
+-- and "socket.core" return moonlet.socket, so that LuaSocket and every
+-- library built on it (socket.http, redis clients, ...) wait
+-- cooperatively. Raises if "socket" was loaded before: libraries that
+-- captured it would go on blocking the loop.
+function M.patch()
+  local loaded = package.loaded["socket"]
+  if loaded and not loaded._MOONLET then
+    error("m.patch(): LuaSocket was loaded before it; what captured it would still block the"
+      .. " loop (call m.patch() before the first require \"socket\")", 2)
+  end
+  local ms = require "moonlet.socket"
+  package.loaded["socket.core"] = ms
+  package.loaded["socket"] = ms
+  return ms
+end
+
 --- The blocked-loop watchdog: m.watchdog(seconds) reports on stderr,
 -- once per incident, a task or callback that keeps the loop from turning
 -- for longer than seconds, with where it is; m.watchdog(false) stops it;
