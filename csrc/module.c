@@ -51,11 +51,7 @@ static int l_join(lua_State *L) {
     moonlet__end_wait(w);
     return 0;
   }
-  mq_push(&f->waiters, &w->node);
-  w->detach = moonlet__detach_node;
-  w->data = f;
-  w->what = "await";
-  w->describe = moonlet__describe_await;
+  moonlet__wait_in(w, &f->waiters, f, "await", moonlet__describe_await);
   return moonlet__block(L, lp, w, join_k);
 }
 

@@ -129,13 +129,23 @@ end)
 local function raw(port, data, pause)
   local c = assert(m.tcp.connect(LOCAL, port))
   if type(data) == "string" then data = { data } end
+  -- Read while writing: a server that answers early and closes makes our
+  -- next write draw a reset, which would discard an answer left unread.
+  local parts = {}
+  local reader = m.spawn(function()
+    while true do
+      local chunk = c:read()
+      if not chunk then return end
+      parts[#parts + 1] = chunk
+    end
+  end)
   for _, piece in ipairs(data) do
     if not c:write(piece) then break end
     if pause then m.sleep(pause) end
   end
-  local out = c:read("a") or ""
+  reader:await()
   c:close()
-  return out
+  return table.concat(parts)
 end
 
 local function http_server(handler, opts)

@@ -182,11 +182,7 @@ static int c_send(lua_State *L) {
   w = moonlet__enter_block(L, lp);
   w->closed = 0;
   w->vidx = 2;
-  mq_push(&c->sendq, &w->node);
-  w->detach = moonlet__detach_node;
-  w->data = c;
-  w->what = "channel send";
-  w->describe = describe_channel;
+  moonlet__wait_in(w, &c->sendq, c, "channel send", describe_channel);
   return moonlet__block(L, lp, w, send_k);
 }
 
@@ -222,11 +218,7 @@ static int receive(lua_State *L, moonlet_channel *c, int iter) {
   if (c->closed) return recv_results(L, 0, iter);
   w = moonlet__enter_block(L, lp);
   w->closed = 0;
-  mq_push(&c->recvq, &w->node);
-  w->detach = moonlet__detach_node;
-  w->data = c;
-  w->what = "channel recv";
-  w->describe = describe_channel;
+  moonlet__wait_in(w, &c->recvq, c, "channel recv", describe_channel);
   return moonlet__block(L, lp, w, iter ? iter_k : recv_k);
 }
 

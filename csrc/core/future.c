@@ -147,11 +147,8 @@ static int f_await(lua_State *L) {
     moonlet__end_wait(w);
     return moonlet__future_outcome(L, f, 1);
   }
-  mq_push(&f->waiters, &w->node);
-  w->detach = moonlet__detach_node;
-  w->data = f; /* for await_k; the object stays at index 1 */
-  w->what = "await";
-  w->describe = moonlet__describe_await;
+  /* w->data is for await_k; the object stays at index 1 */
+  moonlet__wait_in(w, &f->waiters, f, "await", moonlet__describe_await);
   return moonlet__block(L, lp, w, await_k);
 }
 

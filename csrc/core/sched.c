@@ -355,6 +355,16 @@ void moonlet__wake(moonlet_wait *w, int status) {
 
 void moonlet__detach_node(moonlet_wait *w) { mq_remove(&w->node); }
 
+void moonlet__wait_in(moonlet_wait *w, mqueue *list, void *data,
+                      const char *what,
+                      void (*describe)(lua_State *L, moonlet_wait *w)) {
+  mq_push(list, &w->node);
+  w->detach = moonlet__detach_node;
+  w->data = data;
+  w->what = what;
+  w->describe = describe;
+}
+
 /* The main chunk's turn in the run queue: end the driving. */
 static void main_turn(moonlet_loop *lp, moonlet_runnable *r) {
   (void)r;

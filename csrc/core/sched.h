@@ -177,6 +177,12 @@ void moonlet__wake(moonlet_wait *w, int status);
 /* Unlinks w.node; the usual detach for waits kept in a list. */
 void moonlet__detach_node(moonlet_wait *w);
 
+/* Registers w at the end of a waiter list, on data, described for dumps
+ * as what (and by describe, or NULL). */
+void moonlet__wait_in(moonlet_wait *w, mqueue *list, void *data,
+                      const char *what,
+                      void (*describe)(lua_State *L, moonlet_wait *w));
+
 /* --- run queue ----------------------------------------------------------- */
 
 /* Appends r to the run queue (no-op if it is queued). */
