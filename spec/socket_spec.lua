@@ -7,6 +7,7 @@ local U = require "support.util"
 
 teardown(U.assert_clean)
 
+local real = require "socket" -- LuaSocket itself, for reference
 local ms = require "moonlet.socket"
 
 local function start_server()
@@ -22,7 +23,61 @@ local function start_server()
   end
 end
 
+-- One client scenario; every observable result goes into the table, for
+-- comparing what LuaSocket and moonlet.socket give.
+local function scenario(socket, port, closed_port)
+  local out = {}
+  local c = assert(socket.connect("127.0.0.1", port))
+  out.class = tostring(c):match("^[^:]+")
+  out.send = { c:send("echo hello\n") }
+  out.line = { c:receive("*l") }
+  out.range = { c:send("xxecho ranged\nyy", 3, 14) }
+  out.line2 = { c:receive() }
+  out.peer = { c:getpeername() }
+  out.count = { c:send("echo 0123456789\n") }
+  out.bytes = { c:receive(4) }
+  out.bytes_prefixed = { c:receive(6, "ab") }
+  out.rest = { c:receive("*l") }
+  c:send("partial\n")
+  c:settimeout(0.1)
+  out.partial = { c:receive(10) }
+  out.partial_line = { c:receive("*l", "pre-") }
+  out.timeouts = { c:gettimeout() }
+  c:settimeout(nil)
+  c:send("echo tail\n")
+  out.prefixed = { c:receive("*l", "x") }
+  c:send("bulk 100000\n")
+  local all = { c:receive("*a") }
+  out.all = { all[1] and #all[1], all[2], all[3] and #all[3] }
+  out.after_close = { c:receive() }
+  out.closed_send = { c:send("x") }
+  out.close = { c:close() }
+  out.refused = { socket.connect("127.0.0.1", closed_port) }
+  local t = socket.tcp()
+  out.master = tostring(t):match("^[^:]+")
+  local ok, err = pcall(t.receive, t)
+  -- Misuse raises; how Lua names the caller differs, LuaSocket's reason not.
+  out.unconnected = { ok, tostring(err):match("%(tcp{client} expected%)$") }
+  t:close()
+  out.used_after_close = { pcall(t.send, t, "x") }
+  out.used_after_close[2] = out.used_after_close[2] and tostring(out.used_after_close[2]):match("closed") ~= nil
+  return out
+end
+
 describe("moonlet.socket", function()
+  it("gives exactly what LuaSocket gives for the same client scenario", function()
+    local port, stop = start_server()
+    finally(stop)
+    local probe = assert(m.tcp.listen("127.0.0.1", 0))
+    local _, closed_port = probe:address()
+    probe:close()
+    local want = scenario(real, port, closed_port)
+    local got = scenario(ms, port, closed_port)
+    assert.same(want, got)
+    assert.same({ nil, "timeout", "abc" }, got.partial) -- and it is the right thing
+    assert.same({ nil, "connection refused" }, got.refused)
+  end)
+
   it("gives LuaSocket's results and error strings", function()
     local port, stop = start_server()
     finally(stop)

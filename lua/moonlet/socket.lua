@@ -75,9 +75,15 @@ end
 
 function Sock:receive(pattern, prefix)
   local t0 = core.now()
+  local given = prefix and #prefix or 0
   self._failed = nil
   while true do
     local data, err, partial = self._s:receive(pattern, prefix)
+    -- "*a" reads until the peer closes: what came before is the result,
+    -- as LuaSocket returns it when one blocking call saw it all.
+    if err == "closed" and (pattern == "*a" or pattern == "a") and #partial > given then
+      return partial
+    end
     if data or err ~= "timeout" then return data, err, partial end
     prefix = partial -- LuaSocket counts a prefix towards a byte count
     local ok, werr = wait(self, "r", t0)
