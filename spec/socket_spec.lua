@@ -99,6 +99,31 @@ describe("moonlet.socket", function()
     assert.matches("^tcp{master}: ", tostring(ms.tcp()))
   end)
 
+  it("gives what LuaSocket gives for datagrams: sendto, receivefrom, timeouts", function()
+    local function udp_scenario(socket)
+      local out = {}
+      local a, b = assert(socket.udp()), assert(socket.udp())
+      out.bind = { a:setsockname("127.0.0.1", 0), b:setsockname("127.0.0.1", 0) }
+      local _, bport = b:getsockname()
+      local _, aport = a:getsockname()
+      out.class = tostring(a):match("^[^:]+")
+      out.sendto = { a:sendto("ping", "127.0.0.1", bport) }
+      local data, ip, port = b:receivefrom()
+      out.receivefrom = { data, ip, port == aport }
+      b:settimeout(0.05)
+      out.timeout = { b:receivefrom() }
+      out.peer = { b:setpeername("127.0.0.1", aport) }
+      out.send = { b:send("pong") }
+      out.receive = { a:receive() }
+      a:close()
+      b:close()
+      return out
+    end
+    local want, got = udp_scenario(real), udp_scenario(ms)
+    assert.same(want, got)
+    assert.same({ nil, "timeout" }, got.timeout)
+  end)
+
   it("lets other tasks run while a socket waits, and honours block and total timeouts", function()
     local port, stop = start_server()
     finally(stop)
