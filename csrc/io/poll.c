@@ -23,7 +23,6 @@ typedef struct fd_poll {
 struct fd_wait {
   moonlet_op op;
   fd_poll *p;           /* NULL once the poll let it go */
-  int writable;
 };
 
 static void free_poll(uv_handle_t *h) { free(h->data); }
@@ -144,7 +143,6 @@ static int wait_fd(lua_State *L, int writable) {
   w->op.describe = describe;
   w->op.on_abandon = abandon;
   w->p = p;
-  w->writable = writable;
   *slot = w;
   if ((err = update(p)) != 0) {
     *slot = NULL;
