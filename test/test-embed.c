@@ -536,7 +536,9 @@ static void poll_host(void) {
   ASSERT_EQ(lua_rawlen(L, -1), 4); /* every task and the callback ran */
   ASSERT(strchr(lua_tostring(L, -1), 'c') != NULL);
   lua_pop(L, 1);
-  ASSERT(polls >= 3 && polls < 1000); /* it waited rather than spun */
+  /* It waited rather than spun (how many polls depends on speed: under
+   * Valgrind every deadline may have passed before the first). */
+  ASSERT(polls >= 1 && polls < 1000);
   moonlet_close(L);
   lua_close(L);
 }
