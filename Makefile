@@ -178,8 +178,10 @@ check-embed-asan:
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
   --run-libc-freeres=no --suppressions=tools/valgrind.supp \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite
+# The watchdog is off there: under Valgrind any step may outlast its
+# threshold, and its reports would only be noise.
 check-valgrind: all
-	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 \
+	@MOONLET_TEST_BUILD=$(BUILD) MOONLET_UNDER_VALGRIND=1 MOONLET_WATCHDOG=0 \
 	  $(if $(VG_NATIVE),MOONLET_FORCE_NATIVE=1) \
 	  $(VALGRIND) $(LUA) /usr/bin/busted -o TAP --cpath='./$(BUILD)/?.so' spec
 
@@ -190,10 +192,10 @@ TSAN_TESTS = embed_threadsafe_futures embed_post_from_threads embed_two_instance
 check-embed-tsan:
 	@$(MAKE) -s BUILD=build-tsan CC=clang OPT="-O1 -g" CFLAGS="-fsanitize=thread" \
 	  LDFLAGS="-fsanitize=thread" build-tsan/test-embed >/dev/null
-	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./build-tsan/test-embed $(TSAN_TESTS)
+	@MOONLET_WATCHDOG=0 TSAN_OPTIONS=halt_on_error=1:exitcode=66 ./build-tsan/test-embed $(TSAN_TESTS)
 
 check-embed-valgrind: all
-	@$(VALGRIND) ./$(BUILD)/test-embed
+	@MOONLET_WATCHDOG=0 $(VALGRIND) ./$(BUILD)/test-embed
 
 check-rock:
 	@sh tools/check-rock.sh

@@ -3,90 +3,34 @@
 -- with openssl), and TLS failures against servers that are not TLS.
 local m = require "moonlet"
 local U = require "support.util"
+local tls_nginx = require "support.tls_nginx"
 local http = m.http
 
 local LOCAL = "127.0.0.1"
 local BIG = U.under_valgrind and 2 or 20 -- MiB
 
-local function run(argv)
-  local out, err, code = m.process.run(argv)
-  assert(out and code == 0, table.concat(argv, " ") .. " failed: " .. tostring(err))
-  return out
-end
-
-local function free_port()
-  local l = assert(m.tcp.listen(LOCAL, 0))
-  local _, port = l:address()
-  l:close()
-  return port
-end
-
-local CONF = [[
-daemon off;
-master_process off;
-worker_processes 1;
-error_log stderr warn;
-pid %s/nginx.pid;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path %s/body;
-  proxy_temp_path %s/proxy;
-  fastcgi_temp_path %s/fastcgi;
-  uwsgi_temp_path %s/uwsgi;
-  scgi_temp_path %s/scgi;
-  server {
-    listen 127.0.0.1:%d ssl http2;
-    ssl_certificate %s/cert.pem;
-    ssl_certificate_key %s/key.pem;
-    location /files/ { root %s; }
-    location / { default_type text/plain; return 200 "hello over $server_protocol\n"; }
-  }
-}
-]]
-
 describe("moonlet.http over TLS and HTTP/2 (nginx)", function()
-  local dir, nginx, base, ca
+  local server, dir, base, ca
   local before_all, after_all = U.descriptor_check(function()
     assert(m.tcp.listen(LOCAL, 0)):close()
     assert(m.process.run({ "true" }))
   end)
   setup(function()
     before_all()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(m.fs.mkdir(dir))
+    server = tls_nginx.start([[
+    location /files/ { root %s; }
+    location / { default_type text/plain; return 200 "hello over $server_protocol\n"; }]])
+    dir, ca = server.dir, server.ca
     assert(m.fs.mkdir(dir .. "/files"))
-    run({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-          "-keyout", dir .. "/key.pem", "-out", dir .. "/cert.pem", "-subj", "/CN=localhost",
-          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1" })
-    ca = dir .. "/cert.pem"
     local f = assert(io.open(dir .. "/files/big.bin", "wb"))
     local block = ("0123456789abcdef"):rep(65536)
     for _ = 1, BIG do f:write(block) end
     f:close()
-    local port = free_port()
-    local conf = CONF:format(dir, dir, dir, dir, dir, dir, port, dir, dir, dir)
-    assert(m.fs.write_file(dir .. "/nginx.conf", conf))
-    nginx = assert(m.process.spawn { "nginx", "-p", dir, "-c", dir .. "/nginx.conf", "-e", "stderr",
-                                     stdout = "null", stderr = "null" })
-    for _ = 1, 200 do -- until nginx listens
-      local s = m.tcp.connect(LOCAL, port)
-      if s then s:close(); break end
-      m.sleep(0.025)
-    end
-    base = ("https://localhost:%d"):format(port)
+    base = ("https://localhost:%d"):format(server.port)
   end)
   teardown(function()
-    nginx:kill()
-    nginx:wait()
-    nginx:close()
+    server.stop()
     http.close()
-    for _, sub in ipairs({ "files/big.bin", "files", "cert.pem", "key.pem", "nginx.conf", "nginx.pid",
-                           "body", "proxy", "fastcgi", "uwsgi", "scgi" }) do
-      os.remove(dir .. "/" .. sub)
-    end
-    os.remove(dir)
     after_all()
   end)
 

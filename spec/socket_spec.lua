@@ -159,6 +159,93 @@ describe("moonlet.socket", function()
   end)
 end)
 
+describe("moonlet.socket, server side and the rest of LuaSocket", function()
+  -- One server scenario, run against LuaSocket and moonlet.socket.
+  local function server_scenario(socket)
+    local out = {}
+    local srv = assert(socket.bind("127.0.0.1", 0))
+    out.class = srv.class
+    out.name = tostring(srv):match("^[^:]+")
+    local _, port = srv:getsockname()
+    out.rebind = { socket.bind("127.0.0.1", port) } -- taken
+    srv:settimeout(0.05)
+    out.nobody = { srv:accept() }
+    srv:settimeout(nil)
+    local c = assert(socket.connect("127.0.0.1", port))
+    local a = assert(srv:accept())
+    out.accepted = { a.class, tostring(a):match("^[^:]+") }
+    out.options = {
+      a:setoption("tcp-nodelay", true), a:getoption("tcp-nodelay"),
+      a:setoption("keepalive", true), a:getoption("keepalive"),
+      a:setoption("linger", { on = true, timeout = 1 }), a:getoption("linger").on,
+      c:getoption("reuseaddr"), a:getfamily(), a:dirty(),
+    }
+    out.bad_option = { pcall(a.setoption, a, "no-such-option", true) }
+    out.bad_option[2] = out.bad_option[2] and tostring(out.bad_option[2]):match("unsupported option") ~= nil
+    c:send("hello\n")
+    out.got = { a:receive() }
+    local received, sent = a:getstats()
+    out.stats = { received, sent, c:setstats(10, 20, 30) }
+    local r2, s2, age = c:getstats()
+    out.stats2 = { r2, s2, age >= 30 }
+    out.shutdown = { c:shutdown("send") }
+    out.after_shutdown = { a:receive() }
+    out.peer_of_closed = { a:send("bye\n") }
+    out.read_back = { c:receive() }
+    c:close()
+    a:close()
+    out.srv_close = { srv:close() }
+    return out
+  end
+
+  it("gives what LuaSocket gives for bind, accept, options, stats and shutdown", function()
+    local want, got = server_scenario(real), server_scenario(ms)
+    assert.same(want, got)
+    assert.same({ nil, "timeout" }, got.nobody)
+    assert.same({ nil, "address already in use" }, got.rebind)
+    assert.same({ "tcp{server}", "tcp{client}" }, { got.class, got.accepted[1] })
+  end)
+
+  it("socket.dns gives LuaSocket's answers, looked up through m.dns", function()
+    assert.are_not.equal(real.dns.toip, ms.dns.toip)
+    for _, host in ipairs({ "localhost", "127.0.0.1", "no.such.host.invalid", "::1" }) do
+      assert.same({ real.dns.toip(host) }, { ms.dns.toip(host) }, host)
+      assert.same({ real.dns.getaddrinfo(host) }, { ms.dns.getaddrinfo(host) }, host)
+    end
+    for _, host in ipairs({ "127.0.0.1", "localhost", "no.such.host.invalid" }) do
+      assert.same({ real.dns.tohostname(host) }, { ms.dns.tohostname(host) }, host)
+    end
+    assert.same({ real.dns.getnameinfo("127.0.0.1", 80) }, { ms.dns.getnameinfo("127.0.0.1", 80) })
+    assert.equal(real.dns.gethostname(), ms.dns.gethostname())
+    -- the lookup waits in the task: others run meanwhile
+    local ticks = U.with_ticker(function() return ms.dns.toip("localhost") end)
+    assert.is_true(ticks > 0)
+  end)
+
+  it("select watches sockets past _SETSIZE, raw descriptors, and what LuaSocket's select refuses", function()
+    local fillers = {}
+    finally(function() for _, s in ipairs(fillers) do s:close() end end)
+    local last
+    repeat -- use up descriptors until one is past FD_SETSIZE
+      last = assert(ms.udp4())
+      fillers[#fillers + 1] = last
+    until last:getfd() > ms._SETSIZE + 2
+    assert(last:setsockname("127.0.0.1", 0))
+    local _, port = last:getsockname()
+    assert.is_false(pcall(real.select, { last:getrealsocket() }, nil, 0)) -- LuaSocket cannot
+    assert.same({ {}, {}, "timeout" }, { ms.select(fillers, nil, 0) })
+    local sender = assert(ms.udp4())
+    fillers[#fillers + 1] = sender
+    m.spawn(function() m.sleep(0.01); sender:sendto("x", "127.0.0.1", port) end)
+    local r = ms.select(fillers, nil, 5)
+    assert.same({ last, [last] = true }, r)
+    local w = select(2, ms.select(nil, { sender, math.tointeger(sender:getfd()) }, 1))
+    assert.equal(2, #w) -- a raw descriptor is returned as given
+    assert.equal(sender, w[1])
+    assert.equal(math.tointeger(sender:getfd()), w[2])
+  end)
+end)
+
 describe("m.patch", function()
   local function run(body)
     local status, out, err = U.run_script('local m = require "moonlet"\n' .. body)
@@ -237,9 +324,158 @@ end
 for i = 1, 50 do admin:rpush("queue", "item" .. i) end
 local got = 0
 for _, t in ipairs(tasks) do if t:await() then got = got + 1 end end
-print(blocked, got)
+-- A 10,000-command pipeline, written on redis-lua's own (patched)
+-- socket at once and read back: sends and receives that wait midway.
+local sock = admin.network.socket
+local cmds = {}
+for i = 1, 10000 do cmds[i] = ("*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$%%d\r\n%%d\r\n"):format(#tostring(i), i) end
+local ticks, ticking = 0, true
+local ticker = m.spawn(function() while ticking do ticks = ticks + 1; m.sleep(0) end end)
+local sent = sock:send(table.concat(cmds))
+local last, bad
+for i = 1, 10000 do
+  last = sock:receive("*l")
+  if last ~= (":%%d"):format(i * (i + 1) // 2) then bad = i end
+end
+ticking = false
+ticker:await()
+print(blocked, got, sent == #table.concat(cmds), last, bad, ticks > 0)
 admin:quit()
 ]]):format(port))
-    assert.equal("50\t50\n", out)
+    assert.equal("50\t50\ttrue\t:50005000\tnil\ttrue\n", out)
+  end)
+
+  it("makes LuaSec cooperative: ssl.https and ssl.wrap against a TLS nginx", function()
+    local probe = assert(m.tcp.listen("127.0.0.1", 0))
+    local _, backend = probe:address()
+    probe:close()
+    local srv = require("support.tls_nginx").start(
+      ("location / { proxy_pass http://127.0.0.1:%d; }"):format(backend))
+    finally(srv.stop)
+    local out = run(([[
+m.patch()
+local https = require "ssl.https"
+local ssl = require "ssl"
+local active, max = 0, 0
+local b = assert(m.http.listen("127.0.0.1", %d, function(req, res)
+  active = active + 1
+  if active > max then max = active end
+  m.sleep(0.2)
+  active = active - 1
+  res:finish("slow " .. req.path)
+end))
+local fs = {}
+for i = 1, 10 do fs[i] = function() return https.request("https://127.0.0.1:%d/" .. i) end end
+local r = m.gather(fs)
+print(max, r[1], r[10])
+-- ssl.wrap by hand, verifying the server's certificate
+local socket = require "socket"
+local c = assert(socket.connect("127.0.0.1", %d))
+local conn = assert(ssl.wrap(c, { mode = "client", protocol = "any", verify = "peer", cafile = %q }))
+local ticks, ticking = 0, true
+local ticker = m.spawn(function() while ticking do ticks = ticks + 1; m.sleep(0) end end)
+print(conn:dohandshake())
+ticking = false
+ticker:await()
+conn:send("GET /x HTTP/1.0\r\nHost: localhost\r\n\r\n")
+print(conn:receive("*l"))
+print(conn:receive("*a"):match("slow /x$"), ticks > 0)
+conn:close()
+-- a handshake with a server that is not TLS times out as LuaSec's does
+local plain = assert(socket.bind("127.0.0.1", 0))
+local _, pport = plain:getsockname()
+local c2 = assert(socket.connect("127.0.0.1", pport))
+local conn2 = assert(ssl.wrap(c2, { mode = "client", protocol = "any" }))
+conn2:settimeout(0.1)
+print(conn2:dohandshake())
+conn2:close()
+plain:close()
+b:close()
+]]):format(backend, srv.port, srv.port, srv.ca))
+    assert.equal("10\tslow /1\tslow /10\ntrue\nHTTP/1.1 200 OK\nslow /x\ttrue\nfalse\twantread\n", out)
+  end)
+
+  it("patches a LuaSec loaded before it in place", function()
+    local out = run([[
+local ssl = require "ssl"
+local blocking = ssl.wrap
+m.patch()
+print(ssl.wrap ~= blocking, require("ssl") == ssl)
+]])
+    assert.equal("true\ttrue\n", out)
+  end)
+
+  it("checks its options", function()
+    local out = run([[
+print(select(2, pcall(m.patch, { sockets = true })))
+print(select(2, pcall(m.patch, { os = "yes" })))
+print(select(2, pcall(m.patch, 5)))
+]])
+    assert.equal("bad argument #1 to 'patch' (unknown option 'sockets')\n"
+      .. "bad argument #1 to 'patch (option 'os')' (boolean expected, got string)\n"
+      .. "bad argument #1 to 'patch' (table expected, got number)\n", out:gsub("[^\n]*: bad", "bad"))
+  end)
+
+  it("with os = true, runs os.execute and io.popen through m.process, with Lua's results", function()
+    local out = run([[
+local want = {}
+local function both(label, f)
+  local r = table.pack(f())
+  for i = 1, r.n do r[i] = tostring(r[i]) end
+  print(label, table.concat(r, " ", 1, r.n))
+end
+local cases = {
+  { "ok", function() return os.execute("true") end },
+  { "exit3", function() return os.execute("exit 3") end },
+  { "signal", function() return os.execute("kill -9 $$") end },
+  { "shell", function() return os.execute() end },
+  { "lines", function()
+      local f = io.popen("printf 'a\nb\n42 rest'")
+      local a, b = f:read("l", "*l")
+      local n = f:read("n")
+      local rest = f:read("a")
+      return a, b, n, rest, f:close()
+    end },
+  { "status", function() local f = io.popen("exit 5"); return f:close() end },
+  { "write", function()
+      local path = os.tmpname()
+      local f = io.popen("cat > " .. path, "w")
+      local same = f:write("x", 1, "y") == f
+      local r = table.pack(f:close())
+      local data = io.open(path):read("a")
+      os.remove(path)
+      return same, data, table.unpack(r, 1, r.n)
+    end },
+  { "iter", function()
+      local got = {}
+      for l in io.popen("printf '1\n2\n3\n'"):lines() do got[#got + 1] = l end
+      return table.concat(got, ",")
+    end },
+}
+for _, c in ipairs(cases) do both("real " .. c[1], c[2]) end
+m.patch({ os = true, socket = false, ssl = false })
+print(package.loaded.socket == nil and "-- patched --")
+for _, c in ipairs(cases) do both("real " .. c[1], c[2]) end
+-- other tasks run while a command runs
+local ticks, ticking = 0, true
+local ticker = m.spawn(function() while ticking do ticks = ticks + 1; m.sleep(0.01) end end)
+os.execute("sleep 0.2")
+local f = io.popen("sleep 0.2; echo done")
+local line = f:read()
+f:close()
+ticking = false
+ticker:await()
+print(ticks > 5, line)
+print(pcall(f.read, f))
+print(pcall(io.popen, "true", "rw"))
+]])
+    local before, after = out:match("^(.-)%-%- patched %-%-\n(.*)$")
+    local real_part, rest = after:match("^(" .. ("[^\n]*\n"):rep(8) .. ")(.*)$")
+    assert.equal(before, real_part) -- patched results are Lua's own
+    assert.matches("real ok\ttrue exit 0\n", before)
+    assert.matches("real signal\tnil signal 9\n", before)
+    assert.matches("real lines\ta b 42  rest true exit 0\n", before)
+    assert.equal("true\tdone\nfalse\tattempt to use a closed file\n"
+      .. "false\tbad argument #2 to 'popen' (invalid mode)\n", rest:gsub("\t[^\n]-: attempt", "\tattempt"):gsub("\t[^\n]-: bad", "\tbad"))
   end)
 end)

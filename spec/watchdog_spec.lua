@@ -80,6 +80,25 @@ print(m.stats().watchdog_incidents)
     assert.equal("", err)
   end)
 
+  it("is on by default (0.5 s): an unpatched LuaSocket call that blocks the loop is named", function()
+    local out, err = run([[
+local socket = require "socket" -- LuaSocket itself, not patched
+print(m.watchdog())
+m.run(function()
+  m.spawn(function()
+    socket.sleep(0.8) -- line 6: blocks the whole loop
+  end):set_name("fetch")
+  m.sleep(0.01)
+end)
+]], "MOONLET_WATCHDOG=")
+    assert.equal("0.5\n", out)
+    assert.matches("moonlet: watchdog: task 'fetch' has kept the loop from turning for [%d.]+ s "
+      .. "%(threshold 0.500 s%)\nstack traceback:\n", err)
+    assert.matches(":6: in function", err)
+    out = run("print(m.watchdog())", "MOONLET_WATCHDOG=0")
+    assert.equal("false\n", out) -- turned off
+  end)
+
   it("is set, changed and stopped with m.watchdog; misuse raises", function()
     local was = m.watchdog()
     assert.equal(0.5, m.watchdog(0.5))

@@ -143,7 +143,8 @@ function moonlet.debug(on) end
 
 ---The blocked-loop watchdog: reports on stderr, once per incident, a task
 ---or callback that keeps the loop from turning for longer than seconds;
----false stops it; no argument returns the threshold (or false).
+---false stops it; no argument returns the threshold (or false). On by
+---default at 0.5 s (0.1 s in debug mode).
 ---@param seconds? number|false
 ---@return number|false
 function moonlet.watchdog(seconds) end
@@ -190,10 +191,17 @@ function moonlet.context.with(values, fn, ...) end
 ---@return table
 function moonlet.context.all() end
 
----gevent's patch_all for LuaSocket: require "socket" and "socket.core"
----return moonlet.socket from now on. Raises if "socket" was loaded before.
----@return table the moonlet.socket module
-function moonlet.patch() end
+---@class moonlet.PatchOptions
+---@field socket? boolean LuaSocket: require "socket"/"socket.core" give moonlet.socket (default true)
+---@field ssl? boolean LuaSec: ssl.wrap's connections wait cooperatively (default true)
+---@field os? boolean os.execute and io.popen run through m.process (default false)
+
+---gevent's patch_all: LuaSocket, LuaSec and (with os = true) os.execute
+---and io.popen wait cooperatively from now on. Raises if "socket" was
+---loaded before.
+---@param opts? moonlet.PatchOptions
+---@return table? socket the moonlet.socket module, unless socket = false
+function moonlet.patch(opts) end
 
 ---Waits until the descriptor (one moonlet does not own: a LuaSocket
 ---socket, a driver's connection) is readable. It is made non-blocking.

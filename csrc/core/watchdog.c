@@ -11,6 +11,11 @@
 #include "core/watchdog.h"
 #include "module.h"
 
+/* On unless turned off: a blocking call in a task (LuaSocket without
+ * m.patch, os.execute, a long computation) is otherwise silent. Half a
+ * second is far above any step of a program that is well. */
+#define DEFAULT_THRESHOLD 0.5
+
 struct moonlet_watchdog {
   pthread_t thread;
   pthread_mutex_t mu;
@@ -129,6 +134,7 @@ static int start(moonlet_loop *lp, double seconds) {
   if (wd) {
     pthread_mutex_lock(&wd->mu);
     wd->threshold_ns = ns;
+    pthread_cond_signal(&wd->cv); /* sample at the new pace from now */
     pthread_mutex_unlock(&wd->mu);
     return 0;
   }
@@ -168,9 +174,8 @@ static int l_watchdog(lua_State *L) {
 void moonlet__open_watchdog(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"_watchdog", l_watchdog}, {NULL, NULL}};
   const char *env = getenv("MOONLET_WATCHDOG");
-  double s = env ? atof(env) : 0;
+  double s = env && *env ? atof(env) : (lp->debug ? 0.1 : DEFAULT_THRESHOLD);
   moonlet__setfuncs(L, lp, funcs);
   if (lp->watchdog) return;
-  if (s > 0 && s < 86400) start(lp, s);
-  else if (lp->debug) start(lp, 0.1);
+  if (s > 0 && s < 86400) start(lp, s); /* MOONLET_WATCHDOG=0: off */
 }

@@ -5,6 +5,8 @@
  * uv_poll per descriptor (libuv allows no more), with at most one reader
  * and one writer waiting; it closes when nobody waits.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "io/io.h"
@@ -159,9 +161,56 @@ static int l_wait_readable(lua_State *L) { return wait_fd(L, 0); }
 /* wait_writable(fd[, timeout]) -> true | nil, msg, code */
 static int l_wait_writable(lua_State *L) { return wait_fd(L, 1); }
 
+/* Adds an entry to fds for each descriptor in the array at idx. */
+static int collect(lua_State *L, int idx, short events, struct pollfd *fds, int n) {
+  lua_Integer i, len = idx ? (lua_Integer)lua_rawlen(L, idx) : 0;
+  for (i = 1; i <= len; i++, n++) {
+    lua_rawgeti(L, idx, i);
+    fds[n].fd = (int)luaL_optinteger(L, -1, -1);
+    fds[n].events = events;
+    fds[n].revents = 0;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* The positions of the ready ones among n entries, as a new array. */
+static void push_ready(lua_State *L, const struct pollfd *fds, int n) {
+  int i, k = 0;
+  lua_createtable(L, 0, 0);
+  for (i = 0; i < n; i++) {
+    if (fds[i].revents & (fds[i].events | POLLERR | POLLHUP)) {
+      lua_pushinteger(L, i + 1);
+      lua_rawseti(L, -2, ++k);
+    }
+  }
+}
+
+/* _ready(rfds, wfds) -> rpos, wpos: which descriptors are readable and
+ * which writable now, without waiting (poll(2): no FD_SETSIZE limit);
+ * negative entries are never ready. */
+static int l_ready(lua_State *L) {
+  int r = lua_isnoneornil(L, 1) ? 0 : 1, w = lua_isnoneornil(L, 2) ? 0 : 2;
+  lua_Integer nr, nw;
+  struct pollfd *fds;
+  if (r) luaL_checktype(L, 1, LUA_TTABLE);
+  if (w) luaL_checktype(L, 2, LUA_TTABLE);
+  nr = r ? (lua_Integer)lua_rawlen(L, 1) : 0;
+  nw = w ? (lua_Integer)lua_rawlen(L, 2) : 0;
+  luaL_argcheck(L, nr + nw <= 1 << 20, 1, "too many descriptors");
+  fds = lua_newuserdatauv(L, (size_t)(nr + nw + 1) * sizeof *fds, 0);
+  collect(L, r, POLLIN, fds, 0);
+  collect(L, w, POLLOUT, fds, (int)nr);
+  if (poll(fds, (nfds_t)(nr + nw), 0) < 0) return moonlet__push_failure(L, uv_translate_sys_error(errno), NULL);
+  push_ready(L, fds, (int)nr);
+  push_ready(L, fds + nr, (int)nw);
+  return 2;
+}
+
 void moonlet__open_poll(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"wait_readable", l_wait_readable},
                                    {"wait_writable", l_wait_writable},
+                                   {"_ready", l_ready},
                                    {NULL, NULL}};
   moonlet__setfuncs(L, lp, funcs);
 }

@@ -29,31 +29,20 @@ end
 function M.debug(on)
   if on == nil then return core._debug() end
   require("moonlet.args").expect(on, "boolean", 1, "debug")
-  if on and not core._watchdog() then core._watchdog(0.1) end
+  local wd = core._watchdog()
+  if on and (not wd or wd > 0.1) then core._watchdog(0.1) end -- debug mode's threshold
   return core._debug(on)
 end
 
---- gevent's monkey.patch_all for LuaSocket: from now on require "socket"
--- and "socket.core" return moonlet.socket, so that LuaSocket and every
--- library built on it (socket.http, redis clients, ...) wait
--- cooperatively. Raises if "socket" was loaded before: libraries that
--- captured it would go on blocking the loop.
-function M.patch()
-  local loaded = package.loaded["socket"]
-  if loaded and not loaded._MOONLET then
-    error("m.patch(): LuaSocket was loaded before it; what captured it would still block the"
-      .. " loop (call m.patch() before the first require \"socket\")", 2)
-  end
-  local ms = require "moonlet.socket"
-  package.loaded["socket.core"] = ms
-  package.loaded["socket"] = ms
-  return ms
-end
+--- gevent's monkey.patch_all: from now on require "socket" and "ssl"
+-- (and, with {os = true}, os.execute and io.popen) wait cooperatively.
+M.patch = require("moonlet.patch").patch
 
 --- The blocked-loop watchdog: m.watchdog(seconds) reports on stderr,
 -- once per incident, a task or callback that keeps the loop from turning
 -- for longer than seconds, with where it is; m.watchdog(false) stops it;
--- m.watchdog() returns the threshold, or false. On in debug mode (0.1 s).
+-- m.watchdog() returns the threshold, or false. On by default at 0.5 s
+-- (0.1 s in debug mode; MOONLET_WATCHDOG=0 in the environment: off).
 function M.watchdog(seconds)
   if seconds == nil then return core._watchdog() end
   if seconds ~= false then require("moonlet.args").expect(seconds, "number", 1, "watchdog") end

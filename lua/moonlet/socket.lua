@@ -17,45 +17,65 @@ local real do
   real = assert(package.loadlib(path, "luaopen_socket_core"))()
 end
 
-local Sock = {}   -- methods of every wrapped socket
-local wrapped = setmetatable({}, { __mode = "k" }) -- real socket -> wrapper
+-- A wrapper is a table holding the real object in _s. Each kind has its
+-- own method table, which is also its __index (libraries such as LuaSec's
+-- ssl.https read methods from getmetatable(sock).__index).
+local function kind(name)
+  local k = { _kind = name }
+  k.__index = k
+  k.__tostring = function(self) return tostring(self._s) end
+  return k
+end
+local Tcp, Udp, Ssl = kind("tcp"), kind("udp"), kind("ssl")
 
-local function wrap(s)
-  if type(s) ~= "userdata" then return s end
+-- Methods that need no waiting call the real object's method of that name.
+local function add_forwarders(k, methods)
+  for name, f in pairs(methods) do
+    if type(f) == "function" and k[name] == nil and not name:match("^__") then
+      k[name] = function(self, ...)
+        local s = self._s
+        return s[name](s, ...)
+      end
+    end
+  end
+  k._forwarding = true
+end
+
+local wrapped = setmetatable({}, { __mode = "k" }) -- real object -> wrapper
+
+local function wrap(s, k)
   local w = wrapped[s]
   if not w then
-    w = setmetatable({ _s = s, _block = nil, _total = nil }, Sock)
+    if not k._forwarding then add_forwarders(k, getmetatable(s).__index) end
+    w = setmetatable({ _s = s, class = s.class }, k)
     wrapped[s] = w
   end
   s:settimeout(0)
   return w
 end
 
--- Forwards what needs no waiting to the real socket.
-Sock.__index = function(w, k)
-  local f = Sock[k]
-  if f then return f end
-  local real_method = rawget(w, "_s")[k]
-  if real_method == nil then return nil end
-  return function(self, ...) return real_method(self._s, ...) end
+local function wrap_socket(s)
+  if type(s) ~= "userdata" then return s end
+  return wrap(s, tostring(s):match("^udp") and Udp or Tcp)
 end
-Sock.__tostring = function(self) return tostring(self._s) end
 
 --- LuaSocket's settimeout: mode "b" (each wait) or "t" (the whole call);
 -- nil or a negative value: no timeout.
-function Sock:settimeout(t, mode)
+local function settimeout(self, t, mode)
   if t ~= nil and t < 0 then t = nil end
   if mode and mode:sub(1, 1) == "t" then self._total = t else self._block = t end
   return 1
 end
-
-function Sock:gettimeout() return self._block or -1, self._total or -1 end
+local function gettimeout(self) return self._block or -1, self._total or -1 end
+for _, k in ipairs({ Tcp, Udp, Ssl }) do
+  k.settimeout, k.gettimeout = settimeout, gettimeout
+end
 
 -- Waits until the socket is ready ("r" or "w"), within the block timeout
 -- and what the total timeout leaves since t0: true, or nil, "timeout".
 -- When the poll itself fails (the peer refused, the descriptor closed),
 -- it returns true once: the next real call, which cannot block, reports
--- LuaSocket's own error; polled is set so that a second "timeout" ends.
+-- LuaSocket's own error; _failed is set so that a second failure ends.
 local function wait(self, how, t0)
   local t = self._block
   if self._total then
@@ -73,36 +93,52 @@ local function wait(self, how, t0)
   return true
 end
 
-function Sock:receive(pattern, prefix)
+-- Which way a call that could not finish waits: LuaSocket says "timeout"
+-- (the direction of the call), LuaSec says "wantread" or "wantwrite"
+-- (a TLS read may need to write and the other way round).
+local WANT = { wantread = "r", wantwrite = "w" }
+
+-- The real call's error when waiting timed out: "timeout" for LuaSocket,
+-- LuaSec's "wantread"/"wantwrite" as its own blocking mode reports.
+local function gave_up(err, werr) return werr == "timeout" and err or werr end
+
+local function receive(self, pattern, prefix)
   local t0 = core.now()
   local given = prefix and #prefix or 0
+  local s = self._s
   self._failed = nil
   while true do
-    local data, err, partial = self._s:receive(pattern, prefix)
+    local data, err, partial = s:receive(pattern, prefix)
+    if data then return data end
     -- "*a" reads until the peer closes: what came before is the result,
     -- as LuaSocket returns it when one blocking call saw it all.
     if err == "closed" and (pattern == "*a" or pattern == "a") and #partial > given then
       return partial
     end
-    if data or err ~= "timeout" then return data, err, partial end
+    local how = err == "timeout" and "r" or WANT[err]
+    if not how then return nil, err, partial end
     prefix = partial -- LuaSocket counts a prefix towards a byte count
-    local ok, werr = wait(self, "r", t0)
-    if not ok then return nil, werr, partial end
+    local ok, werr = wait(self, how, t0)
+    if not ok then return nil, gave_up(err, werr), partial end
   end
 end
 
-function Sock:send(data, i, j)
+local function send(self, data, i, j)
   local t0 = core.now()
+  local s = self._s
   self._failed = nil
   i = i or 1
   while true do
-    local last, err, sent = self._s:send(data, i, j)
-    if last or err ~= "timeout" then return last, err, sent end
+    local last, err, sent = s:send(data, i, j)
+    if last then return last end
+    local how = err == "timeout" and "w" or WANT[err]
+    if not how then return nil, err, sent end
     if sent and sent >= i then i = sent + 1 end
-    local ok, werr = wait(self, "w", t0)
-    if not ok then return nil, werr, sent end
+    local ok, werr = wait(self, how, t0)
+    if not ok then return nil, gave_up(err, werr), sent end
   end
 end
+Tcp.receive, Tcp.send, Ssl.receive, Ssl.send = receive, send, receive, send
 
 -- Host names are looked up by moonlet (cooperatively), not by getaddrinfo
 -- blocking in LuaSocket.
@@ -113,33 +149,47 @@ local function numeric(host, family)
   return ip
 end
 
-function Sock:connect(host, port)
+function Tcp:connect(host, port)
   local t0 = core.now()
+  local s = self._s
   self._failed = nil
-  local ip, err = numeric(host, self._s.getfamily and self._s:getfamily())
+  local ip, err = numeric(host, s:getfamily())
   if not ip then return nil, err end
   local ok
-  ok, err = self._s:connect(ip, port)
-  if ok then return ok end
-  if err ~= "timeout" then return nil, err end
-  ok, err = wait(self, "w", t0)
-  if not ok then return nil, err end
-  ok, err = self._s:connect(ip, port) -- the outcome of the connect in flight
-  if ok or err == "already connected" then return 1 end
+  ok, err = s:connect(ip, port)
+  if not ok and err == "timeout" then
+    ok, err = wait(self, "w", t0)
+    if ok then
+      ok, err = s:connect(ip, port) -- the outcome of the connect in flight
+      if err == "already connected" then ok, err = 1, nil end
+    end
+  end
+  self.class = s.class
+  if ok then return 1 end
   return nil, err
 end
 
-function Sock:accept()
+function Tcp:listen(backlog)
+  local ok, err = self._s:listen(backlog)
+  self.class = self._s.class
+  return ok, err
+end
+
+function Tcp:accept()
   local t0 = core.now()
   self._failed = nil
   while true do
     local c, err = self._s:accept()
-    if c then return wrap(c) end
+    if c then return wrap_socket(c) end
     if err ~= "timeout" then return nil, err end
     local ok, werr = wait(self, "r", t0)
     if not ok then return nil, werr end
   end
 end
+
+--- The wrapped socket's real LuaSocket object.
+function Tcp:getrealsocket() return self._s end
+Udp.getrealsocket = Tcp.getrealsocket
 
 local function datagram(method, how)
   return function(self, ...)
@@ -153,23 +203,31 @@ local function datagram(method, how)
     end
   end
 end
-Sock.receivefrom = datagram("receivefrom", "r")
-Sock.sendto = datagram("sendto", "w")
+Udp.receivefrom, Udp.sendto = datagram("receivefrom", "r"), datagram("sendto", "w")
+Udp.receive, Udp.send = datagram("receive", "r"), datagram("send", "w")
 
--- UDP's receive and send have the same names as TCP's: choose by class.
-local tcp_receive, tcp_send = Sock.receive, Sock.send
-local udp_receive, udp_send = datagram("receive", "r"), datagram("send", "w")
-function Sock:receive(...)
-  if tostring(self._s):match("^udp") then return udp_receive(self, ...) end
-  return tcp_receive(self, ...)
-end
-function Sock:send(...)
-  if tostring(self._s):match("^udp") then return udp_send(self, ...) end
-  return tcp_send(self, ...)
+function Udp:setpeername(...)
+  local ok, err = self._s:setpeername(...)
+  self.class = self._s.class
+  return ok, err
 end
 
---- The wrapped socket's real LuaSocket object (for LuaSec's ssl.wrap).
-function Sock:getrealsocket() return self._s end
+--- LuaSec's TLS handshake, waiting cooperatively for what it wants.
+function Ssl:dohandshake()
+  local t0 = core.now()
+  self._failed = nil
+  while true do
+    local ok, err = self._s:dohandshake()
+    if ok then return ok end
+    local how = WANT[err] or (err == "timeout" and "r")
+    if not how then return ok, err end
+    local waited, werr = wait(self, how, t0)
+    if not waited then return ok, gave_up(err, werr) end
+  end
+end
+
+--- A LuaSec connection object made cooperative (moonlet.ssl uses it).
+function S._wrap_ssl(conn) return wrap(conn, Ssl) end
 
 -- The module: socket.core's functions, cooperative where they wait.
 for k, v in pairs(real) do S[k] = v end
@@ -178,7 +236,7 @@ for _, name in ipairs({ "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6" }) do
     S[name] = function(...)
       local s, err = real[name](...)
       if not s then return nil, err end
-      return wrap(s)
+      return wrap_socket(s)
     end
   end
 end
@@ -198,47 +256,58 @@ end
 
 function S.sleep(t) core.sleep(t) end
 
+-- A select entry's descriptor: a raw one, or what its getfd method gives.
+local function fd_of(x)
+  local fd = x
+  if type(x) == "table" or type(x) == "userdata" then fd = x.getfd and x:getfd() end
+  fd = math.tointeger(fd) -- LuaSocket's getfd gives a float
+  return fd and fd >= 0 and fd or -1
+end
+
+-- The entries of a select list ready now, as LuaSocket returns them.
+local function ready_list(list, pos, out)
+  out = out or {}
+  for _, i in ipairs(pos) do
+    local x = list[i]
+    if not out[x] then
+      out[#out + 1] = x
+      out[x] = true
+    end
+  end
+  return out
+end
+
 --- socket.select(recvt, sendt[, timeout]): which are ready, waiting
--- cooperatively; wrapped and raw LuaSocket objects alike.
+-- cooperatively. Entries are sockets (moonlet's, LuaSocket's, LuaSec's:
+-- anything with getfd) or raw descriptors; there is no FD_SETSIZE limit.
 function S.select(recvt, sendt, timeout)
-  local function unwrap(list)
-    local r, back = {}, {}
-    for _, s in ipairs(list or {}) do
-      local raw = type(s) == "table" and s._s or s
-      r[#r + 1] = raw
-      back[raw] = s
-    end
-    return r, back
+  recvt, sendt = recvt or {}, sendt or {}
+  local rfds, wfds, dirty = {}, {}, {}
+  for i, x in ipairs(recvt) do
+    rfds[i] = fd_of(x)
+    if type(x) ~= "number" and x.dirty and x:dirty() then dirty[#dirty + 1] = i end
   end
-  local rr, rback = unwrap(recvt)
-  local ws, wback = unwrap(sendt)
-  local function rewrap(list, back)
-    local out = {}
-    for _, raw in ipairs(list) do
-      local s = back[raw]
-      out[#out + 1] = s
-      out[s] = true
-    end
-    return out
-  end
+  for i, x in ipairs(sendt) do wfds[i] = fd_of(x) end
   local t0 = core.now()
   while true do
-    local r, w, err = real.select(rr, ws, 0)
-    if #r > 0 or #w > 0 or err ~= "timeout" then
-      return rewrap(r, rback), rewrap(w, wback), err
+    local rpos, wpos = core._ready(rfds, wfds)
+    if #rpos > 0 or #wpos > 0 or #dirty > 0 then
+      return ready_list(recvt, dirty, ready_list(recvt, rpos)), ready_list(sendt, wpos)
     end
     local left = timeout and timeout >= 0 and timeout - (core.now() - t0) or nil
     if left and left <= 0 then return {}, {}, "timeout" end
-    -- Wait for the first that becomes ready, one small task per socket.
+    -- Wait for the first that becomes ready, one small task per descriptor.
     local ready = core.channel(1)
-    local waiters = {}
-    local function watch(raw, fn)
+    local waiters, watched = {}, {}
+    local function watch(fd, fn)
+      if fd < 0 or watched[fd] == fn then return end
+      watched[fd] = fn
       waiters[#waiters + 1] = core.spawn(function()
-        if fn(raw:getfd(), left) then ready:try_send(true) end
+        if fn(fd, left) then ready:try_send(true) end
       end)
     end
-    for _, raw in ipairs(rr) do watch(raw, core.wait_readable) end
-    for _, raw in ipairs(ws) do watch(raw, core.wait_writable) end
+    for _, fd in ipairs(rfds) do watch(fd, core.wait_readable) end
+    for _, fd in ipairs(wfds) do watch(fd, core.wait_writable) end
     if #waiters == 0 then
       core.sleep(left or 1e9)
     else
@@ -249,6 +318,7 @@ function S.select(recvt, sendt, timeout)
   end
 end
 
+S.dns = require("moonlet.socket_dns")(real.dns)
 S._MOONLET = true
 
 -- LuaSocket's own Lua half (socket.lua: bind, sinks, sources, try, ...)
