@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: builds the Go baseline, runs bench/run.lua (tasks, switches,
-# channels, memory), bench/io.lua (HTTP plaintext under wrk, TCP echo), then
+# channels, memory), bench/io.lua (HTTP plaintext under wrk, TCP echo),
+# bench/luasocket.lua (LuaSocket-style request/response, patched), then
 # bench/crawl.lua (5,000 URLs against a 20 ms server, beside Go, aiohttp, lua-http).
 set -eu
 mkdir -p build
@@ -9,4 +10,5 @@ mkdir -p build
   GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-client-go client.go)
 lua5.4 bench/run.lua "$@"
 lua5.4 bench/io.lua "$@"
+lua5.4 bench/luasocket.lua "$@"
 exec lua5.4 bench/crawl.lua "$@"

@@ -142,6 +142,37 @@ describe("moonlet.socket", function()
     c:close()
   end)
 
+  it("does not spin the loop on data nobody reads, and survives a descriptor closed behind its back", function()
+    local port, stop = start_server()
+    finally(stop)
+    local c = assert(ms.connect("127.0.0.1", port))
+    m.spawn(function() m.sleep(0.05); c:send("echo one\n") end)
+    assert.equal("one", c:receive()) -- waited: its poll now stays, watching
+    c:send("echo two\n") -- an answer nobody reads
+    local before = m.stats().iterations
+    m.sleep(0.2)
+    assert.is_true(m.stats().iterations - before < 50) -- not a busy loop
+    assert.equal("two", c:receive())
+    c:close()
+    -- A socket closed without moonlet.socket knowing, while its poll
+    -- watches; the next accepted one gets its number at once.
+    local srv = assert(ms.bind("127.0.0.1", 0))
+    local _, sport = srv:getsockname()
+    local r1 = assert(real.connect("127.0.0.1", sport))
+    local a1 = assert(srv:accept())
+    m.spawn(function() m.sleep(0.05); r1:send("x\n") end)
+    assert.equal("x", a1:receive()) -- waited: its poll now watches
+    local fd = a1:getfd()
+    local r2 = assert(real.connect("127.0.0.1", sport))
+    a1:getrealsocket():close()
+    local a2 = assert(srv:accept())
+    assert.equal(fd, a2:getfd())
+    a2:settimeout(2)
+    m.spawn(function() m.sleep(0.05); r2:send("y\n") end)
+    assert.same({ "y" }, { a2:receive() }) -- waited for, not timed out
+    for _, s in ipairs({ a2, r1, r2, srv }) do s:close() end
+  end)
+
   it("select waits cooperatively for the first ready socket", function()
     local port, stop = start_server()
     finally(stop)

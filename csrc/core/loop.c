@@ -46,7 +46,6 @@ int moonlet__loop_init(lua_State *L, moonlet_loop *lp) {
   mq_init(&lp->live);
   mq_init(&lp->timers);
   mq_init(&lp->io);
-  mq_init(&lp->polls);
   lp->force_native = fn && *fn && *fn != '0';
   lp->rng = uv_hrtime() | 1;
   lp->on_error_ref = LUA_NOREF;

@@ -83,7 +83,8 @@ struct moonlet_loop {
   size_t nlive;
   mqueue timers;          /* pending call_later/call_every handles */
   mqueue io;              /* open I/O handles (io.h) */
-  mqueue polls;           /* descriptors waited on (io/poll.c) */
+  struct fd_poll **polls; /* by descriptor: those waited on (io/poll.c) */
+  int npolls;
   uv_timer_t sleep_timer; /* due at the earliest sleeper's deadline */
   moonlet_wait **sleepers; /* min-heap of sleeping waits */
   uint32_t nsleepers, cap_sleepers, sleep_seq;

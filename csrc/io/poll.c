@@ -4,22 +4,36 @@
  * driver's connection, an inotify descriptor) until it is ready. One
  * uv_poll per descriptor (libuv allows no more), with at most one reader
  * and one writer waiting; it closes when nobody waits.
+ *
+ * moonlet.socket's sockets wait through _socket_wait instead: their poll
+ * is kept between waits, until _socket_forget, which moonlet.socket calls
+ * before it closes the descriptor (and before a socket's first wait, in
+ * case the number was closed behind its back and reused). Initializing a
+ * poll costs four system calls, stopping it one and starting it two, so a
+ * kept poll goes on watching for reading while nobody waits: a socket read
+ * from in turns (request, response) is waited on again for free; readable
+ * twice in a row with nobody waiting stops it. Raw waits never get a kept poll that sat
+ * idle: for them it is made afresh.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/io.h"
 
 typedef struct fd_wait fd_wait;
+typedef struct fd_poll fd_poll;
 
-typedef struct fd_poll {
-  mqueue node;          /* loop->polls while in use */
+struct fd_poll {
   moonlet_loop *lp;
   int fd;
+  int kept;             /* a moonlet.socket's: stays open while idle */
+  int events;           /* what the poll watches for now */
+  int unread;           /* readable reports in a row with no reader */
   uv_poll_t h;
   fd_wait *reader, *writer;
-} fd_poll;
+};
 
 /* A task waiting: a request op, freed by whoever is last. */
 struct fd_wait {
@@ -31,13 +45,31 @@ static void free_poll(uv_handle_t *h) { free(h->data); }
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-/* Watches what the waiters want; closes the poll when nobody waits. */
-static int update(fd_poll *p) {
-  int events = (p->reader ? UV_READABLE : 0) | (p->writer ? UV_WRITABLE : 0);
-  if (events) return uv_poll_start(&p->h, events, on_poll);
-  mq_remove(&p->node);
+/* Leaves the loop's table and closes. */
+static void retire(fd_poll *p) {
+  p->lp->polls[p->fd] = NULL;
   uv_close((uv_handle_t *)&p->h, free_poll);
-  return 0;
+}
+
+/* Watches what the waiters want; when nobody waits, a kept poll goes on
+ * watching for reading (stopping and starting again costs three system
+ * calls: a socket read from in turns is waited on again at once) unless
+ * told to drop it, and any other closes. */
+static int update(fd_poll *p, int drop) {
+  int want = (p->reader ? UV_READABLE : 0) | (p->writer ? UV_WRITABLE : 0);
+  int err = 0;
+  if (!p->kept) {
+    if (!want) {
+      retire(p);
+      return 0;
+    }
+  } else {
+    want |= p->events & UV_READABLE & ~drop;
+  }
+  if (want == p->events) return 0;
+  err = want ? uv_poll_start(&p->h, want, on_poll) : uv_poll_stop(&p->h);
+  p->events = err ? 0 : want;
+  return err;
 }
 
 /* Ends the wait in *slot with status. */
@@ -51,9 +83,17 @@ static void release(fd_wait **slot, int status) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   fd_poll *p = h->data;
+  /* Readable with nobody waiting, twice (the first may be the turn
+   * before its reader runs again): data for no one, stop watching. */
+  int drop = 0;
+  if (status < 0) drop = UV_READABLE;
+  else if (events & UV_READABLE) {
+    p->unread = p->reader ? 0 : p->unread + 1;
+    if (p->unread >= 2) drop = UV_READABLE;
+  }
   if (status < 0 || (events & UV_READABLE)) release(&p->reader, status);
   if (status < 0 || (events & UV_WRITABLE)) release(&p->writer, status);
-  update(p);
+  update(p, drop);
 }
 
 /* The waiter gave up (timeout, cancellation): it leaves the poll, and
@@ -65,31 +105,50 @@ static void abandon(moonlet_op *op) {
     if (p->reader == w) p->reader = NULL;
     if (p->writer == w) p->writer = NULL;
     w->p = NULL;
-    update(p);
+    update(p, 0);
   }
   moonlet__op_finish(op, UV_ECANCELED);
 }
 
 /* At close: every poll still open (their waiters have ended). */
 static void close_polls(lua_State *L, moonlet_loop *lp) {
+  int fd;
   (void)L;
-  while (lp->polls.next != &lp->polls) {
-    fd_poll *p = mq_data(lp->polls.next, fd_poll, node);
+  for (fd = 0; fd < lp->npolls; fd++) {
+    fd_poll *p = lp->polls[fd];
+    if (!p) continue;
     release(&p->reader, UV_ECANCELED);
     release(&p->writer, UV_ECANCELED);
-    update(p);
+    retire(p);
   }
+  free(lp->polls);
+  lp->polls = NULL;
+  lp->npolls = 0;
 }
 
-/* The poll of fd, made if needed; NULL with *err set when libuv refuses
- * the descriptor. */
-static fd_poll *poll_of(moonlet_loop *lp, int fd, int *err) {
-  mqueue *q;
-  fd_poll *p;
-  for (q = lp->polls.next; q != &lp->polls; q = q->next) {
-    p = mq_data(q, fd_poll, node);
-    if (p->fd == fd) return p;
+/* Room in the loop's table for descriptor fd. */
+static int grow(moonlet_loop *lp, int fd) {
+  int n = lp->npolls ? lp->npolls : 64;
+  fd_poll **t;
+  while (n <= fd) n *= 2;
+  if (!(t = realloc(lp->polls, (size_t)n * sizeof *t))) return UV_ENOMEM;
+  memset(t + lp->npolls, 0, (size_t)(n - lp->npolls) * sizeof *t);
+  if (!lp->polls) moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, close_polls);
+  lp->polls = t;
+  lp->npolls = n;
+  return 0;
+}
+
+/* The poll of fd, made if needed (afresh for a raw wait when a kept one
+ * sat idle); NULL with *err set when libuv refuses the descriptor. */
+static fd_poll *poll_of(moonlet_loop *lp, int fd, int kept, int *err) {
+  fd_poll *p = fd < lp->npolls ? lp->polls[fd] : NULL;
+  if (p && !kept && p->kept && !p->reader && !p->writer) {
+    retire(p);
+    p = NULL;
   }
+  if (p) return p;
+  if (fd >= lp->npolls && (*err = grow(lp, fd)) != 0) return NULL;
   if (!(p = calloc(1, sizeof *p))) {
     *err = UV_ENOMEM;
     return NULL;
@@ -101,8 +160,7 @@ static fd_poll *poll_of(moonlet_loop *lp, int fd, int *err) {
   p->h.data = p;
   p->lp = lp;
   p->fd = fd;
-  mq_push(&lp->polls, &p->node);
-  moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, close_polls);
+  lp->polls[fd] = p;
   return p;
 }
 
@@ -122,7 +180,7 @@ static void describe(lua_State *L, moonlet_op *op) {
   lua_setfield(L, -2, "fd");
 }
 
-static int wait_fd(lua_State *L, int writable) {
+static int wait_fd(lua_State *L, int writable, int kept) {
   moonlet_loop *lp = moonlet__loop(L);
   lua_Integer fd = luaL_checkinteger(L, 1);
   uint64_t ms = moonlet__check_timeout(L, 2);
@@ -131,7 +189,7 @@ static int wait_fd(lua_State *L, int writable) {
   int err = 0;
   luaL_argcheck(L, fd >= 0 && fd <= INT32_MAX, 1, "descriptor out of range");
   w = moonlet__req_begin(L, lp, sizeof *w, NULL); /* raises before anything */
-  if (!(p = poll_of(lp, (int)fd, &err))) {
+  if (!(p = poll_of(lp, (int)fd, kept, &err))) {
     moonlet__op_abandon(&w->op);
     return moonlet__push_failure(L, err, NULL);
   }
@@ -146,20 +204,41 @@ static int wait_fd(lua_State *L, int writable) {
   w->op.on_abandon = abandon;
   w->p = p;
   *slot = w;
-  if ((err = update(p)) != 0) {
+  p->kept |= kept;
+  if ((err = update(p, 0)) != 0) {
     *slot = NULL;
     w->p = NULL;
     moonlet__op_abandon(&w->op);
-    update(p);
+    update(p, UV_READABLE);
     return moonlet__push_failure(L, err, NULL);
   }
   return moonlet__op_await(L, &w->op, ms, wait_k);
 }
 
 /* wait_readable(fd[, timeout]) -> true | nil, msg, code */
-static int l_wait_readable(lua_State *L) { return wait_fd(L, 0); }
+static int l_wait_readable(lua_State *L) { return wait_fd(L, 0, 0); }
 /* wait_writable(fd[, timeout]) -> true | nil, msg, code */
-static int l_wait_writable(lua_State *L) { return wait_fd(L, 1); }
+static int l_wait_writable(lua_State *L) { return wait_fd(L, 1, 0); }
+
+/* _socket_wait(fd, writable, timeout): as wait_readable/wait_writable,
+ * for a LuaSocket descriptor: its poll is kept between waits. */
+static int l_socket_wait(lua_State *L) {
+  int writable = lua_toboolean(L, 2);
+  lua_remove(L, 2);
+  return wait_fd(L, writable, 1);
+}
+
+/* _socket_forget(fd): the socket is closing; its poll closes once idle. */
+static int l_socket_forget(lua_State *L) {
+  moonlet_loop *lp = moonlet__loop(L);
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  fd_poll *p = fd >= 0 && fd < lp->npolls ? lp->polls[fd] : NULL;
+  if (p && p->kept) {
+    p->kept = 0;
+    if (!p->reader && !p->writer) retire(p);
+  }
+  return 0;
+}
 
 /* Adds an entry to fds for each descriptor in the array at idx. */
 static int collect(lua_State *L, int idx, short events, struct pollfd *fds, int n) {
@@ -211,6 +290,8 @@ void moonlet__open_poll(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg funcs[] = {{"wait_readable", l_wait_readable},
                                    {"wait_writable", l_wait_writable},
                                    {"_ready", l_ready},
+                                   {"_socket_wait", l_socket_wait},
+                                   {"_socket_forget", l_socket_forget},
                                    {NULL, NULL}};
   moonlet__setfuncs(L, lp, funcs);
 }

@@ -20,10 +20,26 @@ end
 -- A wrapper is a table holding the real object in _s. Each kind has its
 -- own method table, which is also its __index (libraries such as LuaSec's
 -- ssl.https read methods from getmetatable(sock).__index).
+local socket_wait, forget = core._socket_wait, core._socket_forget
+
+-- The descriptor's poll (kept between waits) goes before the descriptor.
+local function close(self)
+  local s = self._s
+  local fd = math.tointeger(s:getfd())
+  if fd and fd >= 0 then forget(fd) end
+  return s:close()
+end
+
 local function kind(name)
-  local k = { _kind = name }
+  local k = { _kind = name, close = close }
   k.__index = k
   k.__tostring = function(self) return tostring(self._s) end
+  -- Runs before the real object's own finalizer, which closes the
+  -- descriptor: the wrapper was made after it (Lua finalizes in reverse).
+  k.__gc = function(self)
+    local fd = math.tointeger(self._s:getfd())
+    if fd and fd >= 0 then forget(fd) end
+  end
   return k
 end
 local Tcp, Udp, Ssl = kind("tcp"), kind("udp"), kind("ssl")
@@ -85,7 +101,11 @@ local function wait(self, how, t0)
   if t and t <= 0 then return nil, "timeout" end
   local fd = self._s:getfd()
   if not fd or fd < 0 then return nil, "closed" end
-  local ok, _, code = (how == "r" and core.wait_readable or core.wait_writable)(fd, t)
+  if self._polled ~= fd then -- a poll left on this number is not ours
+    forget(math.tointeger(fd))
+    self._polled = fd
+  end
+  local ok, _, code = socket_wait(fd, how == "w", t)
   if ok then return true end
   if code == "ETIMEDOUT" then return nil, "timeout" end
   if self._failed then return nil, "closed" end
