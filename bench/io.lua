@@ -1,7 +1,9 @@
 -- The I/O benchmarks, each implementation in a fresh process, medians of
 -- REPS runs, ratios against baselines measured in the same run:
---  * plaintext HTTP: wrk -t1 -c100 against examples/hello_server.lua and
---    luv and cqueues servers written the same way (bench/servers/). wrk
+--  * plaintext HTTP: wrk -t1 -c100 against moonlet's HTTP server
+--    (bench/servers/hello_http.lua), examples/hello_server.lua on raw
+--    streams, luv and cqueues servers written the same way, nginx, Go's
+--    net/http and node's http (bench/servers/). wrk
 --    saturates before the servers on 2 cores, so the figure that compares
 --    the servers is their CPU time per request (from /proc/PID/stat);
 --    requests/s is reported too. Server and wrk are pinned to different
@@ -28,14 +30,16 @@ local function cpu_ticks(pid)
   return tonumber(fields[12]) + tonumber(fields[13]) -- utime + stime
 end
 
--- One wrk run against a fresh server: requests/s, server CPU us/request.
+-- One wrk run against a fresh server (a command that prints its URL):
+-- requests/s, server CPU us/request.
 local function plaintext_once(server)
   -- the shell prints its pid, then becomes the server
-  local p = assert(io.popen(("echo $$; exec env %s %slua5.4 %s 0")
+  local p = assert(io.popen(("echo $$; exec env %s %s%s")
     :format(ENV, pin(1), server)))
   local pid = p:read("l")
   local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
-  sh(("curl -s %s >/dev/null"):format(url)) -- warm
+  local body = sh(("curl -s %s"):format(url)) -- warm, and check the answer
+  assert(body == "Hello, World!", "wrong answer from " .. server .. ": " .. body)
   local before = cpu_ticks(pid)
   local out = sh(("%swrk -t1 -c100 -d%ds %s"):format(pin(0), SECONDS, url))
   local after = cpu_ticks(pid)
@@ -64,10 +68,14 @@ end
 print(("moonlet I/O benchmarks: median of %d runs each, %s\n"):format(REPS, os.date("!%Y-%m-%d %H:%M UTC")))
 
 local servers = {
-  { "moonlet (fast path)", "examples/hello_server.lua" },
-  { "moonlet (MOONLET_FORCE_NATIVE=1)", "examples/hello_server.lua", native = true },
-  { "luv (raw callbacks)", "bench/servers/hello_luv.lua" },
-  { "cqueues", "bench/servers/hello_cqueues.lua" },
+  { "moonlet m.http.listen (one header, res:finish)", "lua5.4 bench/servers/hello_http.lua 0" },
+  { "moonlet raw m.tcp streams (fast path)", "lua5.4 examples/hello_server.lua 0" },
+  { "moonlet raw m.tcp streams (MOONLET_FORCE_NATIVE=1)", "lua5.4 examples/hello_server.lua 0", native = true },
+  { "nginx (return 200, one process)", "sh bench/servers/hello_nginx.sh" },
+  { "Go net/http (GOMAXPROCS=1)", "./build/hello-go 0" },
+  { "node http", "node bench/servers/hello_node.js 0" },
+  { "luv (raw callbacks)", "lua5.4 bench/servers/hello_luv.lua 0" },
+  { "cqueues", "lua5.4 bench/servers/hello_cqueues.lua 0" },
 }
 local rps_rows, cpu_rows = {}, {}
 for _, s in ipairs(servers) do

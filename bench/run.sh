@@ -6,6 +6,7 @@
 set -eu
 mkdir -p build
 (cd bench/go && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/bench-go main.go)
+(cd bench/servers && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/hello-go hello_go.go)
 (cd bench/crawl && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-server server.go &&
   GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-client-go client.go)
 lua5.4 bench/run.lua "$@"

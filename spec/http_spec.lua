@@ -481,6 +481,42 @@ describe("moonlet.http server", function()
     assert.matches("\r\n\r\none two$", out)
   end)
 
+  it("honours framing fields the handler sets in any case, and checks custom reasons", function()
+    local _, port = serve(function(req, res)
+      if req.path == "/length" then
+        res.headers["content-length"] = 3 -- the handler frames the body itself
+        res:write("abc")
+      elseif req.path == "/close" then
+        res.headers["CONNECTION"] = "Close"
+        res:finish("bye")
+      elseif req.path == "/reason" then
+        res.status, res.reason = 299, "Fine"
+        res:finish("x")
+      else
+        res.status, res.reason = 200, "OK\r\nX-Evil: 1"
+        res:finish("never")
+      end
+    end)
+    local out = raw(port, "GET /length HTTP/1.1\r\nHost: h\r\n\r\nGET /reason HTTP/1.1\r\nHost: h\r\n\r\n"
+      .. "GET /close HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert.equal("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc"
+      .. "HTTP/1.1 299 Fine\r\nContent-Length: 1\r\n\r\nx"
+      .. "HTTP/1.1 200 OK\r\nCONNECTION: Close\r\nContent-Length: 3\r\n\r\nbye", out) -- then closed
+    out = raw(port, "GET /evil HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert.matches("^HTTP/1.1 500 Internal Server Error\r\n", out) -- the bad reason raised
+  end)
+
+  it("keeps checking header values after good ones were remembered", function()
+    local _, port = serve(function(req, res)
+      res.headers["X-Value"] = "plain" -- remembered as good
+      local ok = pcall(function() res.headers["X-Value"] = req.path == "/bad" and "a\r\nb" or "plain" end)
+      res:finish(tostring(ok))
+    end)
+    local out = raw(port, "GET /good HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert.matches("\r\n\r\ntrue", out)
+    assert.matches("\r\n\r\nfalse$", out)
+  end)
+
   it("sends no body for HEAD, 204 and 304", function()
     local _, port = serve(function(req, res)
       if req.path == "/none" then res.status = 204 end

@@ -1055,6 +1055,9 @@ function Request:hijack() end
 ---@class moonlet.http.ServerResponse
 ---@field status integer
 ---@field headers moonlet.http.Headers
+---@field reason string? a reason phrase instead of the status's standard one
+---@field head_sent boolean the status line and headers have gone out
+---@field finished boolean finish() was called (or the server answered)
 local ServerResponse = {}
 
 ---@param status? integer

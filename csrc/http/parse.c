@@ -46,14 +46,16 @@ typedef struct hparser {
   size_t head_bytes, max_header;
   int too_large, dead;
   int in_trailers;        /* the fields now arriving are trailers */
+  int nfields;            /* entries in the headers or trailers list */
   uint64_t chunk_left;    /* bytes of the current chunk not yet seen */
   int crlf_need;          /* bytes of a chunk's closing CRLF not yet seen */
   const char *end;        /* during feed: the end of the data */
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
 
-/* Uservalues: the head (or, after it, the trailers) being built. */
-enum { UV_HEAD = 1, UV_TRAILERS = 2 };
+/* Uservalues: the head being built, and the list its fields (or, after
+ * it, the trailers: made when the first arrives) go to. */
+enum { UV_HEAD = 1, UV_FIELDS = 2 };
 
 static int violation(hparser *h, const char *msg, const char *code) {
   h->bad_msg = msg;
@@ -87,20 +89,17 @@ static void flush(hparser *h) {
     lua_setfield(L, -2, "target");
     lua_pop(L, 1);
   } else if (h->last == TOK_VALUE) {
-    lua_Integer n;
-    if (h->in_trailers) {
-      lua_pushnil(L); /* stands where the head is below */
-      lua_getiuservalue(L, 1, UV_TRAILERS);
-    } else {
-      push_head(h);
-      lua_getfield(L, -1, "headers");
+    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) { /* a first trailer */
+      lua_pop(L, 1);
+      lua_createtable(L, 4, 0);
+      lua_pushvalue(L, -1);
+      lua_setiuservalue(L, 1, UV_FIELDS);
     }
-    n = (lua_Integer)lua_rawlen(L, -1);
     lua_pushlstring(L, h->field, h->field_len);
-    lua_rawseti(L, -2, n + 1);
+    lua_rawseti(L, -2, ++h->nfields);
     lua_pushlstring(L, h->tok, h->tok_len);
-    lua_rawseti(L, -2, n + 2);
-    lua_pop(L, 2);
+    lua_rawseti(L, -2, ++h->nfields);
+    lua_pop(L, 1);
   }
   h->tok_len = 0;
 }
@@ -154,8 +153,11 @@ static int on_begin(http_parser *p) {
   h->in_trailers = 0;
   h->chunk_left = 0;
   h->crlf_need = 0;
+  h->nfields = 0;
   lua_createtable(L, 0, 8);
-  lua_newtable(L);
+  lua_createtable(L, 16, 0);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 1, UV_FIELDS);
   lua_setfield(L, -2, "headers");
   lua_setiuservalue(L, 1, UV_HEAD);
   return 0;
@@ -170,7 +172,10 @@ static int on_headers(http_parser *p) {
   push_head(h);
   lua_pushstring(L, http_method_str((enum http_method)p->method));
   lua_setfield(L, -2, "method");
-  lua_pushfstring(L, "%d.%d", (int)p->http_major, (int)p->http_minor);
+  if (p->http_major == 1 && p->http_minor <= 1)
+    lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
+  else
+    lua_pushfstring(L, "%d.%d", (int)p->http_major, (int)p->http_minor);
   lua_setfield(L, -2, "version");
   lua_pushboolean(L, http_should_keep_alive(p));
   lua_setfield(L, -2, "keep_alive");
@@ -190,8 +195,9 @@ static int on_headers(http_parser *p) {
   /* Fields after this are trailers (http-parser reports them the same). */
   h->in_trailers = 1;
   h->head_bytes = 0;
-  lua_newtable(L);
-  lua_setiuservalue(L, 1, UV_TRAILERS);
+  h->nfields = 0;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, UV_FIELDS);
   return 0;
 }
 
@@ -227,8 +233,7 @@ static int on_complete(http_parser *p) {
   lua_State *L = h->L;
   flush(h);
   h->last = TOK_NONE;
-  lua_getiuservalue(L, 1, UV_TRAILERS);
-  if (lua_rawlen(L, -1) > 0) emit(h, "trailers");
+  if (lua_getiuservalue(L, 1, UV_FIELDS) == LUA_TTABLE) emit(h, "trailers");
   else lua_pop(L, 1);
   h->in_trailers = 0;
   lua_pushboolean(L, http_should_keep_alive(p));

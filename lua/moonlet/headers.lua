@@ -10,21 +10,36 @@ local Headers = {}
 
 local methods = {}
 
-local function key(name)
-  return (name:lower())
-end
+local lower = string.lower
 
-function methods:get(name)
-  for i = 1, #self._f, 2 do
-    if key(self._f[i]) == key(name) then return self._f[i + 1] end
+-- The position of the first field named name (any case) from i on: the
+-- lowercase form is computed once for name, and for a field only when the
+-- lengths match.
+local function find(f, name, i)
+  local len, lname = #name, nil
+  for j = i, #f, 2 do
+    local k = f[j]
+    if #k == len then
+      if k == name then return j end
+      lname = lname or lower(name)
+      if lower(k) == lname then return j end
+    end
   end
   return nil
 end
 
+function methods:get(name)
+  local f = self._f
+  local i = find(f, name, 1)
+  return i and f[i + 1]
+end
+
 function methods:get_all(name)
-  local out = {}
-  for i = 1, #self._f, 2 do
-    if key(self._f[i]) == key(name) then out[#out + 1] = self._f[i + 1] end
+  local f, out = self._f, {}
+  local i = find(f, name, 1)
+  while i do
+    out[#out + 1] = f[i + 1]
+    i = find(f, name, i + 2)
   end
   return out
 end
@@ -38,17 +53,35 @@ function methods:each()
 end
 
 -- Names are RFC 9110 tokens; values are strings (or numbers) without CR,
--- LF or NUL, so no field can split a message or smuggle another.
+-- LF or NUL, so no field can split a message or smuggle another. Names
+-- and short values found good are remembered (bounded sets: handlers use
+-- a few names and values such as content types again and again).
+local good_names, n_good = {}, 0
+local good_values, n_values = {}, 0
+
 local function check_field(name, value)
-  if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
-    error("bad header name " .. string.format("%q", tostring(name)), 3)
+  if not good_names[name] then
+    if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
+      error("bad header name " .. string.format("%q", tostring(name)), 3)
+    end
+    if n_good < 256 then
+      good_names[name], n_good = true, n_good + 1
+    end
   end
-  if type(value) ~= "string" and type(value) ~= "number" then
-    error(("header value of '%s' must be a string or a number, not %s"):format(name, type(value)), 3)
+  local t = type(value)
+  if t ~= "string" then
+    if t ~= "number" then
+      error(("header value of '%s' must be a string or a number, not %s"):format(name, t), 3)
+    end
+    value = tostring(value)
   end
-  value = tostring(value)
-  if value:find("[\r\n%z]") then
-    error("header value of '" .. name .. "' contains CR, LF or NUL", 3)
+  if not good_values[value] then
+    if value:find("[\r\n%z]") then
+      error("header value of '" .. name .. "' contains CR, LF or NUL", 3)
+    end
+    if n_values < 256 and #value <= 64 then
+      good_values[value], n_values = true, n_values + 1
+    end
   end
   return value
 end
@@ -60,19 +93,30 @@ function methods:add(name, value)
   return self
 end
 
-function methods:remove(name)
-  local f, out = self._f, {}
-  for i = 1, #f, 2 do
-    if key(f[i]) ~= key(name) then out[#out + 1], out[#out + 2] = f[i], f[i + 1] end
+-- Removes every field named name, in place.
+local function remove(f, name)
+  local i = find(f, name, 1)
+  if not i then return end
+  local n, j = #f, i
+  for k = i + 2, n, 2 do
+    local fk = f[k]
+    if #fk ~= #name or lower(fk) ~= lower(name) then
+      f[j], f[j + 1] = fk, f[k + 1]
+      j = j + 2
+    end
   end
-  self._f = out
+  for k = j, n do f[k] = nil end
+end
+
+function methods:remove(name)
+  remove(self._f, name)
   return self
 end
 
 function methods:set(name, value)
   value = check_field(name, value)
-  self:remove(name)
   local f = self._f
+  remove(f, name)
   f[#f + 1], f[#f + 2] = name, value
   return self
 end
@@ -92,6 +136,10 @@ local mt = {
     return table.concat(lines, "\n")
   end,
 }
+
+--- Headers over a flat list {name, value, ...} of checked fields (the
+-- parser's), taken over as it is.
+function Headers.wrap(list) return setmetatable({ _f = list }, mt) end
 
 --- Headers from a flat list {name, value, name, value, ...} (taken over),
 -- or from a table {Name = value | {values}} (sorted by name for a stable

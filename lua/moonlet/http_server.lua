@@ -98,7 +98,14 @@ local function refuse(c, status, text)
 end
 
 local Request = {}
-Request.__index = Request
+-- req.trailers is made when first asked for (most requests have none).
+Request.__index = function(self, k)
+  local method = Request[k]
+  if method ~= nil or k ~= "trailers" then return method end
+  local t = Headers.new()
+  rawset(self, "trailers", t)
+  return t
+end
 
 --- The next chunk of the request body, or nil at its end (or nil, message,
 -- code when the body is too large or the connection fails).
@@ -176,6 +183,13 @@ end
 local Response = {}
 Response.__index = Response
 
+-- "HTTP/1.1 200 OK\r\n" and the like, made once per status.
+local status_lines = {}
+-- The lengths of the names of the fields that frame a response
+-- (Transfer-Encoding, Content-Length, Connection): others need no lowercasing.
+local framing_names = { [17] = true, [14] = true, [10] = true }
+local lower = string.lower
+
 local function no_body_status(s)
   return s == 204 or s == 304 or (s >= 100 and s < 200)
 end
@@ -188,32 +202,54 @@ local function head(self, body_len)
   if math.type(status) ~= "integer" or status < 100 or status > 999 then
     error("bad response status " .. tostring(status), 3)
   end
-  local reason = self.reason or M.reasons[status] or "Unknown"
-  if type(reason) ~= "string" or reason:find("[\r\n%z]") then
-    error("bad response reason " .. string.format("%q", tostring(reason)) .. " (a string without CR, LF or NUL expected)", 3)
+  local line = not self.reason and status_lines[status]
+  if not line then
+    local reason = self.reason or M.reasons[status] or "Unknown"
+    if type(reason) ~= "string" or reason:find("[\r\n%z]") then
+      error("bad response reason " .. string.format("%q", tostring(reason)) .. " (a string without CR, LF or NUL expected)", 3)
+    end
+    line = ("HTTP/1.1 %d %s\r\n"):format(status, reason)
+    if not self.reason then status_lines[status] = line end
   end
-  local out = { ("HTTP/1.1 %d %s\r\n"):format(status, reason) }
-  local te = h:get("transfer-encoding")
+  local out, n = { line }, 1
+  local f = h._f
+  local te, length, conn -- the handler's framing fields, if any
+  for i = 1, #f, 2 do
+    local name, value = f[i], f[i + 1]
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = name, ": ", value, "\r\n"
+    n = n + 4
+    local framing = framing_names[#name]
+    if framing then
+      local lname = lower(name)
+      if lname == "transfer-encoding" then te = te or value
+      elseif lname == "content-length" then length = length or value
+      elseif lname == "connection" then conn = conn or value end
+    end
+  end
+  -- The framing: what the handler set, or what the body calls for.
   if no_body_status(status) then
     self._no_body = true
-  elseif h:get("content-length") then
-    self._length = tonumber(h:get("content-length"))
+  elseif length then
+    self._length = tonumber(length)
   elseif te then
     self._chunked = te:lower():find("chunked", 1, true) ~= nil
   elseif body_len then
-    h:set("Content-Length", body_len)
+    out[n + 1], out[n + 2], out[n + 3] = "Content-Length: ", body_len, "\r\n"
+    n = n + 3
   elseif req.version == "1.1" then
-    h:set("Transfer-Encoding", "chunked")
+    out[n + 1] = "Transfer-Encoding: chunked\r\n"
+    n = n + 1
     self._chunked = true
   else
     self._keep_alive = false -- the body ends when the connection does
   end
-  local conn = h:get("connection")
-  if conn and conn:lower() == "close" then self._keep_alive = false end
-  if not self._keep_alive and not conn then h:set("Connection", "close") end
+  if conn and lower(conn) == "close" then self._keep_alive = false end
+  if not self._keep_alive and not conn then
+    out[n + 1] = "Connection: close\r\n"
+    n = n + 1
+  end
   if req.method == "HEAD" then self._no_body = true end
-  for name, value in h:each() do out[#out + 1] = name .. ": " .. value .. "\r\n" end
-  out[#out + 1] = "\r\n"
+  out[n + 1] = "\r\n"
   self.head_sent = true
   return table.concat(out)
 end
@@ -235,7 +271,7 @@ end
 
 --- Sends the head (unless sent) and data as part of a streamed body.
 function Response:write(data)
-  expect(data, "string", 1, "write")
+  if type(data) ~= "string" then expect(data, "string", 1, "write") end
   if self.finished then error("response already finished", 2) end
   local out = frame(self, data)
   if not self.head_sent then out = head(self, nil) .. frame(self, data) end
@@ -246,14 +282,18 @@ end
 --- Ends the response, sending data (optional) as its last part. With
 -- nothing sent yet, the body goes out with a Content-Length.
 function Response:finish(data)
-  expect(data, "string?", 1, "finish")
+  if data ~= nil and type(data) ~= "string" then expect(data, "string?", 1, "finish") end
   if self.finished then return true end
   self.finished = true
   data = data or ""
   local out
   if not self.head_sent then
     out = head(self, #data)
-    out = out .. frame(self, data)
+    if not self._no_body and not self._chunked then
+      out = out .. data -- the common case: the head and a whole body
+    else
+      out = out .. frame(self, data)
+    end
   else
     out = frame(self, data)
   end
@@ -270,6 +310,7 @@ function Response:set(status, headers)
 end
 
 local function split_target(target)
+  if not target:find("[?#]") then return target, "" end
   local path, query = target:match("^([^?#]*)%??([^#]*)")
   return path, query
 end
@@ -283,7 +324,6 @@ end
 -- One request: returns true to go on with the next one.
 local function serve_one(c, handler)
   c.reading_head, c.deadline = true, nil
-  c.stream:set_timeout(c.opts.timeout)
   local kind, v, code = next_event(c)
   c.reading_head = false
   if kind ~= "head" then
@@ -293,34 +333,35 @@ local function serve_one(c, handler)
     elseif not c.io_failed then refuse(c, failed_status(code), v) end
     return false
   end
-  c.deadline = core.now() + c.opts.body_timeout
   local path, query = split_target(v.target or "/")
   local req = setmetatable({
     method = v.method, target = v.target, path = path, query = query,
-    version = v.version, headers = Headers.new(v.headers),
-    trailers = Headers.new(), upgrade = v.upgrade,
+    version = v.version, headers = Headers.wrap(v.headers), upgrade = v.upgrade,
     keep_alive = v.keep_alive, remote = c.remote,
-    _c = c, _got = 0,
+    _c = c, _got = 0, _done = false, _continue = false, _failed = false,
   }, Request)
   if v.content_length and v.content_length > c.opts.max_body then
     refuse(c, 413)
     return false
   end
-  local expectation = req.headers:get("expect")
-  req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
+  if v.content_length or v.chunked then
+    c.deadline = core.now() + c.opts.body_timeout
+    local expectation = req.headers:get("expect")
+    req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
+  elseif c.out[c.i] == "done" then -- the parser saw the end with the head
+    next_event(c)
+    req._done = true
+  end
   local res = setmetatable({
     status = 200, headers = Headers.new(), _req = req, _c = c,
-    _keep_alive = v.keep_alive,
+    _keep_alive = v.keep_alive, head_sent = false, finished = false,
+    _broken = false, _no_body = false, _chunked = false,
   }, Response)
   req._res = res
-  local tb
-  local ok, err = xpcall(handler, function(e)
-    tb = debug.traceback(nil, 2)
-    return e
-  end, req, res)
+  local ok, err = xpcall(handler, c.on_error, req, res)
   if not ok then
     if getmetatable(err) == Cancelled then error(err, 0) end
-    core._report(err, tb, core.current(), "http handler " .. req.method .. " " .. req.target)
+    core._report(err, c.traceback, core.current(), "http handler " .. req.method .. " " .. req.target)
     if not res.head_sent then refuse(c, 500) end
     return false
   end
@@ -348,6 +389,12 @@ local function serve_conn(stream, handler, opts)
     stream = stream, parser = core._http_parser { max_header = opts.max_header },
     out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()),
   }
+  -- A handler's error keeps where it was raised.
+  stream:set_timeout(opts.timeout) -- next_event puts it back after a deadline
+  c.on_error = function(e)
+    c.traceback = debug.traceback(nil, 2)
+    return e
+  end
   while serve_one(c, handler) do end
 end
 
