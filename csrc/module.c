@@ -313,6 +313,7 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_udp(L, lp);
   moonlet__open_offload(L, lp);
   moonlet__open_http_parse(L, lp);
+  moonlet__open_http_head(L, lp);
   moonlet__open_http(L, lp);
   return 1;
 }

@@ -506,6 +506,18 @@ describe("moonlet.http server", function()
     assert.matches("^HTTP/1.1 500 Internal Server Error\r\n", out) -- the bad reason raised
   end)
 
+  it("splits the target into path and query as the parser reads it", function()
+    local seen = {}
+    local _, port = serve(function(req, res)
+      seen[#seen + 1] = { req.target, req.path, req.query }
+      res:finish("")
+    end)
+    raw(port, "GET /a?b=1#frag HTTP/1.1\r\nHost: h\r\n\r\nGET /a#x?y HTTP/1.1\r\nHost: h\r\n\r\n"
+      .. "GET /? HTTP/1.1\r\nHost: h\r\n\r\nGET /p?q=%20 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert.same({ { "/a?b=1#frag", "/a", "b=1" }, { "/a#x?y", "/a", "" }, { "/?", "/", "" },
+                  { "/p?q=%20", "/p", "q=%20" } }, seen)
+  end)
+
   it("keeps checking header values after good ones were remembered", function()
     local _, port = serve(function(req, res)
       res.headers["X-Value"] = "plain" -- remembered as good

@@ -4,10 +4,13 @@
  * connection delivers and lists what they completed as events; requests
  * may arrive in any split and pipelined.
  *
- *   p = core._http_parser{max_header = bytes}
+ *   p = core._http_parser{max_header = bytes, request_mt =, headers_mt =}
  *   n = p:feed(data, out)   -- out[1..n]: kind, value, kind, value, ...
- *     "head", {method=, target=, version=, headers={name, value, ...},
- *              keep_alive=, chunked=, content_length=, upgrade=}
+ *     "head", the request: {method=, target=, path=, query=, version=,
+ *              headers=, keep_alive=, upgrade=, _body_length=,
+ *              _body_chunked=} with request_mt as its metatable, and
+ *              headers {_f = {name, value, ...}} with headers_mt: the
+ *              server's own objects, made here without a copy
  *     "body", string
  *     "trailers", {name, value, ...}   (chunked bodies that have any)
  *     "done", keep_alive
@@ -53,9 +56,10 @@ typedef struct hparser {
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
 
-/* Uservalues: the head being built, and the list its fields (or, after
- * it, the trailers: made when the first arrives) go to. */
-enum { UV_HEAD = 1, UV_FIELDS = 2 };
+/* Uservalues: the head being built, the list its fields (or, after it,
+ * the trailers: made when the first arrives) go to, and the metatables of
+ * requests and of header lists. */
+enum { UV_HEAD = 1, UV_FIELDS = 2, UV_REQUEST_MT = 3, UV_HEADERS_MT = 4 };
 
 static int violation(hparser *h, const char *msg, const char *code) {
   h->bad_msg = msg;
@@ -154,13 +158,40 @@ static int on_begin(http_parser *p) {
   h->chunk_left = 0;
   h->crlf_need = 0;
   h->nfields = 0;
-  lua_createtable(L, 0, 8);
-  lua_createtable(L, 16, 0);
+  lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
+  lua_createtable(L, 0, 1);    /* its headers */
+  lua_createtable(L, 16, 0);   /* their list */
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, 1, UV_FIELDS);
+  lua_setfield(L, -2, "_f");
+  lua_getiuservalue(L, 1, UV_HEADERS_MT);
+  lua_setmetatable(L, -2);
   lua_setfield(L, -2, "headers");
   lua_setiuservalue(L, 1, UV_HEAD);
   return 0;
+}
+
+/* The request on the stack gets path and query from its target: the path
+ * ends at the first '?' or '#', the query runs from after a '?' to a '#'. */
+static void split_target(lua_State *L) {
+  size_t len, path_len, q_end;
+  const char *t;
+  lua_getfield(L, -1, "target");
+  t = lua_tolstring(L, -1, &len);
+  if (!t) t = "/", len = 1;
+  path_len = strcspn(t, "?#");
+  if (path_len > len) path_len = len;
+  lua_pushlstring(L, t, path_len);
+  lua_setfield(L, -3, "path");
+  if (path_len < len && t[path_len] == '?') {
+    q_end = path_len + 1 + strcspn(t + path_len + 1, "#");
+    if (q_end > len) q_end = len;
+    lua_pushlstring(L, t + path_len + 1, q_end - path_len - 1);
+  } else {
+    lua_pushliteral(L, "");
+  }
+  lua_setfield(L, -3, "query");
+  lua_pop(L, 1);
 }
 
 static int on_headers(http_parser *p) {
@@ -180,7 +211,7 @@ static int on_headers(http_parser *p) {
   lua_pushboolean(L, http_should_keep_alive(p));
   lua_setfield(L, -2, "keep_alive");
   lua_pushboolean(L, (p->flags & F_CHUNKED) != 0);
-  lua_setfield(L, -2, "chunked");
+  lua_setfield(L, -2, "_body_chunked");
   lua_pushboolean(L, p->upgrade);
   lua_setfield(L, -2, "upgrade");
   if (p->flags & F_CONTENTLENGTH) {
@@ -189,8 +220,11 @@ static int on_headers(http_parser *p) {
       return violation(h, "request body too large", "BODY_TOO_LARGE");
     }
     lua_pushinteger(L, (lua_Integer)p->content_length);
-    lua_setfield(L, -2, "content_length");
+    lua_setfield(L, -2, "_body_length");
   }
+  split_target(L);
+  lua_getiuservalue(L, 1, UV_REQUEST_MT);
+  lua_setmetatable(L, -2);
   emit(h, "head");
   /* Fields after this are trailers (http-parser reports them the same). */
   h->in_trailers = 1;
@@ -320,14 +354,23 @@ static int l_gc(lua_State *L) {
 static int l_parser(lua_State *L) {
   lua_Integer max = 65536;
   hparser *h;
+  int i;
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_header");
     if (!lua_isnil(L, -1)) max = luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
   luaL_argcheck(L, max > 0, 1, "max_header must be positive");
-  h = lua_newuserdatauv(L, sizeof *h, 2);
+  h = lua_newuserdatauv(L, sizeof *h, 4);
   memset(h, 0, sizeof *h);
+  if (lua_istable(L, 1)) {
+    static const char *const mts[] = {"request_mt", "headers_mt"};
+    for (i = 0; i < 2; i++) {
+      if (lua_getfield(L, 1, mts[i]) != LUA_TTABLE && !lua_isnil(L, -1))
+        return luaL_error(L, "%s must be a table", mts[i]);
+      lua_setiuservalue(L, -2, UV_REQUEST_MT + i);
+    }
+  }
   http_parser_init(&h->p, HTTP_REQUEST);
   h->max_header = (size_t)max;
   luaL_setmetatable(L, PARSER_MT);

@@ -137,9 +137,8 @@ local mt = {
   end,
 }
 
---- Headers over a flat list {name, value, ...} of checked fields (the
--- parser's), taken over as it is.
-function Headers.wrap(list) return setmetatable({ _f = list }, mt) end
+-- The metatable of header lists (the HTTP parser makes requests' own).
+Headers._mt = mt
 
 --- Headers from a flat list {name, value, name, value, ...} (taken over),
 -- or from a table {Name = value | {values}} (sorted by name for a stable

@@ -56,18 +56,24 @@ end
 local function next_event(c)
   if c.i > c.n then
     -- Within the request's deadline (head, then body), if it has one.
+    -- When the deadline is nearer than the stream's own timeout, a read
+    -- that times out is the request timing out (the loop's timers go by
+    -- its cached clock, which may fire them a little before core.now()
+    -- says the deadline is reached).
+    local by_deadline = false
     if c.deadline then
       local left = c.deadline - core.now()
       if left <= 0 then
         c.timed_out = true
         return core._fail("ETIMEDOUT", "request timed out")
       end
+      by_deadline = left <= c.opts.timeout
       c.stream:set_timeout(math.min(left, c.opts.timeout))
     end
     local data, err, code = c.stream:read()
     if c.deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
     if not data then
-      if code == "ETIMEDOUT" and c.deadline and c.deadline <= core.now() then
+      if code == "ETIMEDOUT" and by_deadline then
         c.timed_out = true
         return core._fail("ETIMEDOUT", "request timed out")
       end
@@ -185,10 +191,7 @@ Response.__index = Response
 
 -- "HTTP/1.1 200 OK\r\n" and the like, made once per status.
 local status_lines = {}
--- The lengths of the names of the fields that frame a response
--- (Transfer-Encoding, Content-Length, Connection): others need no lowercasing.
-local framing_names = { [17] = true, [14] = true, [10] = true }
-local lower = string.lower
+local http_head = core._http_head
 
 local function no_body_status(s)
   return s == 204 or s == 304 or (s >= 100 and s < 200)
@@ -197,7 +200,7 @@ end
 -- The status line and headers; body_len is the whole body's length when
 -- finish() sends it at once, nil when the body is streamed.
 local function head(self, body_len)
-  local req, h = self._req, self.headers
+  local req = self._req
   local status = self.status
   if math.type(status) ~= "integer" or status < 100 or status > 999 then
     error("bad response status " .. tostring(status), 3)
@@ -211,47 +214,13 @@ local function head(self, body_len)
     line = ("HTTP/1.1 %d %s\r\n"):format(status, reason)
     if not self.reason then status_lines[status] = line end
   end
-  local out, n = { line }, 1
-  local f = h._f
-  local te, length, conn -- the handler's framing fields, if any
-  for i = 1, #f, 2 do
-    local name, value = f[i], f[i + 1]
-    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = name, ": ", value, "\r\n"
-    n = n + 4
-    local framing = framing_names[#name]
-    if framing then
-      local lname = lower(name)
-      if lname == "transfer-encoding" then te = te or value
-      elseif lname == "content-length" then length = length or value
-      elseif lname == "connection" then conn = conn or value end
-    end
-  end
-  -- The framing: what the handler set, or what the body calls for.
-  if no_body_status(status) then
-    self._no_body = true
-  elseif length then
-    self._length = tonumber(length)
-  elseif te then
-    self._chunked = te:lower():find("chunked", 1, true) ~= nil
-  elseif body_len then
-    out[n + 1], out[n + 2], out[n + 3] = "Content-Length: ", body_len, "\r\n"
-    n = n + 3
-  elseif req.version == "1.1" then
-    out[n + 1] = "Transfer-Encoding: chunked\r\n"
-    n = n + 1
-    self._chunked = true
-  else
-    self._keep_alive = false -- the body ends when the connection does
-  end
-  if conn and lower(conn) == "close" then self._keep_alive = false end
-  if not self._keep_alive and not conn then
-    out[n + 1] = "Connection: close\r\n"
-    n = n + 1
-  end
-  if req.method == "HEAD" then self._no_body = true end
-  out[n + 1] = "\r\n"
+  local no_body = no_body_status(status)
+  local out, chunked, keep_alive = http_head(line, self.headers._f, body_len, no_body,
+    req.version == "1.1", self._keep_alive)
+  self._no_body = no_body or req.method == "HEAD"
+  self._chunked, self._keep_alive = chunked, keep_alive
   self.head_sent = true
-  return table.concat(out)
+  return out
 end
 
 local function send(self, data)
@@ -309,12 +278,6 @@ function Response:set(status, headers)
   return self
 end
 
-local function split_target(target)
-  if not target:find("[?#]") then return target, "" end
-  local path, query = target:match("^([^?#]*)%??([^#]*)")
-  return path, query
-end
-
 local function failed_status(code)
   if code == "HEADER_TOO_LARGE" or code == "HEADER_OVERFLOW" then return 431 end
   if code == "BODY_TOO_LARGE" then return 413 end
@@ -333,18 +296,15 @@ local function serve_one(c, handler)
     elseif not c.io_failed then refuse(c, failed_status(code), v) end
     return false
   end
-  local path, query = split_target(v.target or "/")
-  local req = setmetatable({
-    method = v.method, target = v.target, path = path, query = query,
-    version = v.version, headers = Headers.wrap(v.headers), upgrade = v.upgrade,
-    keep_alive = v.keep_alive, remote = c.remote,
-    _c = c, _got = 0, _done = false, _continue = false, _failed = false,
-  }, Request)
-  if v.content_length and v.content_length > c.opts.max_body then
+  local req = v -- made by the parser, path, query and headers included
+  req.remote, req._c, req._got = c.remote, c, 0
+  req._done, req._continue, req._failed = false, false, false
+  local length = req._body_length
+  if length and length > c.opts.max_body then
     refuse(c, 413)
     return false
   end
-  if v.content_length or v.chunked then
+  if length or req._body_chunked then
     c.deadline = core.now() + c.opts.body_timeout
     local expectation = req.headers:get("expect")
     req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
@@ -354,7 +314,7 @@ local function serve_one(c, handler)
   end
   local res = setmetatable({
     status = 200, headers = Headers.new(), _req = req, _c = c,
-    _keep_alive = v.keep_alive, head_sent = false, finished = false,
+    _keep_alive = req.keep_alive, head_sent = false, finished = false,
     _broken = false, _no_body = false, _chunked = false,
   }, Response)
   req._res = res
@@ -386,7 +346,8 @@ end
 
 local function serve_conn(stream, handler, opts)
   local c = {
-    stream = stream, parser = core._http_parser { max_header = opts.max_header },
+    stream = stream,
+    parser = core._http_parser { max_header = opts.max_header, request_mt = Request, headers_mt = Headers._mt },
     out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()),
   }
   -- A handler's error keeps where it was raised.
