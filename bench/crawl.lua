@@ -29,29 +29,43 @@ local p = assert(io.popen("echo $$; exec " .. pin(1) .. "./" .. BUILD .. "/crawl
 local pid = p:read("l")
 local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
 
+-- GNU time gives what a user sees: the whole process's CPU (start-up,
+-- loading, shutdown included) and its peak RSS.
+local TIME = "/usr/bin/time -f 'PROCESS %U %S %M' "
 local results = {}
-for _, c in ipairs(clients) do results[c.name] = { wall = {}, cpu = {} } end
+for _, c in ipairs(clients) do results[c.name] = { wall = {}, cpu = {}, proc = {}, rss = {} } end
 for _ = 1, REPS do
   for _, c in ipairs(clients) do
-    local out = sh(("%s%s %s %d %d 2>&1"):format(pin(0), c.cmd, url, N, CONC))
+    local out = sh(("%s%s%s %s %d %d 2>&1"):format(pin(0), TIME, c.cmd, url, N, CONC))
     local ok, bad, wall, cpu = out:match("ok (%d+) bad (%d+) wall ([%d.]+) cpu ([%d.]+)")
     assert(ok and tonumber(bad) == 0 and tonumber(ok) == N, c.name .. " failed:\n" .. out)
+    local user, sys, rss = out:match("PROCESS ([%d.]+) ([%d.]+) (%d+)")
+    assert(user, "no figures from GNU time (Debian: time):\n" .. out)
     table.insert(results[c.name].wall, tonumber(wall))
     table.insert(results[c.name].cpu, tonumber(cpu))
+    table.insert(results[c.name].proc, tonumber(user) + tonumber(sys))
+    table.insert(results[c.name].rss, tonumber(rss))
   end
 end
 os.execute("kill " .. pid)
 p:close()
 
-local base
+local base, base_proc
 for _, c in ipairs(clients) do
-  if c.base then base = median(results[c.name].cpu) / N * 1e6 end
+  if c.base then
+    base = median(results[c.name].cpu) / N * 1e6
+    base_proc = median(results[c.name].proc) / N * 1e6
+  end
 end
 print(("\nCrawl: %d URLs, concurrency %d, 20 ms / 2 KB server (ideal %.2f s); medians of %d")
   :format(N, CONC, N / CONC * 0.02, REPS))
-print(("%-40s %8s %8s %12s %8s"):format("client", "wall s", "x ideal", "CPU us/req", "x Go"))
+print("CPU us/req: the crawl's own, measured inside; process: the whole process's (GNU time)")
+print(("%-40s %7s %8s %10s %6s %12s %6s %9s"):format("client", "wall s", "x ideal", "CPU us/req", "x Go",
+  "process us", "x Go", "peak MB"))
 for _, c in ipairs(clients) do
-  local wall = median(results[c.name].wall)
-  local us = median(results[c.name].cpu) / N * 1e6
-  print(("%-40s %8.3f %8.2f %12.1f %8.2f"):format(c.name, wall, wall / (N / CONC * 0.02), us, us / base))
+  local r = results[c.name]
+  local wall = median(r.wall)
+  local us, proc = median(r.cpu) / N * 1e6, median(r.proc) / N * 1e6
+  print(("%-40s %7.3f %8.2f %10.1f %6.2f %12.1f %6.2f %9.1f"):format(c.name, wall, wall / (N / CONC * 0.02),
+    us, us / base, proc, proc / base_proc, median(r.rss) / 1024))
 end

@@ -11,7 +11,7 @@ for group in "${@:-base}"; do
   case "$group" in
     base)  pkgs="$pkgs gcc make pkg-config lua5.4 liblua5.4-dev libuv1-dev lua-busted luarocks libcurl4-openssl-dev libhttp-parser-dev nginx-light openssl gzip lua-check lua-socket lua-redis lua-sec redis-server" ;;
     check) pkgs="$pkgs g++ clang libclang-rt-dev valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
-    bench) pkgs="$pkgs lua-luv lua-cqueues golang-go wrk python3-aiohttp lua-http" ;;
+    bench) pkgs="$pkgs lua-luv lua-cqueues golang-go wrk python3-aiohttp lua-http time nodejs" ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
