@@ -30,18 +30,30 @@ local function cpu_ticks(pid)
   return tonumber(fields[12]) + tonumber(fields[13]) -- utime + stime
 end
 
+-- The realistic request's answer, as every server must give it.
+local REALISTIC = '{"id":"42","items":"' .. ("x"):rep(1000) .. '"}'
+local REALISTIC_CURL = "-H 'X-Request-Id: req-7f3a9c' -D - '%sapi/items?id=42&sort=name&page=3'"
+
 -- One wrk run against a fresh server (a command that prints its URL):
--- requests/s, server CPU us/request.
-local function plaintext_once(server)
+-- requests/s, server CPU us/request. realistic: bench/servers/realistic.lua's
+-- request instead of a bare GET /.
+local function plaintext_once(server, realistic)
   -- the shell prints its pid, then becomes the server
   local p = assert(io.popen(("echo $$; exec env %s %s%s")
     :format(ENV, pin(1), server)))
   local pid = p:read("l")
   local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
-  local body = sh(("curl -s %s"):format(url)) -- warm, and check the answer
-  assert(body == "Hello, World!", "wrong answer from " .. server .. ": " .. body)
+  if realistic then -- warm, and check the answer
+    local out = sh(("curl -s " .. REALISTIC_CURL):format(url))
+    assert(out:sub(-#REALISTIC) == REALISTIC and out:lower():find("\nx%-request%-id: req%-7f3a9c\r")
+      and out:lower():find("\ncache%-control: no%-store\r"), "wrong answer from " .. server .. ":\n" .. out)
+  else
+    local body = sh(("curl -s %s"):format(url))
+    assert(body == "Hello, World!", "wrong answer from " .. server .. ": " .. body)
+  end
   local before = cpu_ticks(pid)
-  local out = sh(("%swrk -t1 -c100 -d%ds %s"):format(pin(0), SECONDS, url))
+  local out = sh(("%swrk -t1 -c100 -d%ds %s%s"):format(pin(0), SECONDS,
+    realistic and "-s bench/servers/realistic.lua " or "", url))
   local after = cpu_ticks(pid)
   os.execute("kill " .. pid)
   p:close()
@@ -68,12 +80,12 @@ end
 print(("moonlet I/O benchmarks: median of %d runs each, %s\n"):format(REPS, os.date("!%Y-%m-%d %H:%M UTC")))
 
 local servers = {
-  { "moonlet m.http.listen (one header, res:finish)", "lua5.4 bench/servers/hello_http.lua 0" },
+  { "moonlet m.http.listen (one header, res:finish)", "lua5.4 bench/servers/hello_http.lua 0", http = true },
   { "moonlet raw m.tcp streams (fast path)", "lua5.4 examples/hello_server.lua 0" },
   { "moonlet raw m.tcp streams (MOONLET_FORCE_NATIVE=1)", "lua5.4 examples/hello_server.lua 0", native = true },
-  { "nginx (return 200, one process)", "sh bench/servers/hello_nginx.sh" },
-  { "Go net/http (GOMAXPROCS=1)", "./build/hello-go 0" },
-  { "node http", "node bench/servers/hello_node.js 0" },
+  { "nginx (return 200, one process)", "sh bench/servers/hello_nginx.sh", http = true },
+  { "Go net/http (GOMAXPROCS=1)", "./build/hello-go 0", http = true },
+  { "node http", "node bench/servers/hello_node.js 0", http = true },
   { "luv (raw callbacks)", "lua5.4 bench/servers/hello_luv.lua 0" },
   { "cqueues", "lua5.4 bench/servers/hello_cqueues.lua 0" },
 }
@@ -93,6 +105,21 @@ end
 report(("plaintext HTTP, wrk -t1 -c100 -d%ds: server CPU per request"):format(SECONDS),
   "server CPU µs/request", cpu_rows, false)
 report("plaintext HTTP: throughput (bounded by wrk on 2 cores)", "requests/s", rps_rows, true)
+
+-- The realistic workload, on the servers that answer it (HTTP servers).
+local real_rows = {}
+for _, s in ipairs(servers) do
+  if s.http then
+    local cs = {}
+    for _ = 1, REPS do
+      local _, c = plaintext_once(s[2], true)
+      cs[#cs + 1] = c
+    end
+    real_rows[#real_rows + 1] = { s[1], median(cs) }
+  end
+end
+report(("realistic request (a query, 10 header fields; 1 KB JSON, 3 fields), wrk -t1 -c100 -d%ds: server CPU")
+  :format(SECONDS), "server CPU µs/request", real_rows, false)
 
 local echo_rows = {}
 for _, impl in ipairs({ { "moonlet (fast path)", "moonlet" },

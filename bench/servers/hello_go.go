@@ -1,5 +1,7 @@
 // The plaintext benchmark on Go's net/http (GOMAXPROCS=1, as the other
-// servers use one core): "Hello, World!" with a Content-Type header.
+// servers use one core): "Hello, World!" with a Content-Type header. Under
+// /api/, the answer to bench/servers/realistic.lua's request (1 KB of JSON
+// naming the query's id, three header fields).
 // Usage: hello-go [port]   (0: pick one; prints the URL)
 package main
 
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 )
 
 func main() {
@@ -23,8 +26,18 @@ func main() {
 	}
 	fmt.Printf("listening on http://%s/\n", l.Addr())
 	hello := []byte("Hello, World!")
+	filler := strings.Repeat("x", 1000)
 	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Write(hello)
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write(hello)
+			return
+		}
+		id := r.URL.Query().Get("id")
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Request-Id", r.Header.Get("X-Request-Id"))
+		w.Write([]byte(`{"id":"` + id + `","items":"` + filler + `"}`))
 	}))
 }
