@@ -4,6 +4,7 @@
 -- location directives ("%s" in them is the directory); it returns
 -- { port =, dir =, ca = (the certificate), stop = function }.
 local m = require "moonlet"
+local U = require "support.util"
 
 local LOCAL = "127.0.0.1"
 
@@ -36,13 +37,6 @@ local function run(argv)
   return out
 end
 
-local function free_port()
-  local l = assert(m.tcp.listen(LOCAL, 0))
-  local _, port = l:address()
-  l:close()
-  return port
-end
-
 -- Removes path, and what is in it if it is a directory.
 local function remove_tree(path)
   for _, e in ipairs(m.fs.list(path) or {}) do remove_tree(path .. "/" .. e.name) end
@@ -58,7 +52,7 @@ function N.start(locations)
   run({ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
         "-keyout", dir .. "/key.pem", "-out", dir .. "/cert.pem", "-subj", "/CN=localhost",
         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1" })
-  local port = free_port()
+  local port = U.free_port()
   local conf = CONF:gsub("{(%w+)}", { dir = dir, port = tostring(port),
                                       locations = locations:gsub("%%s", dir) })
   assert(m.fs.write_file(dir .. "/nginx.conf", conf))

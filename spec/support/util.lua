@@ -120,6 +120,14 @@ function U.peak_rss_kb()
   return tonumber(kb)
 end
 
+--- A TCP port on 127.0.0.1 that nothing listens on (just now).
+function U.free_port()
+  local l = assert(m.tcp.listen("127.0.0.1", 0))
+  local _, port = l:address()
+  l:close()
+  return port
+end
+
 --- Runs a Lua script in a child lua5.4 with the build on its paths.
 -- Returns exit status, stdout and stderr.
 function U.run_script(code, env, args)
