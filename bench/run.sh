@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: builds the Go baseline, runs bench/run.lua (tasks, switches,
 # channels, memory), bench/io.lua (HTTP plaintext under wrk, TCP echo),
-# bench/luasocket.lua (LuaSocket-style request/response, patched), then
+# bench/luasocket.lua (LuaSocket-style request/response, patched),
+# bench/http_idle.lua (memory per idle keep-alive HTTP connection), then
 # bench/crawl.lua (5,000 URLs against a 20 ms server, beside Go, aiohttp, lua-http).
 set -eu
 mkdir -p build
@@ -12,4 +13,5 @@ mkdir -p build
 lua5.4 bench/run.lua "$@"
 lua5.4 bench/io.lua "$@"
 lua5.4 bench/luasocket.lua "$@"
+lua5.4 bench/http_idle.lua 5000
 exec lua5.4 bench/crawl.lua "$@"
