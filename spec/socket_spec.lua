@@ -169,6 +169,70 @@ describe("moonlet.socket", function()
     for _, s in ipairs({ a2, r1, r2, srv }) do s:close() end
   end)
 
+  it("holds against slow and resetting peers, cancellation, misuse and double close", function()
+    local srv = assert(m.tcp.listen("127.0.0.1", 0, function(st)
+      local cmd = st:read("l")
+      if cmd == "slow" then -- a byte every 50 ms
+        for ch in ("abcdefghij"):gmatch(".") do
+          if not st:write(ch) then return end
+          m.sleep(0.05)
+        end
+      elseif cmd == "reset" then -- reads a little, then closes with unread data: a reset
+        st:read(10)
+      else
+        for line in st:lines() do st:write(line, "\n") end
+      end
+    end))
+    finally(function() srv:close() end)
+    local _, port = srv:address()
+    -- a total timeout bounds the whole call, however steadily bytes come
+    local c = assert(ms.connect("127.0.0.1", port))
+    c:send("slow\n")
+    c:settimeout(0.2, "t")
+    local data, err, partial = c:receive(10)
+    assert.same({ nil, "timeout" }, { data, err })
+    assert.is_true(#partial >= 1 and #partial < 10)
+    c:close()
+    -- a block timeout does not, while each byte comes in time
+    c = assert(ms.connect("127.0.0.1", port))
+    c:send("slow\n")
+    c:settimeout(0.2)
+    assert.equal("abcdefghij", c:receive(10))
+    c:close()
+    -- a peer that resets while a large send is under way: an error and an index
+    c = assert(ms.connect("127.0.0.1", port))
+    c:send("reset\n")
+    local big = ("x"):rep(16 << 20)
+    local last, serr, sent = c:send(big)
+    assert.is_nil(last)
+    assert.is_true(serr == "closed" or serr:find("reset") ~= nil or serr:find("pipe") ~= nil, serr)
+    assert.is_true(sent < #big)
+    assert.same({ 1 }, { c:close() })
+    assert.same({ 1 }, { c:close() }) -- twice
+    -- a task cancelled while it waits leaves the socket usable
+    c = assert(ms.connect("127.0.0.1", port))
+    c:send("echo\n") -- the server echoes the lines after this one
+    local t = m.spawn(function() return c:receive() end)
+    m.sleep(0.02)
+    t:cancel()
+    assert.is_false((pcall(t.await, t)))
+    c:settimeout(2)
+    c:send("after\n")
+    assert.equal("after", c:receive())
+    -- misuse raises as LuaSocket's does
+    local rs = real.tcp()
+    for _, args in ipairs({ { "x" }, { 1, "z" } }) do
+      local _, want = pcall(rs.settimeout, rs, table.unpack(args))
+      local _, got = pcall(c.settimeout, c, table.unpack(args))
+      assert.equal(want:match("%((.*)%)$"), got:match("%((.*)%)$"))
+      assert.equal(want:match("#(%d)"), got:match("#(%d)"))
+    end
+    rs:close()
+    c:close()
+    assert.same({ nil, "closed", "" }, { c:receive() }) -- used after close, as LuaSocket says
+    assert.same({ nil, "closed", 0 }, { c:send("x") })
+  end)
+
   it("select waits cooperatively for the first ready socket", function()
     local port, stop = start_server()
     finally(stop)

@@ -78,8 +78,17 @@ end
 --- LuaSocket's settimeout: mode "b" (each wait) or "t" (the whole call);
 -- nil or a negative value: no timeout.
 local function settimeout(self, t, mode)
-  if t ~= nil and t < 0 then t = nil end
-  if mode and mode:sub(1, 1) == "t" then self._total = t else self._block = t end
+  if t ~= nil then
+    local n = tonumber(t)
+    if not n or (type(t) ~= "number" and type(t) ~= "string") then
+      error(("bad argument #2 to 'settimeout' (number expected, got %s)"):format(type(t)), 2)
+    end
+    t = n >= 0 and n or nil
+  end
+  local kind = mode == nil and "b" or tostring(mode):sub(1, 1)
+  if kind == "b" then self._block = t
+  elseif kind == "t" or kind == "r" then self._total = t
+  else error("bad argument #3 to 'settimeout' (invalid timeout mode)", 2) end
   return 1
 end
 local function gettimeout(self) return self._block or -1, self._total or -1 end
