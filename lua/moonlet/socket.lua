@@ -85,9 +85,9 @@ local function settimeout(self, t, mode)
     end
     t = n >= 0 and n or nil
   end
-  local kind = mode == nil and "b" or tostring(mode):sub(1, 1)
-  if kind == "b" then self._block = t
-  elseif kind == "t" or kind == "r" then self._total = t
+  local which = mode == nil and "b" or tostring(mode):sub(1, 1)
+  if which == "b" then self._block = t
+  elseif which == "t" or which == "r" then self._total = t
   else error("bad argument #3 to 'settimeout' (invalid timeout mode)", 2) end
   return 1
 end
