@@ -29,16 +29,7 @@ local N = tonumber(arg[1]) or 5000
 local p = assert(io.popen("lua5.4 bench/http_idle.lua server"))
 local port = assert(tonumber(p:read("l")), "no port from the server")
 
-local function request(c, path)
-  assert(c:send("GET " .. path .. " HTTP/1.1\r\nHost: x\r\n\r\n"))
-  local len
-  while true do
-    local l = assert(c:receive("*l"))
-    if l == "" then break end
-    len = len or tonumber(l:match("^[Cc]ontent%-[Ll]ength: (%d+)"))
-  end
-  return c:receive(len)
-end
+local request = dofile("bench/http_get.lua")
 
 local control = assert(socket.connect("127.0.0.1", port))
 request(control, "/")
