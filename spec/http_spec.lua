@@ -518,6 +518,31 @@ describe("moonlet.http server", function()
                   { "/p?q=%20", "/p", "q=%20" } }, seen)
   end)
 
+  it("gives a request's headers in every way: lookups in any case, repeats, order, copies, changes", function()
+    local seen
+    local _, port = serve(function(req, res)
+      local h = req.headers
+      local first = { h["x-a"], h:get("X-A"), h["missing"], h["empty"] } -- looked up packed
+      local order = {}
+      for name, value in h:each() do order[#order + 1] = name .. "=" .. value end
+      local all = h:get_all("x-a")
+      local copy = m.http.Headers(h)
+      h:set("X-A", "replaced")
+      h:remove("host")
+      seen = { first = first, order = table.concat(order, ","), all = all,
+               after = { h["x-a"], h.host, #h:get_all("x-a") }, copy = { copy:get("x-a"), copy.host },
+               text = tostring(h) }
+      res:finish("")
+    end)
+    raw(port, "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nEmpty:\r\nx-a: 2\r\nConnection: close\r\n\r\n")
+    assert.same({ "1", "1", nil, "" }, seen.first)
+    assert.equal("Host=h,X-A=1,Empty=,x-a=2,Connection=close", seen.order)
+    assert.same({ "1", "2" }, seen.all)
+    assert.same({ "replaced", nil, 1 }, seen.after)
+    assert.same({ "1", "h" }, seen.copy)
+    assert.equal("Empty: \nConnection: close\nX-A: replaced", seen.text)
+  end)
+
   it("keeps checking header values after good ones were remembered", function()
     local _, port = serve(function(req, res)
       res.headers["X-Value"] = "plain" -- remembered as good

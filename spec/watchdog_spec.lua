@@ -86,7 +86,7 @@ local socket = require "socket" -- LuaSocket itself, not patched
 print(m.watchdog())
 m.run(function()
   m.spawn(function()
-    socket.sleep(0.8) -- line 6: blocks the whole loop
+    socket.sleep(1.2) -- line 6: blocks the whole loop
   end):set_name("fetch")
   m.sleep(0.01)
 end)

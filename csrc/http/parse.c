@@ -9,7 +9,7 @@
  *     "head", the request: {method=, target=, path=, query=, version=,
  *              headers=, keep_alive=, upgrade=, _body_length=,
  *              _body_chunked=} with request_mt as its metatable, and
- *              headers {_f = {name, value, ...}} with headers_mt: the
+ *              headers {_raw = the fields packed} with headers_mt: the
  *              server's own objects, made here without a copy
  *     "body", string
  *     "trailers", {name, value, ...}   (chunked bodies that have any)
@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/sched.h"
@@ -45,6 +46,8 @@ typedef struct hparser {
   size_t tok_len, tok_cap;
   char *field;            /* the complete name waiting for its value */
   size_t field_len, field_cap;
+  char *pack;             /* the head's fields, packed (see pack_field) */
+  size_t pack_len, pack_cap;
   int last;               /* TOK_* that tok holds */
   size_t head_bytes, max_header;
   int too_large, dead;
@@ -85,13 +88,32 @@ static void push_head(hparser *h) {
 }
 
 /* Moves the completed token into the head table. */
-static void flush(hparser *h) {
+/* A head's fields are not made into Lua strings one by one: they are
+ * packed into one string, each as its name's and its value's lengths
+ * (two uint32_t) then the bytes of both; a request's headers look in it
+ * (_raw_find) and unpack it only when a handler lists or changes them. */
+static int pack_field(hparser *h) {
+  uint32_t lens[2];
+  size_t need = h->pack_len + sizeof lens + h->field_len + h->tok_len;
+  if (moonlet__grow(&h->pack, &h->pack_cap, need) != 0) return -1;
+  lens[0] = (uint32_t)h->field_len;
+  lens[1] = (uint32_t)h->tok_len;
+  memcpy(h->pack + h->pack_len, lens, sizeof lens);
+  memcpy(h->pack + h->pack_len + sizeof lens, h->field, h->field_len);
+  memcpy(h->pack + h->pack_len + sizeof lens + h->field_len, h->tok, h->tok_len);
+  h->pack_len = need;
+  return 0;
+}
+
+static int flush(hparser *h) {
   lua_State *L = h->L;
   if (h->last == TOK_URL) {
     push_head(h);
     lua_pushlstring(L, h->tok, h->tok_len);
     lua_setfield(L, -2, "target");
     lua_pop(L, 1);
+  } else if (h->last == TOK_VALUE && !h->in_trailers) {
+    if (pack_field(h) != 0) return -1;
   } else if (h->last == TOK_VALUE) {
     if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) { /* a first trailer */
       lua_pop(L, 1);
@@ -106,6 +128,7 @@ static void flush(hparser *h) {
     lua_pop(L, 1);
   }
   h->tok_len = 0;
+  return 0;
 }
 
 /* Appends to the token of kind, flushing the previous one first. */
@@ -122,8 +145,8 @@ static int take(http_parser *p, int kind, const char *at, size_t len) {
       memcpy(h->field, h->tok, h->tok_len);
       h->field_len = h->tok_len;
       h->tok_len = 0;
-    } else {
-      flush(h);
+    } else if (flush(h) != 0) {
+      return -1;
     }
     h->last = kind;
   }
@@ -158,15 +181,8 @@ static int on_begin(http_parser *p) {
   h->chunk_left = 0;
   h->crlf_need = 0;
   h->nfields = 0;
+  h->pack_len = 0;
   lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
-  lua_createtable(L, 0, 1);    /* its headers */
-  lua_createtable(L, 16, 0);   /* their list */
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, 1, UV_FIELDS);
-  lua_setfield(L, -2, "_f");
-  lua_getiuservalue(L, 1, UV_HEADERS_MT);
-  lua_setmetatable(L, -2);
-  lua_setfield(L, -2, "headers");
   lua_setiuservalue(L, 1, UV_HEAD);
   return 0;
 }
@@ -198,9 +214,15 @@ static int on_headers(http_parser *p) {
   hparser *h = (hparser *)p;
   lua_State *L = h->L;
   if (h->last == TOK_FIELD) take(p, TOK_VALUE, "", 0); /* "Name:" at the end */
-  flush(h);
+  if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
   push_head(h);
+  lua_createtable(L, 0, 1);    /* its headers, packed */
+  lua_pushlstring(L, h->pack ? h->pack : "", h->pack_len);
+  lua_setfield(L, -2, "_raw");
+  lua_getiuservalue(L, 1, UV_HEADERS_MT);
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, "headers");
   lua_pushstring(L, http_method_str((enum http_method)p->method));
   lua_setfield(L, -2, "method");
   if (p->http_major == 1 && p->http_minor <= 1)
@@ -265,7 +287,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 static int on_complete(http_parser *p) {
   hparser *h = (hparser *)p;
   lua_State *L = h->L;
-  flush(h);
+  if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
   if (lua_getiuservalue(L, 1, UV_FIELDS) == LUA_TTABLE) emit(h, "trailers");
   else lua_pop(L, 1);
@@ -345,8 +367,9 @@ static int l_gc(lua_State *L) {
   hparser *h = check_parser(L);
   free(h->tok);
   free(h->field);
-  h->tok = h->field = NULL;
-  h->tok_cap = h->field_cap = 0;
+  free(h->pack);
+  h->tok = h->field = h->pack = NULL;
+  h->tok_cap = h->field_cap = h->pack_cap = 0;
   return 0;
 }
 
@@ -377,6 +400,55 @@ static int l_parser(lua_State *L) {
   return 1;
 }
 
+/* Walks a packed field list: the field at *at, advancing it; 0 at the end
+ * (or at bytes that are not a packed list). */
+static int next_packed(const char *raw, size_t len, size_t *at, const char **name,
+                       size_t *name_len, const char **value, size_t *value_len) {
+  uint32_t lens[2];
+  if (*at + sizeof lens > len) return 0;
+  memcpy(lens, raw + *at, sizeof lens);
+  if (lens[0] > len - *at - sizeof lens || lens[1] > len - *at - sizeof lens - lens[0]) return 0;
+  *name = raw + *at + sizeof lens;
+  *name_len = lens[0];
+  *value = *name + lens[0];
+  *value_len = lens[1];
+  *at += sizeof lens + lens[0] + lens[1];
+  return 1;
+}
+
+/* _raw_find(packed, name) -> the first field's value of that name (any
+ * case), or nil. */
+static int l_raw_find(lua_State *L) {
+  size_t len, want_len, at = 0, nl, vl;
+  const char *raw = luaL_checklstring(L, 1, &len);
+  const char *want = luaL_checklstring(L, 2, &want_len);
+  const char *name, *value;
+  while (next_packed(raw, len, &at, &name, &nl, &value, &vl)) {
+    if (nl == want_len && strncasecmp(name, want, nl) == 0) {
+      lua_pushlstring(L, value, vl);
+      return 1;
+    }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* _raw_fields(packed) -> {name, value, ...} */
+static int l_raw_fields(lua_State *L) {
+  size_t len, at = 0, nl, vl;
+  const char *raw = luaL_checklstring(L, 1, &len);
+  const char *name, *value;
+  lua_Integer n = 0;
+  lua_createtable(L, 16, 0);
+  while (next_packed(raw, len, &at, &name, &nl, &value, &vl)) {
+    lua_pushlstring(L, name, nl);
+    lua_rawseti(L, -2, ++n);
+    lua_pushlstring(L, value, vl);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
 void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg methods[] = {{"feed", l_feed}, {NULL, NULL}};
   (void)lp;
@@ -389,4 +461,8 @@ void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_parser);
   lua_setfield(L, -2, "_http_parser");
+  lua_pushcfunction(L, l_raw_find);
+  lua_setfield(L, -2, "_raw_find");
+  lua_pushcfunction(L, l_raw_fields);
+  lua_setfield(L, -2, "_raw_fields");
 }

@@ -6,11 +6,26 @@
 --   h:get_all("set-cookie")                    every value, in order
 --   for name, value in h:each() do ... end     every field, in order
 --   h:add(name, value), h:set(name, value), h:remove(name)
+local core = require "moonlet.core"
+
 local Headers = {}
 
 local methods = {}
 
 local lower = string.lower
+local raw_find, raw_fields = core._raw_find, core._raw_fields
+
+-- The field list. A request's headers arrive packed in one string (_raw,
+-- from the HTTP parser): get() looks in it, anything else unpacks it once.
+local function fields(self)
+  local f = rawget(self, "_f")
+  if f then return f end
+  f = raw_fields(rawget(self, "_raw") or "")
+  rawset(self, "_f", f)
+  rawset(self, "_raw", nil)
+  return f
+end
+Headers._fields = fields
 
 -- The position of the first field named name (any case) from i on: the
 -- lowercase form is computed once for name, and for a field only when the
@@ -29,13 +44,14 @@ local function find(f, name, i)
 end
 
 function methods:get(name)
-  local f = self._f
+  local f = rawget(self, "_f")
+  if not f then return raw_find(rawget(self, "_raw") or "", name) end
   local i = find(f, name, 1)
   return i and f[i + 1]
 end
 
 function methods:get_all(name)
-  local f, out = self._f, {}
+  local f, out = fields(self), {}
   local i = find(f, name, 1)
   while i do
     out[#out + 1] = f[i + 1]
@@ -45,10 +61,10 @@ function methods:get_all(name)
 end
 
 function methods:each()
-  local i = -1
+  local f, i = fields(self), -1
   return function()
     i = i + 2
-    if self._f[i] then return self._f[i], self._f[i + 1] end
+    if f[i] then return f[i], f[i + 1] end
   end
 end
 
@@ -88,7 +104,7 @@ end
 
 function methods:add(name, value)
   value = check_field(name, value)
-  local f = self._f
+  local f = fields(self)
   f[#f + 1], f[#f + 2] = name, value
   return self
 end
@@ -109,13 +125,13 @@ local function remove(f, name)
 end
 
 function methods:remove(name)
-  remove(self._f, name)
+  remove(fields(self), name)
   return self
 end
 
 function methods:set(name, value)
   value = check_field(name, value)
-  local f = self._f
+  local f = fields(self)
   remove(f, name)
   f[#f + 1], f[#f + 2] = name, value
   return self
@@ -131,13 +147,14 @@ local mt = {
     if v == nil then methods.remove(self, k) else methods.set(self, k, v) end
   end,
   __tostring = function(self)
-    local lines = {}
-    for i = 1, #self._f, 2 do lines[#lines + 1] = self._f[i] .. ": " .. self._f[i + 1] end
+    local f, lines = fields(self), {}
+    for i = 1, #f, 2 do lines[#lines + 1] = f[i] .. ": " .. f[i + 1] end
     return table.concat(lines, "\n")
   end,
 }
 
--- The metatable of header lists (the HTTP parser makes requests' own).
+-- The metatable of header lists (the HTTP parser makes requests' own,
+-- packed).
 Headers._mt = mt
 
 --- Headers from a flat list {name, value, name, value, ...} (taken over),
@@ -150,7 +167,8 @@ function Headers.new(src)
   local self = setmetatable({ _f = {} }, mt)
   if src == nil then return self end
   if getmetatable(src) == mt then
-    for i = 1, #src._f do self._f[i] = src._f[i] end
+    local f = fields(src)
+    for i = 1, #f do self._f[i] = f[i] end
   elseif #src > 0 then
     self._f = src
   else

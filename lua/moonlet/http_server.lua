@@ -215,7 +215,7 @@ local function head(self, body_len)
     if not self.reason then status_lines[status] = line end
   end
   local no_body = no_body_status(status)
-  local out, chunked, keep_alive = http_head(line, self.headers._f, body_len, no_body,
+  local out, chunked, keep_alive = http_head(line, Headers._fields(self.headers), body_len, no_body,
     req.version == "1.1", self._keep_alive)
   self._no_body = no_body or req.method == "HEAD"
   self._chunked, self._keep_alive = chunked, keep_alive
