@@ -30,8 +30,8 @@ local function close(self)
   return s:close()
 end
 
-local function kind(name)
-  local k = { _kind = name, close = close }
+local function kind()
+  local k = { close = close }
   k.__index = k
   k.__tostring = function(self) return tostring(self._s) end
   -- Runs before the real object's own finalizer, which closes the
@@ -42,7 +42,7 @@ local function kind(name)
   end
   return k
 end
-local Tcp, Udp, Ssl = kind("tcp"), kind("udp"), kind("ssl")
+local Tcp, Udp, Ssl = kind(), kind(), kind()
 
 -- Methods that need no waiting call the real object's method of that name.
 local function add_forwarders(k, methods)
@@ -204,23 +204,9 @@ function Tcp:listen(backlog)
   return ok, err
 end
 
-function Tcp:accept()
-  local t0 = core.now()
-  self._failed = nil
-  while true do
-    local c, err = self._s:accept()
-    if c then return wrap_socket(c) end
-    if err ~= "timeout" then return nil, err end
-    local ok, werr = wait(self, "r", t0)
-    if not ok then return nil, werr end
-  end
-end
-
---- The wrapped socket's real LuaSocket object.
-function Tcp:getrealsocket() return self._s end
-Udp.getrealsocket = Tcp.getrealsocket
-
-local function datagram(method, how)
+-- A call LuaSocket answers with nil, "timeout" until the socket is ready
+-- for it (how: "r" or "w"): made again after each wait.
+local function retrying(method, how)
   return function(self, ...)
     local t0 = core.now()
     self._failed = nil
@@ -232,8 +218,20 @@ local function datagram(method, how)
     end
   end
 end
-Udp.receivefrom, Udp.sendto = datagram("receivefrom", "r"), datagram("sendto", "w")
-Udp.receive, Udp.send = datagram("receive", "r"), datagram("send", "w")
+
+local accept = retrying("accept", "r")
+function Tcp:accept()
+  local c, err = accept(self)
+  if c then return wrap_socket(c) end
+  return nil, err
+end
+
+--- The wrapped socket's real LuaSocket object.
+function Tcp:getrealsocket() return self._s end
+Udp.getrealsocket = Tcp.getrealsocket
+
+Udp.receivefrom, Udp.sendto = retrying("receivefrom", "r"), retrying("sendto", "w")
+Udp.receive, Udp.send = retrying("receive", "r"), retrying("send", "w")
 
 function Udp:setpeername(...)
   local ok, err = self._s:setpeername(...)
