@@ -23,14 +23,33 @@ void moonlet__rbuf_free(moonlet_rbuf *rb) {
   rb->head = rb->tail = rb->cap = rb->scanned = 0;
 }
 
+void moonlet__rbuf_pool_free(moonlet_rbuf_pool *pool) {
+  while (pool->n > 0) free(pool->bufs[--pool->n]);
+}
+
 void moonlet__rbuf_clear(moonlet_rbuf *rb) {
+  moonlet_rbuf_pool *pool = rb->pool;
   rb->head = rb->tail = rb->scanned = 0;
-  if (rb->cap > RBUF_KEEP) moonlet__rbuf_free(rb);
+  if (pool && rb->data) {
+    if (rb->cap != MOONLET_RBUF_CHUNK || pool->n == MOONLET_RBUF_SPARE) {
+      moonlet__rbuf_free(rb);
+      return;
+    }
+    pool->bufs[pool->n++] = rb->data;
+    rb->data = NULL;
+    rb->cap = 0;
+  } else if (rb->cap > RBUF_KEEP) {
+    moonlet__rbuf_free(rb);
+  }
 }
 
 char *moonlet__rbuf_reserve(moonlet_rbuf *rb, size_t want, size_t *room) {
   size_t len = rb->tail - rb->head;
   if (len == 0) rb->head = rb->tail = 0;
+  if (!rb->data && rb->pool && rb->pool->n > 0 && want <= MOONLET_RBUF_CHUNK) {
+    rb->data = rb->pool->bufs[--rb->pool->n];
+    rb->cap = MOONLET_RBUF_CHUNK;
+  }
   if (rb->cap - rb->tail < want) {
     if (rb->head > 0) { /* slide the live bytes down first */
       memmove(rb->data, rb->data + rb->head, len);

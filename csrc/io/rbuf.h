@@ -10,8 +10,19 @@
 #include <lua.h>
 #include <stddef.h>
 
+/* Emptied buffers of one loop's streams, kept for the next read on any of
+ * them: an idle connection holds no buffer. */
+#define MOONLET_RBUF_CHUNK (64u << 10) /* the room a stream read asks for */
+#define MOONLET_RBUF_SPARE 16
+typedef struct moonlet_rbuf_pool {
+  char *bufs[MOONLET_RBUF_SPARE]; /* each MOONLET_RBUF_CHUNK bytes */
+  int n;
+} moonlet_rbuf_pool;
+
 typedef struct moonlet_rbuf {
   char *data;
+  moonlet_rbuf_pool *pool; /* where the buffer goes when emptied; NULL:
+                            * it is kept (files) */
   size_t head, tail, cap;
   size_t scanned;   /* bytes after head already searched for a newline */
   size_t max_line;  /* "l"/"L" give up (ENOBUFS) beyond this many bytes */
@@ -28,6 +39,7 @@ typedef struct moonlet_rfmt {
 
 void moonlet__rbuf_init(moonlet_rbuf *rb);
 void moonlet__rbuf_free(moonlet_rbuf *rb);
+void moonlet__rbuf_pool_free(moonlet_rbuf_pool *pool);
 static inline size_t moonlet__rbuf_len(const moonlet_rbuf *rb) {
   return rb->tail - rb->head;
 }

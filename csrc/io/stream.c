@@ -4,7 +4,8 @@
  * Reading: bytes land straight in the stream's read buffer (rbuf.h), which
  * serves the io formats; the stream keeps reading while someone waits or
  * the buffer holds less than a high-water mark, so a slow reader stops the
- * peer through TCP flow control instead of growing memory.
+ * peer through TCP flow control instead of growing memory. A buffer that
+ * empties goes back to the loop's pool (rbuf.h), so idle streams hold none.
  *
  * Writing: write() first tries to hand everything to the kernel at once;
  * what is left goes through uv_write, and the writer waits until libuv has
@@ -19,7 +20,7 @@
 #include "io/rbuf.h"
 #include "io/stream.h"
 
-#define READ_CHUNK (64u << 10)
+#define READ_CHUNK MOONLET_RBUF_CHUNK
 #define READ_HIGH_WATER (256u << 10) /* buffered with no reader: pause */
 
 typedef struct mstream {
@@ -76,6 +77,21 @@ static void describe_stream(lua_State *L, moonlet_io *io) {
   }
 }
 
+static void free_read_bufs(lua_State *L, moonlet_loop *lp) {
+  (void)L;
+  moonlet__rbuf_pool_free(lp->read_bufs);
+  free(lp->read_bufs);
+  lp->read_bufs = NULL;
+}
+
+/* The loop's pool of spare read buffers, made with its first stream (NULL
+ * when out of memory: streams then keep their buffers). */
+static moonlet_rbuf_pool *read_bufs(moonlet_loop *lp) {
+  if (!lp->read_bufs && (lp->read_bufs = calloc(1, sizeof *lp->read_bufs)))
+    moonlet__on_close(lp, MOONLET_CLOSE_MEMORY, free_read_bufs);
+  return lp->read_bufs;
+}
+
 /* Pushes a new stream (or server) object; raises when out of memory. */
 static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
                            int pipe) {
@@ -90,6 +106,7 @@ static mstream *new_stream(lua_State *L, moonlet_loop *lp, int kind,
   s->io.close = stream_close;
   s->io.describe = describe_stream;
   moonlet__rbuf_init(&s->rb);
+  s->rb.pool = read_bufs(lp);
   moonlet__io_fill(L, lp, &s->io, kind);
   return s;
 }

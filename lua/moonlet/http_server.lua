@@ -52,17 +52,18 @@ function M.parse_query(q)
 end
 
 -- A connection: its stream, its parser and the events parsed but not yet
--- consumed.
-local function next_event(c)
-  if c.i > c.n then
+-- consumed. reading_head: the bytes read start a head, whose deadline runs
+-- from its first bytes.
+local function next_event(c, reading_head)
+  while c.i > c.n do
     -- Within the request's deadline (head, then body), if it has one.
     -- When the deadline is nearer than the stream's own timeout, a read
     -- that times out is the request timing out (the loop's timers go by
     -- its cached clock, which may fire them a little before core.now()
     -- says the deadline is reached).
-    local by_deadline = false
-    if c.deadline then
-      local left = c.deadline - core.now()
+    local deadline, by_deadline = c.deadline, false
+    if deadline then
+      local left = deadline - core.now()
       if left <= 0 then
         c.timed_out = true
         return core._fail("ETIMEDOUT", "request timed out")
@@ -71,7 +72,7 @@ local function next_event(c)
       c.stream:set_timeout(math.min(left, c.opts.timeout))
     end
     local data, err, code = c.stream:read()
-    if c.deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
+    if deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
     if not data then
       if code == "ETIMEDOUT" and by_deadline then
         c.timed_out = true
@@ -80,17 +81,16 @@ local function next_event(c)
       c.io_failed = true
       return nil, err or "connection closed", code or "EOF"
     end
-    -- The head's deadline runs from its first bytes.
-    if c.reading_head and not c.deadline then c.deadline = core.now() + c.opts.header_timeout end
+    if reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
     local n
     n, err, code = c.parser:feed(data, c.out)
     if not n then return nil, err, code end
     c.i, c.n = 1, n
-    if n == 0 then return next_event(c) end
   end
-  local kind, v = c.out[c.i], c.out[c.i + 1]
-  c.out[c.i], c.out[c.i + 1] = nil, nil
-  c.i = c.i + 2
+  local out, i = c.out, c.i
+  local kind, v = out[i], out[i + 1]
+  out[i], out[i + 1] = nil, nil
+  c.i = i + 2
   return kind, v
 end
 
@@ -284,11 +284,17 @@ local function failed_status(code)
   return 400
 end
 
--- One request: returns true to go on with the next one.
-local function serve_one(c, handler)
-  c.reading_head, c.deadline = true, nil
-  local kind, v, code = next_event(c)
-  c.reading_head = false
+-- The traceback of the latest handler error, taken where it was raised
+-- (read right after the handler's xpcall returns, before anything yields).
+local handler_traceback
+local function on_handler_error(e)
+  handler_traceback = debug.traceback(nil, 2)
+  return e
+end
+
+-- One request, given the connection's next event: returns true to go on
+-- with the next one.
+local function serve_one(c, handler, kind, v, code)
   if kind ~= "head" then
     -- A malformed or too slow request gets an answer; a connection that
     -- failed or went idle does not.
@@ -318,10 +324,10 @@ local function serve_one(c, handler)
     _broken = false, _no_body = false, _chunked = false,
   }, Response)
   req._res = res
-  local ok, err = xpcall(handler, c.on_error, req, res)
+  local ok, err = xpcall(handler, on_handler_error, req, res)
   if not ok then
     if getmetatable(err) == Cancelled then error(err, 0) end
-    core._report(err, c.traceback, core.current(), "http handler " .. req.method .. " " .. req.target)
+    core._report(err, handler_traceback, core.current(), "http handler " .. req.method .. " " .. req.target)
     if not res.head_sent then refuse(c, 500) end
     return false
   end
@@ -344,19 +350,17 @@ local function serve_one(c, handler)
   return true
 end
 
+-- An idle keep-alive connection waits for its next head here, on a short
+-- stack, holding no request objects. c has eight fields, the most a small
+-- table holds: more (the rare flags of a failure) come only at its end.
 local function serve_conn(stream, handler, opts)
   local c = {
     stream = stream,
     parser = core._http_parser { max_header = opts.max_header, request_mt = Request, headers_mt = Headers._mt },
-    out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()),
+    out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()), deadline = false,
   }
-  -- A handler's error keeps where it was raised.
   stream:set_timeout(opts.timeout) -- next_event puts it back after a deadline
-  c.on_error = function(e)
-    c.traceback = debug.traceback(nil, 2)
-    return e
-  end
-  while serve_one(c, handler) do end
+  repeat c.deadline = false until not serve_one(c, handler, next_event(c, true))
 end
 
 -- Below the descriptor limit, with room for what handlers open: at the
@@ -396,7 +400,7 @@ function M.listen(host, port, handler, opts)
     body_timeout = opts.body_timeout or 300,
   }
   return net.tcp.listen(host, port, function(stream)
-    serve_conn(stream, handler, o)
+    return serve_conn(stream, handler, o)
   end, { backlog = opts.backlog or 1024, max_connections = opts.max_connections or default_max_connections() })
 end
 

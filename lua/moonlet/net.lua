@@ -53,15 +53,27 @@ function M.tcp.connect(host, port, opts)
   return nil, err, code
 end
 
-local function run_handler(handler, conn, where)
-  local tb
-  local ok, err = xpcall(handler, function(e)
-    tb = debug.traceback(nil, 2)
-    return e
-  end, conn)
-  conn:close()
-  if not ok and getmetatable(err) ~= Cancelled then
-    core._report(err, tb, core.current(), where)
+-- The traceback of the latest handler error, taken where it was raised
+-- (read right after the handler's xpcall returns, before anything yields).
+local handler_traceback
+local function on_handler_error(e)
+  handler_traceback = debug.traceback(nil, 2)
+  return e
+end
+
+-- The task of each connection of a server: handler(conn), then the
+-- connection closed and done() called. Made once per server, so that a
+-- connection costs its task and nothing more.
+local function connection_task(handler, where, done)
+  local finished = setmetatable({}, { __close = done })
+  return function(conn)
+    local _ <close> = finished
+    local ok, err = xpcall(handler, on_handler_error, conn)
+    local tb = handler_traceback
+    conn:close()
+    if not ok and getmetatable(err) ~= Cancelled then
+      core._report(err, tb, core.current(), where)
+    end
   end
 end
 
@@ -70,14 +82,10 @@ Server.__index = Server
 
 -- One accept and the connection's task; raises only what accept or spawn
 -- raise (a memory error), after closing a connection it could not hand on.
--- done() runs when the connection's handler has finished.
-local function accept_one(srv, handler, where, done)
+local function accept_one(srv, run)
   local conn, err, code = srv:accept()
   if conn then
-    local ok, e = pcall(core.spawn, function()
-      local _ <close> = setmetatable({}, { __close = done })
-      run_handler(handler, conn, where)
-    end)
+    local ok, e = pcall(core.spawn, run, conn)
     if not ok then
       conn:close()
       error(e, 0)
@@ -94,10 +102,10 @@ end
 local function serve(self, handler, where, max)
   local srv = self._srv
   local slot = core.channel(1) -- a handler finished while we waited
-  local function done()
+  local run = connection_task(handler, where, function()
     self._active = self._active - 1
     slot:try_send(true)
-  end
+  end)
   self._task = core.spawn(function()
     local failing = false
     while not self._closed do
@@ -108,7 +116,7 @@ local function serve(self, handler, where, max)
       end
       if self._closed then break end
       self._active = self._active + 1
-      local ok, conn, err, code = pcall(accept_one, srv, handler, where, done)
+      local ok, conn, err, code = pcall(accept_one, srv, run)
       if not ok or not conn then self._active = self._active - 1 end
       if not ok then
         if getmetatable(conn) == Cancelled then error(conn, 0) end
