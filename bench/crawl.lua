@@ -3,7 +3,8 @@
 -- with a 2 KB page, so the ideal wall time is 1.0 s. The server runs on
 -- core 1, each client on core 0 (Go with GOMAXPROCS=1); every client checks
 -- every response and reports the wall and CPU (user+sys) time of its crawl.
--- Medians of REPS runs, one fresh process per run.
+-- Medians of REPS runs, one fresh process per run. bench/crawl/curl_floor.c
+-- is the floor for any client built on libcurl, moonlet's included.
 --   lua5.4 bench/crawl.lua [REPS [N [CONC]]]   (after make bench built Go)
 package.path = "./bench/?.lua;" .. package.path
 local D = require "driver"
@@ -21,6 +22,8 @@ local clients = {
   { name = "moonlet.http (MOONLET_FORCE_NATIVE=1)",
     cmd = "env MOONLET_FORCE_NATIVE=1 " .. MOONLET_ENV .. " lua5.4 bench/crawl/moonlet.lua" },
   { name = "Go net/http (GOMAXPROCS=1)", cmd = "env GOMAXPROCS=1 ./" .. BUILD .. "/crawl-client-go", base = true },
+  -- The floor of any libcurl client: curl's multi interface in C, nothing above.
+  { name = "libcurl in C (floor)", cmd = "./" .. BUILD .. "/curl-floor" },
   { name = "Python aiohttp", cmd = "/usr/bin/python3 bench/crawl/aiohttp_client.py" },
   { name = "lua-http on cqueues", cmd = "env LUA_PATH='" .. LUA_HTTP_PATH .. "' lua5.4 bench/crawl/luahttp.lua" },
 }

@@ -10,6 +10,7 @@ mkdir -p build
 (cd bench/servers && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/hello-go hello_go.go)
 (cd bench/crawl && GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-server server.go &&
   GOCACHE="$(pwd)/../../build/gocache" go build -o ../../build/crawl-client-go client.go)
+cc -O2 -o build/curl-floor bench/crawl/curl_floor.c $(pkg-config --cflags --libs libcurl)
 lua5.4 bench/run.lua "$@"
 lua5.4 bench/io.lua "$@"
 lua5.4 bench/luasocket.lua "$@"

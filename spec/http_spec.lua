@@ -367,7 +367,7 @@ describe("moonlet.http client", function()
       "bad argument #1 to 'request' (option 'proxy' must be a string)")
     assert.has_error(function() client:request { url = base, http2 = "yes" } end,
       "bad argument #1 to 'request' (option 'http2' must be a boolean or \"prior\")")
-    assert.has_error(function() client._c:_perform { url = base, ca_file = 1 } end,
+    assert.has_error(function() client._c:_perform({ ca_file = 1 }, base) end,
       "option 'ca_file' must be a string")
     assert.has_error(function() http.client { max_connections = -1 } end,
       "bad argument #1 to 'client' (option 'max_connections' must be a non-negative integer)")

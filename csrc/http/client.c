@@ -492,19 +492,32 @@ static const char *opt_string(lua_State *L, int idx, const char *k) {
   return s;
 }
 
-static void setup_easy(lua_State *L, http_xfer *x, int req) {
+/* A string argument or nil. */
+static const char *arg_string(lua_State *L, int idx, const char *k) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TSTRING) return lua_tostring(L, idx);
+  if (t != LUA_TNIL && t != LUA_TNONE) luaL_error(L, "option '%s' must be a string", k);
+  return NULL;
+}
+
+/* Stack: client, request, then what moonlet/http.lua worked out from it:
+ * url, method, header lines, body, timeout, connect_timeout, user_agent,
+ * max_body (3..10). The other options come from the request table. */
+static void setup_easy(lua_State *L, http_xfer *x) {
+  enum { req = 2 };
   CURL *e = x->easy;
   http_client *c = x->c;
-  const char *method = opt_string(L, req, "method");
+  const char *url = arg_string(L, 3, "url");
+  const char *method = arg_string(L, 4, "method");
   const char *s;
   size_t body_len = 0;
   const char *body;
   lua_Integer max_redirects = moonlet__opt_int(L, req, "max_redirects", 10);
-  uint64_t timeout = moonlet__opt_timeout(L, req, "timeout");
-  uint64_t connect_timeout = moonlet__opt_timeout(L, req, "connect_timeout");
+  uint64_t timeout = moonlet__check_timeout(L, 7);
+  uint64_t connect_timeout = moonlet__check_timeout(L, 8);
   lua_Integer i, n;
 
-  curl_easy_setopt(e, CURLOPT_URL, opt_string(L, req, "url"));
+  curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -522,7 +535,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
 
   x->follow = moonlet__opt_bool(L, req, "follow", 1);
-  x->max_body = (uint64_t)moonlet__opt_int(L, req, "max_body", 0);
+  x->max_body = lua_isinteger(L, 10) ? (uint64_t)lua_tointeger(L, 10) : 0;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)x->follow);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)max_redirects);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
@@ -533,7 +546,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   }
   if ((s = opt_string(L, req, "ca_file"))) curl_easy_setopt(e, CURLOPT_CAINFO, s);
   if ((s = opt_string(L, req, "proxy"))) curl_easy_setopt(e, CURLOPT_PROXY, s);
-  if ((s = opt_string(L, req, "user_agent"))) curl_easy_setopt(e, CURLOPT_USERAGENT, s);
+  if ((s = arg_string(L, 9, "user_agent"))) curl_easy_setopt(e, CURLOPT_USERAGENT, s);
   if (moonlet__opt_bool(L, req, "decompress", 1))
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   lua_getfield(L, req, "http2");
@@ -546,34 +559,30 @@ static void setup_easy(lua_State *L, http_xfer *x, int req) {
   lua_pop(L, 1);
   /* Over TLS, wait for a connection being made to say whether it can
    * multiplex (HTTP/2) before opening more; plain HTTP/1.1 never can. */
-  if (strncasecmp(opt_string(L, req, "url"), "https:", 6) == 0)
+  if (strncasecmp(url, "https:", 6) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 
-  lua_getfield(L, req, "body");
-  body = lua_tolstring(L, -1, &body_len);
+  body = lua_type(L, 6) == LUA_TSTRING ? lua_tolstring(L, 6, &body_len) : NULL;
   if (method && strcmp(method, "HEAD") == 0) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
   }
-  lua_pop(L, 1);
   if (method && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
       !(body && strcmp(method, "POST") == 0))
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 
-  /* headers: a flat list {"Name: value", ...} */
-  lua_getfield(L, req, "headers");
-  n = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 0;
+  /* headers: a list {"Name: value", ...} or nil */
+  n = lua_istable(L, 5) ? (lua_Integer)lua_rawlen(L, 5) : 0;
   for (i = 1; i <= n; i++) {
     struct curl_slist *l;
-    lua_rawgeti(L, -1, i);
+    lua_rawgeti(L, 5, i);
     l = curl_slist_append(x->req_headers, luaL_checkstring(L, -1));
     lua_pop(L, 1);
     if (!l) luaL_error(L, "not enough memory");
     x->req_headers = l;
   }
-  lua_pop(L, 1);
   if (x->req_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
 }
 
@@ -619,7 +628,8 @@ static const moonlet_retry perform_retry = {
     "http request", perform_step, 3, "transfer already awaited",
     "client closed during the request", perform_abandon};
 
-/* client:_perform{url=, method=, headers=, body=, stream=, ...}
+/* client:_perform(request, url, method, headers, body, timeout,
+ *                  connect_timeout, user_agent, max_body)
  *   -> transfer (with its headers; with its whole body unless streamed)
  *   | nil, message, code */
 static int l_perform(lua_State *L) {
@@ -629,9 +639,9 @@ static int l_perform(lua_State *L) {
   CURLMcode mc;
   luaL_checktype(L, 2, LUA_TTABLE);
   moonlet__checkpoint(L, lp);
-  lua_settop(L, 2);
-  if (!opt_string(L, 2, "url")) return luaL_error(L, "request has no url");
-  moonlet__io_reserve(L); /* index 3 */
+  lua_settop(L, 10);
+  if (!arg_string(L, 3, "url")) return luaL_error(L, "request has no url");
+  moonlet__io_reserve(L);
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");
   x->c = c;
   x->io.close = xfer_close;
@@ -642,7 +652,9 @@ static int l_perform(lua_State *L) {
   if (!x->easy) return luaL_error(L, "not enough memory");
   x->stream = moonlet__opt_bool(L, 2, "stream", 0);
   x->state = XS_DONE; /* not in the multi handle until added */
-  setup_easy(L, x, 2);
+  setup_easy(L, x);
+  lua_replace(L, 3); /* the transfer, where perform_step keeps it */
+  lua_settop(L, 3);
   if ((mc = curl_multi_add_handle(c->multi, x->easy)) != CURLM_OK)
     return luaL_error(L, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
   x->state = XS_RUNNING;
@@ -709,10 +721,12 @@ static http_xfer *check_xfer(lua_State *L, int idx) {
   return (http_xfer *)moonlet__io_check(L, idx, MOONLET_MT_HTTP_XFER);
 }
 
-/* transfer:info() -> {status=, http_version=, url=, redirects=, elapsed=,
- *                     head=, ip=} */
-static int x_info(lua_State *L) {
+/* transfer:response(whole) -> {status=, ok=, http_version=, url=,
+ * redirects=, elapsed=, ip=, _head=, and body= when whole}: the response
+ * table moonlet/http.lua gives out; whole takes the body buffered. */
+static int x_response(lua_State *L) {
   http_xfer *x = check_xfer(L, 1);
+  int whole = lua_toboolean(L, 2);
   long code = 0, redirects = 0, version = 0;
   char *url = NULL, *ip = NULL;
   curl_off_t us = 0;
@@ -722,9 +736,11 @@ static int x_info(lua_State *L) {
   curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
   curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 10); /* room for headers and reason, made on use */
   lua_pushinteger(L, code);
   lua_setfield(L, -2, "status");
+  lua_pushboolean(L, code >= 200 && code < 300);
+  lua_setfield(L, -2, "ok");
   lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2"
                     : version == CURL_HTTP_VERSION_3 ? "3"
                     : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
@@ -736,12 +752,16 @@ static int x_info(lua_State *L) {
   lua_pushnumber(L, (lua_Number)us / 1e6);
   lua_setfield(L, -2, "elapsed");
   lua_pushlstring(L, x->head ? x->head : "", x->head_len);
-  lua_setfield(L, -2, "head");
+  lua_setfield(L, -2, "_head");
   lua_pushstring(L, ip ? ip : "");
   lua_setfield(L, -2, "ip");
+  if (whole) {
+    lua_pushlstring(L, x->body ? x->body : "", x->body_len);
+    x->body_len = 0;
+    lua_setfield(L, -2, "body");
+  }
   return 1;
 }
-
 
 static void on_later(uv_timer_t *t) {
   http_client *c = t->data;
@@ -800,14 +820,6 @@ static int x_read(lua_State *L) {
   moonlet__checkpoint(L, x->io.lp);
   lua_settop(L, 2);
   return read_step(L, x);
-}
-
-/* transfer:body() -> everything buffered (the whole body once done) */
-static int x_body(lua_State *L) {
-  http_xfer *x = check_xfer(L, 1);
-  lua_pushlstring(L, x->body ? x->body : "", x->body_len);
-  x->body_len = 0;
-  return 1;
 }
 
 /* --- URLs ---------------------------------------------------------------- */
@@ -872,7 +884,7 @@ static int l_url(lua_State *L) {
 void moonlet__open_http(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg client_methods[] = {{"_perform", l_perform}, {NULL, NULL}};
   static const luaL_Reg xfer_methods[] = {
-      {"info", x_info}, {"read", x_read}, {"body", x_body}, {NULL, NULL}};
+      {"response", x_response}, {"read", x_read}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
       {"client", l_client}, {"url", l_url}, {NULL, NULL}};
   moonlet__io_newmt(L, lp, MOONLET_MT_HTTP_CLIENT, "moonlet.http_client", client_methods);

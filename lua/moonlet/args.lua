@@ -23,6 +23,7 @@ A.typename = typename
 --- Raises "(want expected, got T)" unless v's type is want ("integer"
 -- means a number with an integer value; a trailing "?" allows nil).
 function A.expect(v, want, n, fname)
+  if type(v) == want then return v end -- the common case, at once
   local optional = want:sub(-1) == "?"
   if optional then
     if v == nil then return v end

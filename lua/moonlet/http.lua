@@ -75,19 +75,11 @@ Response.__index = function(self, k)
   return Response[k]
 end
 
+-- The response table comes from the transfer (csrc/http/client.c), with
+-- the whole body unless it is streamed.
 local function new_response(x, stream)
-  local info = x:info()
-  local resp = setmetatable({
-    status = info.status, url = info.url, redirects = info.redirects,
-    http_version = info.http_version, elapsed = info.elapsed, ip = info.ip,
-    ok = info.status >= 200 and info.status < 300,
-    _head = info.head, _x = x,
-  }, Response)
-  if not stream then
-    resp.body = x:body()
-    x:close()
-    resp._x = nil
-  end
+  local resp = setmetatable(x:response(not stream), Response)
+  if stream then resp._x = x else x:close() end
   return resp
 end
 
@@ -213,17 +205,47 @@ local KNOWN = {
 
 -- An option check of request (and get, post, ...: they tail-call it),
 -- raised at their caller: build runs two calls below it.
-local function rcheck(cond, msg)
-  if not cond then error("bad argument #1 to 'request' (" .. msg .. ")", 4) end
+-- The message is formatted only on failure (msg with arg for %s).
+local function rcheck(cond, msg, arg)
+  if not cond then error("bad argument #1 to 'request' (" .. msg:format(arg) .. ")", 4) end
 end
 
--- The request table csrc/http/client.c reads.
+local STRING_OPTIONS = { "ca_file", "proxy", "user_agent" }
+local TIME_OPTIONS = { "timeout", "connect_timeout" }
+
+-- The header lines curl sends ({"Name: value", ...}, nil for none): the
+-- client's headers, the request's over them, then the body's type.
+local function header_lines(self, r, body, content_type)
+  local headers = self.headers
+  if r.headers ~= nil or content_type or getmetatable(headers) ~= Headers._mt then
+    headers = Headers.new(headers)
+    for name, value in Headers.new(r.headers):each() do headers:set(name, value) end
+    if content_type and not headers:get("content-type") then headers:set("Content-Type", content_type) end
+  end
+  local list
+  for name, value in headers:each() do
+    list = list or {}
+    list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
+  end
+  -- curl would otherwise wait for "100 Continue" before larger bodies.
+  if body and not headers:get("expect") then
+    list = list or {}
+    list[#list + 1] = "Expect:"
+  end
+  return list
+end
+
+-- Checks the request and works out what csrc/http/client.c takes beside
+-- it: url (with the query), method, header lines, body, timeout,
+-- connect_timeout, user_agent, max_body. The other options it reads from r.
 local function build(self, r)
   for k in pairs(r) do
-    rcheck(KNOWN[k], "unknown option '" .. tostring(k) .. "'")
+    rcheck(KNOWN[k], "unknown option '%s'", tostring(k))
   end
   rcheck(type(r.url) == "string", "option 'url' must be a string")
-  rcheck(not r.url:find("[%z\r\n]"), "URL contains NUL, CR or LF")
+  local url = r.url
+  rcheck(not (url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true)),
+    "URL contains NUL, CR or LF")
   rcheck(r.method == nil or type(r.method) == "string", "option 'method' must be a string")
   rcheck(r.body == nil or type(r.body) == "string", "option 'body' must be a string")
   rcheck(r.query == nil or type(r.query) == "table", "option 'query' must be a table")
@@ -232,60 +254,46 @@ local function build(self, r)
   rcheck(r.max_redirects == nil or math.type(r.max_redirects) == "integer", "option 'max_redirects' must be an integer")
   rcheck(r.max_body == nil or (math.type(r.max_body) == "integer" and r.max_body > 0),
     "option 'max_body' must be a positive integer")
-  for _, k in ipairs({ "ca_file", "proxy", "user_agent" }) do
-    rcheck(r[k] == nil or type(r[k]) == "string", "option '" .. k .. "' must be a string")
+  for _, k in ipairs(STRING_OPTIONS) do
+    rcheck(r[k] == nil or type(r[k]) == "string", "option '%s' must be a string", k)
   end
   rcheck(r.http2 == nil or type(r.http2) == "boolean" or r.http2 == "prior", "option 'http2' must be a boolean or \"prior\"")
-  for _, k in ipairs({ "timeout", "connect_timeout" }) do
-    rcheck(r[k] == nil or (type(r[k]) == "number" and r[k] >= 0), "option '" .. k .. "' must be a number of seconds")
+  for _, k in ipairs(TIME_OPTIONS) do
+    rcheck(r[k] == nil or (type(r[k]) == "number" and r[k] >= 0), "option '%s' must be a number of seconds", k)
   end
   local n = (r.body and 1 or 0) + (r.form and 1 or 0) + (r.json ~= nil and 1 or 0)
   rcheck(n <= 1, "options 'body', 'form' and 'json' exclude each other")
 
-  local url = r.url
   if r.query then
     local q = M.encode_query(r.query)
     if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
   end
-  local headers = Headers.new(self.headers)
-  for name, value in Headers.new(r.headers):each() do headers:set(name, value) end
-  local body = r.body
+  local body, content_type = r.body, nil
   if r.form then
-    body = M.encode_query(r.form)
-    if not headers:get("content-type") then headers:set("Content-Type", "application/x-www-form-urlencoded") end
+    body, content_type = M.encode_query(r.form), "application/x-www-form-urlencoded"
   elseif r.json ~= nil then
     local ok, text = pcall(json.encode, r.json)
-    rcheck(ok, tostring(text))
-    body = text
-    if not headers:get("content-type") then headers:set("Content-Type", "application/json") end
+    rcheck(ok, "%s", tostring(text))
+    body, content_type = text, "application/json"
   end
-  local method = (r.method or (body and "POST") or "GET"):upper()
-  rcheck(method:match("^[A-Z]+$"), "bad method '" .. method .. "'")
-  local list = {}
-  for name, value in headers:each() do
-    list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
+  local method = r.method or (body and "POST") or "GET"
+  if method ~= "GET" then
+    method = method:upper()
+    rcheck(method:match("^[A-Z]+$"), "bad method '%s'", method)
   end
-  -- curl would otherwise wait for "100 Continue" before larger bodies.
-  if body and not headers:get("expect") then list[#list + 1] = "Expect:" end
   local timeout = r.timeout
   if timeout == nil then timeout = self.timeout end
   local connect_timeout = r.connect_timeout
   if connect_timeout == nil then connect_timeout = self.connect_timeout end
-  return {
-    url = url, method = method, headers = list, body = body,
-    timeout = timeout, connect_timeout = connect_timeout,
-    follow = r.follow, max_redirects = r.max_redirects, verify = r.verify,
-    ca_file = r.ca_file, proxy = r.proxy, http2 = r.http2, stream = r.stream,
-    decompress = r.decompress, user_agent = r.user_agent or self.user_agent,
-    max_body = r.max_body or self.max_body,
-  }
+  return url, method, header_lines(self, r, body, content_type), body, timeout,
+    connect_timeout, r.user_agent or self.user_agent, r.max_body or self.max_body
 end
 
 --- Sends a request (see the README for its fields) and returns the
 -- response, or nil, message, code.
 function Client:request(r)
   expect(r, "table", 1, "request")
-  local x, err, code = self._c:_perform(build(self, r))
+  local x, err, code = self._c:_perform(r, build(self, r))
   if not x then return nil, err, code end
   return new_response(x, r.stream)
 end
@@ -300,6 +308,7 @@ end
 
 function Client:get(url, opts)
   expect(url, "string", 1, "get")
+  if opts == nil then return self:request({ url = url, method = "GET" }) end
   return self:request(with(opts, { url = url, method = "GET" }, "get", 2))
 end
 
