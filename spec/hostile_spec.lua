@@ -369,6 +369,14 @@ describe("the HTTP client against hostile servers", function()
     assert.has_error(function() m.http.get("http://127.0.0.1:1/a\0b") end,
       "bad argument #1 to 'request' (URL contains NUL, CR or LF)")
     assert.has_error(function() m.http.get("http://127.0.0.1:1/a\r\nX: y") end)
+    for _, bad in ipairs({ "\r", "\n", "\0" }) do
+      assert.has_error(function() m.http.get("http://127.0.0.1:1/a" .. bad) end,
+        "bad argument #1 to 'request' (URL contains NUL, CR or LF)")
+      assert.has_error(function() m.http.get("http://127.0.0.1:1/a" .. bad, { timeout = 1 }) end,
+        "bad argument #1 to 'request' (URL contains NUL, CR or LF)")
+      assert.has_error(function() m.http.request { url = "http://127.0.0.1:1/" .. bad } end,
+        "bad argument #1 to 'request' (URL contains NUL, CR or LF)")
+    end
     m.http.close()
   end)
 

@@ -209,6 +209,16 @@ describe("moonlet.http client", function()
     assert.equal(("compressible "):rep(1000), r.body)
     r = assert(client:get(base .. "/gzip", { decompress = false }))
     assert.equal("\31\139", r.body:sub(1, 2))
+    -- A client's default, which a request may override.
+    local raw = http.client { decompress = false }
+    finally(function() raw:close() end)
+    r = assert(raw:get(base .. "/gzip"))
+    assert.equal("\31\139", r.body:sub(1, 2))
+    assert.equal("gzip", r.headers["content-encoding"])
+    r = assert(raw:get(base .. "/gzip", { decompress = true }))
+    assert.equal(("compressible "):rep(1000), r.body)
+    assert.has_error(function() http.client { decompress = "no" } end,
+      "bad argument #1 to 'client' (option 'decompress' must be a boolean)")
   end)
 
   it("reads chunked bodies whole or streamed", function()

@@ -4,7 +4,8 @@ local m = require "moonlet"
 local base, n, conc = arg[1], tonumber(arg[2]), tonumber(arg[3])
 
 m.run(function()
-  local client = m.http.client { max_connections = conc }
+  -- As the Go client: no compression asked for (DisableCompression).
+  local client = m.http.client { max_connections = conc, decompress = false }
   local next_i, bad = 0, 0
   local t0, c0 = m.now(), os.clock()
   local workers = {}

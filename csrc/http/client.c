@@ -502,7 +502,8 @@ static const char *arg_string(lua_State *L, int idx, const char *k) {
 
 /* Stack: client, request, then what moonlet/http.lua worked out from it:
  * url, method, header lines, body, timeout, connect_timeout, user_agent,
- * max_body (3..10). The other options come from the request table. */
+ * max_body, decompress (3..11). The other options come from the request
+ * table. */
 static void setup_easy(lua_State *L, http_xfer *x) {
   enum { req = 2 };
   CURL *e = x->easy;
@@ -547,8 +548,7 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   if ((s = opt_string(L, req, "ca_file"))) curl_easy_setopt(e, CURLOPT_CAINFO, s);
   if ((s = opt_string(L, req, "proxy"))) curl_easy_setopt(e, CURLOPT_PROXY, s);
   if ((s = arg_string(L, 9, "user_agent"))) curl_easy_setopt(e, CURLOPT_USERAGENT, s);
-  if (moonlet__opt_bool(L, req, "decompress", 1))
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if (lua_toboolean(L, 11)) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   lua_getfield(L, req, "http2");
   if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "prior") == 0)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
@@ -629,7 +629,7 @@ static const moonlet_retry perform_retry = {
     "client closed during the request", perform_abandon};
 
 /* client:_perform(request, url, method, headers, body, timeout,
- *                  connect_timeout, user_agent, max_body)
+ *                  connect_timeout, user_agent, max_body, decompress)
  *   -> transfer (with its headers; with its whole body unless streamed)
  *   | nil, message, code */
 static int l_perform(lua_State *L) {
@@ -639,7 +639,7 @@ static int l_perform(lua_State *L) {
   CURLMcode mc;
   luaL_checktype(L, 2, LUA_TTABLE);
   moonlet__checkpoint(L, lp);
-  lua_settop(L, 10);
+  lua_settop(L, 11);
   if (!arg_string(L, 3, "url")) return luaL_error(L, "request has no url");
   moonlet__io_reserve(L);
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");

@@ -169,7 +169,7 @@ M.MAX_BODY = 64 * 1024 * 1024
 function M.client(opts)
   opts = require("moonlet.args").options(opts, 1, "client", {
     max_connections = true, max_per_host = true, timeout = true, connect_timeout = true,
-    cookies = true, user_agent = true, headers = true, max_body = true,
+    cookies = true, user_agent = true, headers = true, max_body = true, decompress = true,
   })
   for _, k in ipairs({ "max_connections", "max_per_host" }) do
     local v = opts[k]
@@ -184,6 +184,8 @@ function M.client(opts)
     "option 'user_agent' must be a string")
   argcheck(opts.max_body == nil or (math.type(opts.max_body) == "integer" and opts.max_body > 0), 1,
     "client", "option 'max_body' must be a positive integer")
+  argcheck(opts.decompress == nil or type(opts.decompress) == "boolean", 1, "client",
+    "option 'decompress' must be a boolean")
   local cookies = opts.cookies
   if cookies == nil then cookies = true end
   return setmetatable({
@@ -192,7 +194,7 @@ function M.client(opts)
     user_agent = opts.user_agent or ("moonlet (" .. H.curl_version .. ")"),
     headers = Headers.new(opts.headers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-    max_body = opts.max_body or M.MAX_BODY,
+    max_body = opts.max_body or M.MAX_BODY, decompress = opts.decompress ~= false,
   }, Client)
 end
 
@@ -237,7 +239,8 @@ end
 
 -- Checks the request and works out what csrc/http/client.c takes beside
 -- it: url (with the query), method, header lines, body, timeout,
--- connect_timeout, user_agent, max_body. The other options it reads from r.
+-- connect_timeout, user_agent, max_body, decompress. The other options it
+-- reads from r.
 local function build(self, r)
   for k in pairs(r) do
     rcheck(KNOWN[k], "unknown option '%s'", tostring(k))
@@ -285,8 +288,10 @@ local function build(self, r)
   if timeout == nil then timeout = self.timeout end
   local connect_timeout = r.connect_timeout
   if connect_timeout == nil then connect_timeout = self.connect_timeout end
+  local decompress = r.decompress
+  if decompress == nil then decompress = self.decompress end
   return url, method, header_lines(self, r, body, content_type), body, timeout,
-    connect_timeout, r.user_agent or self.user_agent, r.max_body or self.max_body
+    connect_timeout, r.user_agent or self.user_agent, r.max_body or self.max_body, decompress
 end
 
 --- Sends a request (see the README for its fields) and returns the
@@ -306,10 +311,19 @@ local function with(opts, fields, fname, n)
   return r
 end
 
+local NO_OPTIONS = {}
+
 function Client:get(url, opts)
   expect(url, "string", 1, "get")
-  if opts == nil then return self:request({ url = url, method = "GET" }) end
-  return self:request(with(opts, { url = url, method = "GET" }, "get", 2))
+  if opts ~= nil then return self:request(with(opts, { url = url, method = "GET" }, "get", 2)) end
+  -- A plain get: the client's defaults, nothing to check but the URL.
+  if url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true) then
+    return self:request({ url = url }) -- raises as request does
+  end
+  local x, err, code = self._c:_perform(NO_OPTIONS, url, "GET", header_lines(self, NO_OPTIONS),
+    nil, self.timeout, self.connect_timeout, self.user_agent, self.max_body, self.decompress)
+  if not x then return nil, err, code end
+  return new_response(x, false)
 end
 
 function Client:head(url, opts)
