@@ -78,6 +78,7 @@ typedef struct http_xfer {
   size_t body_len, body_cap, head_len, head_cap;
   int state, want, stream, paused, follow, location;
   int resume;               /* unpause on the loop's next turn */
+  int dirty;                /* set options the next transfer would keep */
   uint64_t max_body;        /* bytes a body kept whole may reach (0: any) */
   uint64_t body_total;
   int too_large;            /* stopped at max_body */
@@ -149,16 +150,27 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-static void recycle(http_client *c, CURL *e) {
-  /* Frees the list of cookie files a transfer that never started keeps
-   * (curl_easy_reset leaves it). */
-  curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
-  if (c->nidle < IDLE_EASY) {
-    curl_easy_reset(e);
-    c->idle[c->nidle++] = e;
-  } else {
+static void configure(http_client *c, CURL *e);
+
+/* A handle whose transfer ended goes back to the client for the next one.
+ * It keeps its options (curl's advice: reuse a handle): the next transfer
+ * sets every option a request decides, except those few requests use,
+ * which leave it dirty: it is reset and configured afresh. */
+static void recycle(http_client *c, CURL *e, int dirty) {
+  if (c->nidle == IDLE_EASY) {
     curl_easy_cleanup(e);
+    return;
   }
+  if (dirty) {
+    /* Frees the list of cookie files a transfer that never started keeps
+     * (curl_easy_reset leaves it). */
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
+    curl_easy_reset(e);
+    configure(c, e);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL); /* the list is freed */
+  }
+  c->idle[c->nidle++] = e;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud) {
@@ -178,7 +190,7 @@ static void abandon(http_client *c, CURL *e) {
     CURL **d = realloc(c->dead, (size_t)cap * sizeof *d);
     if (!d) { /* no memory: remove it here after all */
       curl_multi_remove_handle(c->multi, e);
-      recycle(c, e);
+      recycle(c, e, 1);
       return;
     }
     c->dead = d;
@@ -195,7 +207,7 @@ static void bury_dead(http_client *c) {
   while (c->ndead > 0) {
     CURL *e = c->dead[--c->ndead];
     curl_multi_remove_handle(c->multi, e);
-    recycle(c, e);
+    recycle(c, e, 1); /* its callbacks were changed */
   }
 }
 
@@ -205,7 +217,7 @@ static void xfer_close(moonlet_io *io) {
   mq_remove(&x->node);
   if (x->easy) {
     if (x->state != XS_DONE) abandon(x->c, x->easy);
-    else recycle(x->c, x->easy);
+    else recycle(x->c, x->easy, x->dirty);
   }
   curl_slist_free_all(x->req_headers);
   free(x->body);
@@ -321,6 +333,26 @@ static int on_close(void *ud, curl_socket_t fd) {
   http_client *c = ud;
   if (fd < c->nbyfd && c->byfd[fd]) sock_close(c->byfd[fd]);
   return close(fd);
+}
+
+/* What every transfer of the client has: set once per easy handle. */
+static void configure(http_client *c, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
+}
+
+static CURL *new_easy(http_client *c) {
+  CURL *e = curl_easy_init();
+  if (e) configure(c, e);
+  return e;
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sp) {
@@ -507,7 +539,6 @@ static const char *arg_string(lua_State *L, int idx, const char *k) {
 static void setup_easy(lua_State *L, http_xfer *x) {
   enum { req = 2 };
   CURL *e = x->easy;
-  http_client *c = x->c;
   const char *url = arg_string(L, 3, "url");
   const char *method = arg_string(L, 4, "method");
   const char *s;
@@ -517,23 +548,17 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   uint64_t timeout = moonlet__check_timeout(L, 7);
   uint64_t connect_timeout = moonlet__check_timeout(L, 8);
   lua_Integer i, n;
+  int dirty = 0;
+  x->dirty = 1; /* until every option is set: setup may raise midway */
 
+  /* The handle is configured (configure): what follows is set for every
+   * request, or marks the handle dirty. */
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  if (c->cookies) curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); /* engine on */
 
   x->follow = moonlet__opt_bool(L, req, "follow", 1);
   x->max_body = lua_isinteger(L, 10) ? (uint64_t)lua_tointeger(L, 10) : 0;
@@ -541,14 +566,21 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)max_redirects);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, arg_string(L, 9, "user_agent"));
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, lua_toboolean(L, 11) ? "" : NULL);
   if (!moonlet__opt_bool(L, req, "verify", 1)) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    dirty = 1;
   }
-  if ((s = opt_string(L, req, "ca_file"))) curl_easy_setopt(e, CURLOPT_CAINFO, s);
-  if ((s = opt_string(L, req, "proxy"))) curl_easy_setopt(e, CURLOPT_PROXY, s);
-  if ((s = arg_string(L, 9, "user_agent"))) curl_easy_setopt(e, CURLOPT_USERAGENT, s);
-  if (lua_toboolean(L, 11)) curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if ((s = opt_string(L, req, "ca_file"))) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, s);
+    dirty = 1;
+  }
+  if ((s = opt_string(L, req, "proxy"))) {
+    curl_easy_setopt(e, CURLOPT_PROXY, s);
+    dirty = 1;
+  }
   lua_getfield(L, req, "http2");
   if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "prior") == 0)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
@@ -559,19 +591,25 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   lua_pop(L, 1);
   /* Over TLS, wait for a connection being made to say whether it can
    * multiplex (HTTP/2) before opening more; plain HTTP/1.1 never can. */
-  if (strncasecmp(url, "https:", 6) == 0)
+  if (strncasecmp(url, "https:", 6) == 0) {
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    dirty = 1;
+  }
 
   body = lua_type(L, 6) == LUA_TSTRING ? lua_tolstring(L, 6, &body_len) : NULL;
   if (method && strcmp(method, "HEAD") == 0) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    dirty = 1;
   } else if (body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+    dirty = 1;
   }
   if (method && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-      !(body && strcmp(method, "POST") == 0))
+      !(body && strcmp(method, "POST") == 0)) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    dirty = 1;
+  }
 
   /* headers: a list {"Name: value", ...} or nil */
   n = lua_istable(L, 5) ? (lua_Integer)lua_rawlen(L, 5) : 0;
@@ -584,6 +622,7 @@ static void setup_easy(lua_State *L, http_xfer *x) {
     x->req_headers = l;
   }
   if (x->req_headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
+  x->dirty = dirty;
 }
 
 static int push_curl_error(lua_State *L, http_xfer *x);
@@ -647,7 +686,7 @@ static int l_perform(lua_State *L) {
   x->io.close = xfer_close;
   x->io.describe = describe_xfer;
   mq_push(&c->xfers, &x->node);
-  x->easy = c->nidle > 0 ? c->idle[--c->nidle] : curl_easy_init();
+  x->easy = c->nidle > 0 ? c->idle[--c->nidle] : new_easy(c);
   moonlet__io_fill(L, lp, &x->io, MOONLET_MT_HTTP_XFER);
   if (!x->easy) return luaL_error(L, "not enough memory");
   x->stream = moonlet__opt_bool(L, 2, "stream", 0);
