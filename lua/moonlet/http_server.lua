@@ -217,14 +217,18 @@ local function head(self, body_len)
   local no_body = no_body_status(status)
   local out, chunked, keep_alive = http_head(line, Headers._fields(self.headers), body_len, no_body,
     req.version == "1.1", self._keep_alive)
-  self._no_body = no_body or req.method == "HEAD"
-  self._chunked, self._keep_alive = chunked, keep_alive
+  -- Flags are set only when true: the response table stays at eight fields.
+  if no_body or req.method == "HEAD" then self._no_body = true end
+  if chunked then self._chunked = true end
+  self._keep_alive = keep_alive
   self.head_sent = true
   return out
 end
 
-local function send(self, data)
-  local ok, err, code = self._c.stream:write(data)
+local function send(self, data, more)
+  local stream = self._c.stream
+  local ok, err, code
+  if more then ok, err, code = stream:write(data, more) else ok, err, code = stream:write(data) end
   if not ok then
     self._broken = true
     return nil, err, code
@@ -259,10 +263,10 @@ function Response:finish(data)
   if not self.head_sent then
     out = head(self, #data)
     if not self._no_body and not self._chunked then
-      out = out .. data -- the common case: the head and a whole body
-    else
-      out = out .. frame(self, data)
+      -- The common case: the head and a whole body, in one write.
+      return send(self, out, data ~= "" and data or nil)
     end
+    out = out .. frame(self, data)
   else
     out = frame(self, data)
   end
@@ -318,10 +322,10 @@ local function serve_one(c, handler, kind, v, code)
     next_event(c)
     req._done = true
   end
+  -- head_sent, finished, and the flags _no_body, _chunked and _broken
+  -- are absent (false) until set.
   local res = setmetatable({
-    status = 200, headers = Headers.new(), _req = req, _c = c,
-    _keep_alive = req.keep_alive, head_sent = false, finished = false,
-    _broken = false, _no_body = false, _chunked = false,
+    status = 200, headers = Headers.new(), _req = req, _c = c, _keep_alive = req.keep_alive,
   }, Response)
   req._res = res
   local ok, err = xpcall(handler, on_handler_error, req, res)
