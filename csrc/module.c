@@ -21,6 +21,7 @@
 #include "embed/embed.h"
 #include "http/http.h"
 #include "io/io.h"
+#include "io/stream.h"
 #include "module.h"
 #include "moonlet.h"
 
@@ -181,6 +182,7 @@ static int l_stats(lua_State *L) {
   set_int(L, "sleeping", (lua_Integer)lp->nsleepers);
   set_int(L, "requests", (lua_Integer)lp->nrequests);
   set_int(L, "stack_size", (lua_Integer)(lp->stack.hi - lp->stack.lo));
+  set_int(L, "spare_read_buffers", moonlet__stream_spare_buffers(lp));
   lua_pushboolean(L, lp->force_native);
   lua_setfield(L, -2, "force_native");
   lua_pushstring(L, moonlet__ctx_backend());
@@ -199,7 +201,7 @@ static void count_handle(uv_handle_t *h, void *arg) {
   if (uv_is_closing(h)) return;
   if (h == (uv_handle_t *)&c->lp->prepare || h == (uv_handle_t *)&c->lp->idle ||
       h == (uv_handle_t *)&c->lp->sleep_timer ||
-      h == (uv_handle_t *)&c->lp->pool_timer)
+      h == (uv_handle_t *)&c->lp->pool_timer || moonlet__stream_own_handle(c->lp, h))
     return;
   c->n++;
 }

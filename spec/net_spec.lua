@@ -289,6 +289,41 @@ describe("moonlet.tcp", function()
     end
   end)
 
+  it("lends read buffers only while bytes wait, and trims the spares a burst left", function()
+    local N = 20
+    local go = m.future()
+    local got = 0
+    local clients = {}
+    local srv = assert(m.tcp.listen(LOCAL, 0, function(s)
+      assert(s:read(5)) -- reading has started: later bytes land in a buffer
+      go:await()
+      assert.equal("world", s:read(5))
+      got = got + 1
+    end))
+    finally(function()
+      if not go:done() then go:cancel() end -- a failure must not leave the handlers waiting
+      srv:close()
+      for _, c in ipairs(clients) do c:close() end
+    end)
+    local _, port = srv:address()
+    for i = 1, N do
+      clients[i] = assert(m.tcp.connect(LOCAL, port))
+      assert(clients[i]:write("hello"))
+    end
+    m.sleep(0.1)
+    for i = 1, N do assert(clients[i]:write("world")) end
+    m.sleep(0.1) -- every server stream now holds unread bytes, each in a buffer
+    local before = m.stats().spare_read_buffers
+    go:set_result(true)
+    while got < N do m.sleep(0.01) end
+    -- Each emptied buffer went back to the loop.
+    assert.is_true(m.stats().spare_read_buffers >= before + N / 2)
+    -- Unused for two trims, the spares go, down to the four kept.
+    local deadline = m.now() + 15
+    while m.stats().spare_read_buffers > 4 and m.now() < deadline do m.sleep(0.25) end
+    assert.is_true(m.stats().spare_read_buffers <= 4)
+  end)
+
   it("keeps serving when the handler fails on every other connection", function()
     local reports = {}
     local prev = m.on_error(function(err, _, _, where)

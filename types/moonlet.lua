@@ -43,6 +43,7 @@
 ---@field pooled_native_bytes integer
 ---@field refs integer
 ---@field stack_size integer
+---@field spare_read_buffers integer
 ---@field force_native boolean
 ---@field switch_backend string
 

@@ -84,7 +84,7 @@ struct moonlet_loop {
   mqueue timers;          /* pending call_later/call_every handles */
   mqueue io;              /* open I/O handles (io.h) */
   struct fd_poll **polls; /* by descriptor: those waited on (io/poll.c) */
-  struct moonlet_rbuf_pool *read_bufs; /* streams' spare buffers (io/rbuf.h) */
+  struct read_bufs *read_bufs; /* streams' spare buffers (io/stream.c) */
   int npolls;
   uv_timer_t sleep_timer; /* due at the earliest sleeper's deadline */
   moonlet_wait **sleepers; /* min-heap of sleeping waits */

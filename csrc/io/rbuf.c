@@ -23,19 +23,41 @@ void moonlet__rbuf_free(moonlet_rbuf *rb) {
   rb->head = rb->tail = rb->cap = rb->scanned = 0;
 }
 
+void moonlet__rbuf_pool_trim(moonlet_rbuf_pool *pool, int keep) {
+  int unused = pool->low - keep;
+  while (unused-- > 0 && pool->n > 0) free(pool->bufs[--pool->n]);
+  pool->low = pool->n;
+}
+
 void moonlet__rbuf_pool_free(moonlet_rbuf_pool *pool) {
-  while (pool->n > 0) free(pool->bufs[--pool->n]);
+  pool->low = pool->n;
+  moonlet__rbuf_pool_trim(pool, 0);
+  free(pool->bufs);
+  pool->bufs = NULL;
+  pool->cap = 0;
+}
+
+/* Keeps an emptied buffer of the pool's size; 0 if there is no room. */
+static int pool_put(moonlet_rbuf_pool *pool, char *data) {
+  if (pool->n == pool->cap) {
+    int cap = pool->cap ? pool->cap * 2 : 16;
+    char **b = realloc(pool->bufs, (size_t)cap * sizeof *b);
+    if (!b) return 0;
+    pool->bufs = b;
+    pool->cap = cap;
+  }
+  pool->bufs[pool->n++] = data;
+  return 1;
 }
 
 void moonlet__rbuf_clear(moonlet_rbuf *rb) {
   moonlet_rbuf_pool *pool = rb->pool;
   rb->head = rb->tail = rb->scanned = 0;
   if (pool && rb->data) {
-    if (rb->cap != MOONLET_RBUF_CHUNK || pool->n == MOONLET_RBUF_SPARE) {
+    if (rb->cap != MOONLET_RBUF_CHUNK || !pool_put(pool, rb->data)) {
       moonlet__rbuf_free(rb);
       return;
     }
-    pool->bufs[pool->n++] = rb->data;
     rb->data = NULL;
     rb->cap = 0;
   } else if (rb->cap > RBUF_KEEP) {
@@ -47,8 +69,10 @@ char *moonlet__rbuf_reserve(moonlet_rbuf *rb, size_t want, size_t *room) {
   size_t len = rb->tail - rb->head;
   if (len == 0) rb->head = rb->tail = 0;
   if (!rb->data && rb->pool && rb->pool->n > 0 && want <= MOONLET_RBUF_CHUNK) {
-    rb->data = rb->pool->bufs[--rb->pool->n];
+    moonlet_rbuf_pool *pool = rb->pool;
+    rb->data = pool->bufs[--pool->n];
     rb->cap = MOONLET_RBUF_CHUNK;
+    if (pool->n < pool->low) pool->low = pool->n;
   }
   if (rb->cap - rb->tail < want) {
     if (rb->head > 0) { /* slide the live bytes down first */

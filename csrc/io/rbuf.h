@@ -11,12 +11,13 @@
 #include <stddef.h>
 
 /* Emptied buffers of one loop's streams, kept for the next read on any of
- * them: an idle connection holds no buffer. */
+ * them: an idle connection holds no buffer. The pool grows to what the
+ * busiest moment needed; trimming gives back what then stayed unused. */
 #define MOONLET_RBUF_CHUNK (64u << 10) /* the room a stream read asks for */
-#define MOONLET_RBUF_SPARE 16
 typedef struct moonlet_rbuf_pool {
-  char *bufs[MOONLET_RBUF_SPARE]; /* each MOONLET_RBUF_CHUNK bytes */
-  int n;
+  char **bufs;  /* each MOONLET_RBUF_CHUNK bytes */
+  int n, cap;
+  int low;      /* the fewest spares since the last trim */
 } moonlet_rbuf_pool;
 
 typedef struct moonlet_rbuf {
@@ -39,6 +40,8 @@ typedef struct moonlet_rfmt {
 
 void moonlet__rbuf_init(moonlet_rbuf *rb);
 void moonlet__rbuf_free(moonlet_rbuf *rb);
+/* Frees the spares no read took since the last trim, keeping keep. */
+void moonlet__rbuf_pool_trim(moonlet_rbuf_pool *pool, int keep);
 void moonlet__rbuf_pool_free(moonlet_rbuf_pool *pool);
 static inline size_t moonlet__rbuf_len(const moonlet_rbuf *rb) {
   return rb->tail - rb->head;

@@ -5,7 +5,8 @@
  * serves the io formats; the stream keeps reading while someone waits or
  * the buffer holds less than a high-water mark, so a slow reader stops the
  * peer through TCP flow control instead of growing memory. A buffer that
- * empties goes back to the loop's pool (rbuf.h), so idle streams hold none.
+ * empties goes back to the loop's pool (rbuf.h), so idle streams hold none;
+ * every two seconds the pool frees the spares no read needed meanwhile.
  *
  * Writing: write() first tries to hand everything to the kernel at once;
  * what is left goes through uv_write, and the writer waits until libuv has
@@ -21,6 +22,8 @@
 #include "io/stream.h"
 
 #define READ_CHUNK MOONLET_RBUF_CHUNK
+#define TRIM_MS 2000
+#define SPARES_KEPT 4 /* at least, through quiet times */
 #define READ_HIGH_WATER (256u << 10) /* buffered with no reader: pause */
 
 typedef struct mstream {
@@ -77,19 +80,53 @@ static void describe_stream(lua_State *L, moonlet_io *io) {
   }
 }
 
-static void free_read_bufs(lua_State *L, moonlet_loop *lp) {
+/* The loop's spare read buffers and the timer that trims them. */
+struct read_bufs {
+  moonlet_rbuf_pool pool;
+  uv_timer_t trim;
+};
+
+static void trim_read_bufs(uv_timer_t *t) {
+  struct read_bufs *rb = t->data;
+  moonlet__rbuf_pool_trim(&rb->pool, SPARES_KEPT);
+}
+
+static void free_read_bufs(uv_handle_t *h) {
+  struct read_bufs *rb = h->data;
+  moonlet__rbuf_pool_free(&rb->pool);
+  free(rb);
+}
+
+/* Streams are closed by now: nothing takes from the pool or adds to it. */
+static void close_read_bufs(lua_State *L, moonlet_loop *lp) {
   (void)L;
-  moonlet__rbuf_pool_free(lp->read_bufs);
-  free(lp->read_bufs);
+  uv_close((uv_handle_t *)&lp->read_bufs->trim, free_read_bufs);
   lp->read_bufs = NULL;
 }
 
 /* The loop's pool of spare read buffers, made with its first stream (NULL
- * when out of memory: streams then keep their buffers). */
+ * when out of memory: streams then keep their buffers). Its timer keeps
+ * no loop alive. */
 static moonlet_rbuf_pool *read_bufs(moonlet_loop *lp) {
-  if (!lp->read_bufs && (lp->read_bufs = calloc(1, sizeof *lp->read_bufs)))
-    moonlet__on_close(lp, MOONLET_CLOSE_MEMORY, free_read_bufs);
-  return lp->read_bufs;
+  struct read_bufs *rb = lp->read_bufs;
+  if (!rb) {
+    if (!(rb = calloc(1, sizeof *rb))) return NULL;
+    uv_timer_init(lp->uv, &rb->trim);
+    rb->trim.data = rb;
+    uv_timer_start(&rb->trim, trim_read_bufs, TRIM_MS, TRIM_MS);
+    uv_unref((uv_handle_t *)&rb->trim);
+    lp->read_bufs = rb;
+    moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, close_read_bufs);
+  }
+  return &rb->pool;
+}
+
+int moonlet__stream_spare_buffers(moonlet_loop *lp) {
+  return lp->read_bufs ? lp->read_bufs->pool.n : 0;
+}
+
+int moonlet__stream_own_handle(moonlet_loop *lp, const uv_handle_t *h) {
+  return lp->read_bufs && h == (const uv_handle_t *)&lp->read_bufs->trim;
 }
 
 /* Pushes a new stream (or server) object; raises when out of memory. */
