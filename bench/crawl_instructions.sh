@@ -25,41 +25,12 @@ count() { # n [command] -> "total part=instructions ..."
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" \
     ${2:-$MOONLET} "$url" "$1" 100 > "$tmp/out" 2>&1
   grep -q "bad 0" "$tmp/out" || { cat "$tmp/out" >&2; exit 1; }
-  callgrind_annotate --threshold=100 "$tmp"/cg.* 2>/dev/null | awk '
-    /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1; next }
-    /file:function/ { listing = 1; next }
-    listing && seen && NF == 0 { listing = 0 } # the annotated sources follow
-    listing && $1 ~ /^[0-9,]+$/ {
-      seen = 1
-      n = $1; gsub(",", "", n)
-      part = "other"
-      if ($0 ~ /malloc\.c|arena\.c/) part = "malloc"
-      else if ($0 ~ /libcurl/) part = "libcurl"
-      else if ($0 ~ /\/lua5\.4\]$/) part = "lua_vm"
-      else if ($0 ~ /moonlet\/core\.so\]$/) part = "moonlet_c"
-      else if ($0 ~ /libuv/) part = "libuv"
-      else if ($0 ~ /libc\.so/) part = "libc_other"
-      sum[part] += n
-    }
-    END {
-      printf "%s", total
-      for (p in sum) printf " %s=%s", p, sum[p]
-      print ""
-    }'
+  callgrind_annotate --threshold=100 "$tmp"/cg.* 2>/dev/null | awk -f bench/callgrind_parts.awk
 }
 a=$(count "$n1")
 b=$(count "$n2")
-echo "$a" "$b" | awk -v d=$((n2 - n1)) '{
-  for (i = 2; i <= NF; i++) if ($i !~ /=/) { second = i; break }
-  for (i = 2; i < second; i++) { split($i, kv, "="); a[kv[1]] = kv[2] }
-  for (i = second + 1; i <= NF; i++) { split($i, kv, "="); b[kv[1]] = kv[2] }
-  printf "RESULT client_instructions_per_request %d\n", ($second - $1) / d
-  split("libcurl lua_vm malloc moonlet_c libuv libc_other other", order, " ")
-  for (j = 1; j <= 7; j++) {
-    p = order[j]
-    printf "RESULT client_%s_per_request %d\n", p, (b[p] - a[p]) / d
-  }
-}'
+echo "$a" "$b" | awk -v prefix=client -v d=$((n2 - n1)) \
+  -v parts="libcurl lua_vm malloc moonlet_c libuv libc_other other" -f bench/callgrind_diff.awk
 for other in "curl_floor ./$build/curl-floor" "go ./$build/crawl-client-go"; do
   name=${other%% *}
   cmd=${other#* }
