@@ -355,8 +355,8 @@ local function serve_one(c, handler, kind, v, code)
 end
 
 -- An idle keep-alive connection waits for its next head here, on a short
--- stack, holding no request objects. c has eight fields, the most a small
--- table holds: more (the rare flags of a failure) come only at its end.
+-- stack, holding no request objects. c has eight fields (a ninth would
+-- double its hash part): the rare flags of a failure come only at its end.
 local function serve_conn(stream, handler, opts)
   local c = {
     stream = stream,
