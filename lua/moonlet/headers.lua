@@ -164,8 +164,12 @@ function Headers.new(src)
   if src ~= nil and type(src) ~= "table" then
     error("bad argument #1 to 'Headers' (table expected, got " .. type(src) .. ")", 2)
   end
+  if src == nil then
+    -- Room for three fields from the start: the few a response usually
+    -- gets are added without the list growing (a resize each time).
+    return setmetatable({ _f = { nil, nil, nil, nil, nil, nil } }, mt)
+  end
   local self = setmetatable({ _f = {} }, mt)
-  if src == nil then return self end
   if getmetatable(src) == mt then
     local f = fields(src)
     for i = 1, #f do self._f[i] = f[i] end
