@@ -635,8 +635,12 @@ describe("moonlet.http server", function()
   end)
 
   it("answers 500 when a handler fails, reports it and goes on serving", function()
-    local reports = {}
-    local prev = m.on_error(function(err, _, _, where) reports[#reports + 1] = tostring(err) .. " @ " .. where end)
+    local reports, traceback = {}, nil
+    local prev = m.on_error(function(err, tb, _, where)
+      reports[#reports + 1] = tostring(err) .. " @ " .. where
+      traceback = tb
+    end)
+    local fail_line = debug.getinfo(1, "l").currentline + 2
     local _, port = serve(function(req, res)
       if req.path == "/fail" then error("handler broke") end
       res:finish("fine")
@@ -646,6 +650,7 @@ describe("moonlet.http server", function()
     m.on_error(prev)
     assert.equal(1, #reports)
     assert.matches("handler broke @ http handler GET /fail", reports[1])
+    assert.matches("http_spec.lua:" .. fail_line .. ":", traceback, 1, true)
   end)
 
   it("closes idle keep-alive connections after its timeout", function()

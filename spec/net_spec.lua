@@ -289,7 +289,7 @@ describe("moonlet.tcp", function()
     end
   end)
 
-  it("lends read buffers only while bytes wait, and trims the spares a burst left", function()
+  it("lends read buffers only while bytes wait, trims the spares a burst left, then rests", function()
     local N = 20
     local go = m.future()
     local got = 0
@@ -322,16 +322,23 @@ describe("moonlet.tcp", function()
     local deadline = m.now() + 15
     while m.stats().spare_read_buffers > 4 and m.now() < deadline do m.sleep(0.25) end
     assert.is_true(m.stats().spare_read_buffers <= 4)
+    -- Then the trimming stops: a quiet loop is not woken every two seconds.
+    local turns = m.stats().iterations
+    m.sleep(4.5)
+    assert.is_true(m.stats().iterations - turns <= 3, "the loop turned while nothing happened")
   end)
 
   it("keeps serving when the handler fails on every other connection", function()
-    local reports = {}
-    local prev = m.on_error(function(err, _, _, where)
+    local reports, tracebacks = {}, {}
+    local prev = m.on_error(function(err, tb, _, where)
       reports[#reports + 1] = tostring(err) .. " @ " .. where
+      tracebacks[#tracebacks + 1] = tb
     end)
     local n = 0
+    local fail_line
     local srv, port = server(function(s)
       n = n + 1
+      fail_line = debug.getinfo(1, "l").currentline + 1
       if n % 2 == 0 then error("handler failed " .. n) end
       s:write("ok ", n, "\n")
     end)
@@ -346,6 +353,10 @@ describe("moonlet.tcp", function()
     assert.equal(3, #reports)
     assert.matches("handler failed 2", reports[1])
     assert.matches("tcp server", reports[1])
+    -- Each report's traceback starts where its own handler raised.
+    for _, tb in ipairs(tracebacks) do
+      assert.matches("net_spec.lua:" .. fail_line .. ":", tb, 1, true)
+    end
     srv:close()
   end)
 

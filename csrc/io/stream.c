@@ -6,7 +6,9 @@
  * the buffer holds less than a high-water mark, so a slow reader stops the
  * peer through TCP flow control instead of growing memory. A buffer that
  * empties goes back to the loop's pool (rbuf.h), so idle streams hold none;
- * every two seconds the pool frees the spares no read needed meanwhile.
+ * while the pool holds more than a few spares, every two seconds it frees
+ * those no read needed meanwhile (the timer stops once it is down to them,
+ * so a quiet loop is not woken).
  *
  * Writing: write() first tries to hand everything to the kernel at once;
  * what is left goes through uv_write, and the writer waits until libuv has
@@ -89,6 +91,16 @@ struct read_bufs {
 static void trim_read_bufs(uv_timer_t *t) {
   struct read_bufs *rb = t->data;
   moonlet__rbuf_pool_trim(&rb->pool, SPARES_KEPT);
+  if (rb->pool.n <= SPARES_KEPT) uv_timer_stop(t);
+}
+
+/* After a read: the buffer it emptied may have grown the pool past what
+ * is kept; trimming then starts, measuring use from now. */
+static void trim_later(moonlet_loop *lp) {
+  struct read_bufs *rb = lp->read_bufs;
+  if (!rb || rb->pool.n <= SPARES_KEPT || uv_is_active((uv_handle_t *)&rb->trim)) return;
+  rb->pool.low = rb->pool.n;
+  uv_timer_start(&rb->trim, trim_read_bufs, TRIM_MS, TRIM_MS);
 }
 
 static void free_read_bufs(uv_handle_t *h) {
@@ -106,14 +118,13 @@ static void close_read_bufs(lua_State *L, moonlet_loop *lp) {
 
 /* The loop's pool of spare read buffers, made with its first stream (NULL
  * when out of memory: streams then keep their buffers). Its timer keeps
- * no loop alive. */
+ * no loop alive, and runs only while there is something to trim. */
 static moonlet_rbuf_pool *read_bufs(moonlet_loop *lp) {
   struct read_bufs *rb = lp->read_bufs;
   if (!rb) {
     if (!(rb = calloc(1, sizeof *rb))) return NULL;
     uv_timer_init(lp->uv, &rb->trim);
     rb->trim.data = rb;
-    uv_timer_start(&rb->trim, trim_read_bufs, TRIM_MS, TRIM_MS);
     uv_unref((uv_handle_t *)&rb->trim);
     lp->read_bufs = rb;
     moonlet__on_close(lp, MOONLET_CLOSE_HANDLES, close_read_bufs);
@@ -202,7 +213,10 @@ static int read_step(lua_State *L, void *obj) {
     if (s->read_err != 0 && s->read_err != UV_EOF && moonlet__rbuf_len(&s->rb) == 0)
       return moonlet__push_failure(L, s->read_err, NULL);
     r = moonlet__rbuf_take(L, &s->rb, &f, s->read_err != 0);
-    if (r > 0) return 1;
+    if (r > 0) {
+      trim_later(lp);
+      return 1;
+    }
     if (r < 0)
       return moonlet__push_failure(L, UV_ENOBUFS, "line longer than max_line");
     if (!s->reading) {

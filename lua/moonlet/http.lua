@@ -237,6 +237,12 @@ local function header_lines(self, r, body, content_type)
   return list
 end
 
+-- A URL that libcurl would cut short at a NUL, or that would split the
+-- request line at a CR or LF.
+local function bad_url(url)
+  return url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true)
+end
+
 -- Checks the request and works out what csrc/http/client.c takes beside
 -- it: url (with the query), method, header lines, body, timeout,
 -- connect_timeout, user_agent, max_body, decompress. The other options it
@@ -247,8 +253,7 @@ local function build(self, r)
   end
   rcheck(type(r.url) == "string", "option 'url' must be a string")
   local url = r.url
-  rcheck(not (url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true)),
-    "URL contains NUL, CR or LF")
+  rcheck(not bad_url(url), "URL contains NUL, CR or LF")
   rcheck(r.method == nil or type(r.method) == "string", "option 'method' must be a string")
   rcheck(r.body == nil or type(r.body) == "string", "option 'body' must be a string")
   rcheck(r.query == nil or type(r.query) == "table", "option 'query' must be a table")
@@ -317,9 +322,7 @@ function Client:get(url, opts)
   expect(url, "string", 1, "get")
   if opts ~= nil then return self:request(with(opts, { url = url, method = "GET" }, "get", 2)) end
   -- A plain get: the client's defaults, nothing to check but the URL.
-  if url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true) then
-    return self:request({ url = url }) -- raises as request does
-  end
+  if bad_url(url) then return self:request({ url = url }) end -- raises as request does
   local x, err, code = self._c:_perform(NO_OPTIONS, url, "GET", header_lines(self, NO_OPTIONS),
     nil, self.timeout, self.connect_timeout, self.user_agent, self.max_body, self.decompress)
   if not x then return nil, err, code end

@@ -288,13 +288,7 @@ local function failed_status(code)
   return 400
 end
 
--- The traceback of the latest handler error, taken where it was raised
--- (read right after the handler's xpcall returns, before anything yields).
-local handler_traceback
-local function on_handler_error(e)
-  handler_traceback = debug.traceback(nil, 2)
-  return e
-end
+local call_traced = net._call_traced
 
 -- One request, given the connection's next event: returns true to go on
 -- with the next one.
@@ -328,10 +322,10 @@ local function serve_one(c, handler, kind, v, code)
     status = 200, headers = Headers.new(), _req = req, _c = c, _keep_alive = req.keep_alive,
   }, Response)
   req._res = res
-  local ok, err = xpcall(handler, on_handler_error, req, res)
+  local ok, err, traceback = call_traced(handler, req, res)
   if not ok then
     if getmetatable(err) == Cancelled then error(err, 0) end
-    core._report(err, handler_traceback, core.current(), "http handler " .. req.method .. " " .. req.target)
+    core._report(err, traceback, core.current(), "http handler " .. req.method .. " " .. req.target)
     if not res.head_sent then refuse(c, 500) end
     return false
   end

@@ -53,13 +53,21 @@ function M.tcp.connect(host, port, opts)
   return nil, err, code
 end
 
--- The traceback of the latest handler error, taken where it was raised
--- (read right after the handler's xpcall returns, before anything yields).
-local handler_traceback
-local function on_handler_error(e)
-  handler_traceback = debug.traceback(nil, 2)
+-- fn(...) under xpcall: ok, the error, and the traceback of where it was
+-- raised. The message handler leaves the traceback in an upvalue, read
+-- as xpcall returns (nothing yields in between), so no closure is made per
+-- call. Used by servers for their handlers (http_server.lua too).
+local last_traceback
+local function take_traceback(e)
+  last_traceback = debug.traceback(nil, 2)
   return e
 end
+local function call_traced(fn, ...)
+  local ok, err = xpcall(fn, take_traceback, ...)
+  if ok then return true end
+  return false, err, last_traceback
+end
+M._call_traced = call_traced
 
 -- The task of each connection of a server: handler(conn), then the
 -- connection closed and done() called. Made once per server, so that a
@@ -68,8 +76,7 @@ local function connection_task(handler, where, done)
   local finished = setmetatable({}, { __close = done })
   return function(conn)
     local _ <close> = finished
-    local ok, err = xpcall(handler, on_handler_error, conn)
-    local tb = handler_traceback
+    local ok, err, tb = call_traced(handler, conn)
     conn:close()
     if not ok and getmetatable(err) ~= Cancelled then
       core._report(err, tb, core.current(), where)
