@@ -314,6 +314,7 @@ int luaopen_moonlet_core(lua_State *L) {
   moonlet__open_signal(L, lp);
   moonlet__open_udp(L, lp);
   moonlet__open_offload(L, lp);
+  moonlet__open_http_headers(L, lp);
   moonlet__open_http_parse(L, lp);
   moonlet__open_http_head(L, lp);
   moonlet__open_http(L, lp);

@@ -310,6 +310,24 @@ describe("moonlet.http client", function()
     assert.equal("UNSUPPORTED_PROTOCOL", code)
   end)
 
+  it("keeps a response's header lines as the server sent them, spaces around values dropped", function()
+    local l = assert(m.tcp.listen(LOCAL, 0, function(s)
+      s:read()
+      s:write("HTTP/1.1 299 Quite  Fine \r\nX-Pad:   padded value \t\r\nX-Empty:\r\nX-Odd(name): 1\r\n"
+        .. "x-pad: second\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+      s:close()
+    end))
+    local r = assert(client:get(("http://%s:%d/"):format(l:address())))
+    l:close()
+    assert.equal("Quite  Fine", r.reason)
+    assert.same({ "padded value", "second" }, r.headers:get_all("X-PAD"))
+    assert.equal("", r.headers["x-empty"])
+    assert.equal("1", r.headers["x-odd(name)"]) -- received as sent, though not a token
+    local names = {}
+    for name in r.headers:each() do names[#names + 1] = name end
+    assert.equal("X-Pad,X-Empty,X-Odd(name),x-pad,Content-Length,Connection", table.concat(names, ","))
+  end)
+
   it("reports a transfer that fails after its headers to the reader", function()
     local r = assert(client:get(base .. "/slow?s=5", { stream = true, timeout = 1 }))
     assert.equal("first\n", r:read())
@@ -582,6 +600,24 @@ describe("moonlet.http server", function()
     assert.same({ "replaced", nil, 1 }, seen.after)
     assert.same({ "1", "h" }, seen.copy)
     assert.equal("Empty: \nConnection: close\nX-A: replaced", seen.text)
+  end)
+
+  it("sends a plain table put in res.headers as a header list, and answers 500 for anything else", function()
+    local _, port = serve(function(req, res)
+      if req.path == "/table" then
+        res.headers = { ["X-B"] = "2", ["X-A"] = { "1", "3" } }
+      elseif req.path == "/bad" then
+        res.headers = { ["Bad Name"] = "1" }
+      else
+        res.headers = 5
+      end
+      res:finish("x")
+    end)
+    local out = raw(port, "GET /table HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert.matches("^HTTP/1.1 200 OK\r\nX%-A: 1\r\nX%-A: 3\r\nX%-B: 2\r\nContent%-Length: 1\r\n\r\nx"
+      .. "HTTP/1.1 500 Internal Server Error\r\n", out)
+    out = raw(port, "GET /five HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert.matches("^HTTP/1.1 500 Internal Server Error\r\n", out)
   end)
 
   it("keeps checking header values after good ones were remembered", function()

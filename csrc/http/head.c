@@ -5,7 +5,8 @@
  *   head, chunked, keep_alive =
  *     core._http_head(status_line, fields, body_len, no_body, http11, keep_alive)
  *
- * fields is the response's flat list {name, value, ...} (checked when set).
+ * fields is the response's header list (checked when set; a plain table is
+ * made into one).
  * What frames the body is what the handler set (Content-Length,
  * Transfer-Encoding), else a Content-Length of body_len when the whole
  * body is known, else chunked for HTTP/1.1, else the connection's close.
@@ -24,30 +25,23 @@ static int is_named(const char *field, size_t flen, const char *name, size_t len
 }
 
 static int l_head(lua_State *L) {
-  size_t line_len, i, n;
-  const char *line = luaL_checklstring(L, 1, &line_len);
+  size_t line_len, packed_len, at = 0, nlen, vlen;
+  const char *line = luaL_checklstring(L, 1, &line_len), *packed, *name, *value;
   int no_body = lua_toboolean(L, 4), http11 = lua_toboolean(L, 5);
   int keep_alive = lua_toboolean(L, 6), chunked = 0;
   const char *te = NULL, *length = NULL, *conn = NULL;
   size_t te_len = 0, conn_len = 0;
   luaL_Buffer b;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  n = (size_t)lua_rawlen(L, 2);
+  packed = moonlet__headers_packed(L, 2, &packed_len);
+  if (!packed) return luaL_error(L, "response headers must be a header list, not %s", luaL_typename(L, 2));
   luaL_buffinit(L, &b);
   luaL_addlstring(&b, line, line_len);
-  for (i = 1; i + 1 <= n; i += 2) {
-    size_t nlen, vlen;
-    const char *name, *value;
-    lua_rawgeti(L, 2, (lua_Integer)i);
-    lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    name = lua_tolstring(L, -2, &nlen);
-    value = lua_tolstring(L, -1, &vlen);
-    if (!name || !value) return luaL_error(L, "bad header list");
-    /* The strings stay alive in the list: pointers to them do too. */
+  while (moonlet__next_field(packed, packed_len, &at, &name, &nlen, &value, &vlen)) {
+    /* The list stays alive at 2 and is not changed here: pointers into
+     * it do too. */
     if (!te && is_named(name, nlen, "transfer-encoding", 17)) te = value, te_len = vlen;
     else if (!length && is_named(name, nlen, "content-length", 14)) length = value;
     else if (!conn && is_named(name, nlen, "connection", 10)) conn = value, conn_len = vlen;
-    lua_pop(L, 2);
     luaL_addlstring(&b, name, nlen);
     luaL_addlstring(&b, ": ", 2);
     luaL_addlstring(&b, value, vlen);

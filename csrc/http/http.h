@@ -10,5 +10,19 @@
 void moonlet__open_http(lua_State *L, moonlet_loop *lp);
 void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp);
 void moonlet__open_http_head(lua_State *L, moonlet_loop *lp);
+void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp);
+
+/* Header lists (headers.c). A field packed is two uint32_t, the lengths
+ * of its name and value, then the bytes of both. */
+int moonlet__is_tchar(unsigned char c);
+size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl);
+int moonlet__next_field(const char *raw, size_t len, size_t *at, const char **name,
+                        size_t *nl, const char **value, size_t *vl);
+/* Pushes a list of the packed fields (as received: not checked). */
+void moonlet__push_headers(lua_State *L, const char *packed, size_t len);
+/* The packed fields of the list at idx; a plain table there is first
+ * made into a list (its fields checked) in its place. NULL for anything
+ * else. */
+const char *moonlet__headers_packed(lua_State *L, int idx, size_t *len);
 
 #endif

@@ -4,15 +4,15 @@
  * connection delivers and lists what they completed as events; requests
  * may arrive in any split and pipelined.
  *
- *   p = core._http_parser{max_header = bytes, request_mt =, headers_mt =}
+ *   p = core._http_parser{max_header = bytes, request_mt =}
  *   n = p:feed(data, out)   -- out[1..n]: kind, value, kind, value, ...
  *     "head", the request: {method=, target=, path=, query=, version=,
  *              headers=, keep_alive=, upgrade=, _body_length=,
- *              _body_chunked=} with request_mt as its metatable, and
- *              headers {_raw = the fields packed} with headers_mt: the
- *              server's own objects, made here without a copy
+ *              _body_chunked=} with request_mt as its metatable, its
+ *              headers a header list (csrc/http/headers.c) made from
+ *              the fields packed as they arrived, in one copy
  *     "body", string
- *     "trailers", {name, value, ...}   (chunked bodies that have any)
+ *     "trailers", header list   (chunked bodies that have any)
  *     "done", keep_alive
  *     "upgrade", bytes   (after an Upgrade or CONNECT head: what followed
  *                         it in the same packet; the parser is then done)
@@ -52,28 +52,20 @@ typedef struct hparser {
   size_t head_bytes, max_header;
   int too_large, dead;
   int in_trailers;        /* the fields now arriving are trailers */
-  int nfields;            /* entries in the headers or trailers list */
+  int nfields;            /* fields packed (trailers: any at all) */
   uint64_t chunk_left;    /* bytes of the current chunk not yet seen */
   int crlf_need;          /* bytes of a chunk's closing CRLF not yet seen */
   const char *end;        /* during feed: the end of the data */
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
 
-/* Uservalues: the head being built, the list its fields (or, after it,
- * the trailers: made when the first arrives) go to, and the metatables of
- * requests and of header lists. */
-enum { UV_HEAD = 1, UV_FIELDS = 2, UV_REQUEST_MT = 3, UV_HEADERS_MT = 4 };
+/* Uservalues: the head being built and the metatable of requests. */
+enum { UV_HEAD = 1, UV_REQUEST_MT = 2 };
 
 static int violation(hparser *h, const char *msg, const char *code) {
   h->bad_msg = msg;
   h->bad_code = code;
   return -1;
-}
-
-/* RFC 9110 token characters: what a header name may contain. */
-static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static void emit(hparser *h, const char *kind) {
@@ -87,24 +79,19 @@ static void push_head(hparser *h) {
   lua_getiuservalue(h->L, 1, UV_HEAD);
 }
 
-/* Moves the completed token into the head table. */
 /* A head's fields are not made into Lua strings one by one: they are
- * packed into one string, each as its name's and its value's lengths
- * (two uint32_t) then the bytes of both; a request's headers look in it
- * (_raw_find) and unpack it only when a handler lists or changes them. */
+ * packed as header lists keep them (csrc/http/headers.c), and the list is
+ * made from the packed bytes in one copy when the head is complete. */
 static int pack_field(hparser *h) {
-  uint32_t lens[2];
-  size_t need = h->pack_len + sizeof lens + h->field_len + h->tok_len;
+  size_t need = h->pack_len + 2 * sizeof(uint32_t) + h->field_len + h->tok_len;
   if (moonlet__grow(&h->pack, &h->pack_cap, need) != 0) return -1;
-  lens[0] = (uint32_t)h->field_len;
-  lens[1] = (uint32_t)h->tok_len;
-  memcpy(h->pack + h->pack_len, lens, sizeof lens);
-  memcpy(h->pack + h->pack_len + sizeof lens, h->field, h->field_len);
-  memcpy(h->pack + h->pack_len + sizeof lens + h->field_len, h->tok, h->tok_len);
-  h->pack_len = need;
+  h->pack_len += moonlet__pack_field(h->pack + h->pack_len, h->field, h->field_len, h->tok, h->tok_len);
+  h->nfields++;
   return 0;
 }
 
+/* Moves the completed token where it goes: the URL into the head table,
+ * a value (with its name) into the packed fields. */
 static int flush(hparser *h) {
   lua_State *L = h->L;
   if (h->last == TOK_URL) {
@@ -112,20 +99,8 @@ static int flush(hparser *h) {
     lua_pushlstring(L, h->tok, h->tok_len);
     lua_setfield(L, -2, "target");
     lua_pop(L, 1);
-  } else if (h->last == TOK_VALUE && !h->in_trailers) {
-    if (pack_field(h) != 0) return -1;
   } else if (h->last == TOK_VALUE) {
-    if (lua_getiuservalue(L, 1, UV_FIELDS) != LUA_TTABLE) { /* a first trailer */
-      lua_pop(L, 1);
-      lua_createtable(L, 4, 0);
-      lua_pushvalue(L, -1);
-      lua_setiuservalue(L, 1, UV_FIELDS);
-    }
-    lua_pushlstring(L, h->field, h->field_len);
-    lua_rawseti(L, -2, ++h->nfields);
-    lua_pushlstring(L, h->tok, h->tok_len);
-    lua_rawseti(L, -2, ++h->nfields);
-    lua_pop(L, 1);
+    if (pack_field(h) != 0) return -1;
   }
   h->tok_len = 0;
   return 0;
@@ -162,7 +137,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 static int on_field(http_parser *p, const char *at, size_t len) {
   size_t i;
   for (i = 0; i < len; i++)
-    if (!is_tchar((unsigned char)at[i]))
+    if (!moonlet__is_tchar((unsigned char)at[i]))
       return violation((hparser *)p, "invalid character in header name",
                        "INVALID_HEADER_TOKEN");
   return take(p, TOK_FIELD, at, len);
@@ -217,11 +192,7 @@ static int on_headers(http_parser *p) {
   if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
   push_head(h);
-  lua_createtable(L, 0, 1);    /* its headers, packed */
-  lua_pushlstring(L, h->pack ? h->pack : "", h->pack_len);
-  lua_setfield(L, -2, "_raw");
-  lua_getiuservalue(L, 1, UV_HEADERS_MT);
-  lua_setmetatable(L, -2);
+  moonlet__push_headers(L, h->pack, h->pack_len);
   lua_setfield(L, -2, "headers");
   lua_pushstring(L, http_method_str((enum http_method)p->method));
   lua_setfield(L, -2, "method");
@@ -252,8 +223,7 @@ static int on_headers(http_parser *p) {
   h->in_trailers = 1;
   h->head_bytes = 0;
   h->nfields = 0;
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, UV_FIELDS);
+  h->pack_len = 0;
   return 0;
 }
 
@@ -289,8 +259,10 @@ static int on_complete(http_parser *p) {
   lua_State *L = h->L;
   if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
-  if (lua_getiuservalue(L, 1, UV_FIELDS) == LUA_TTABLE) emit(h, "trailers");
-  else lua_pop(L, 1);
+  if (h->in_trailers && h->nfields > 0) {
+    moonlet__push_headers(L, h->pack, h->pack_len);
+    emit(h, "trailers");
+  }
   h->in_trailers = 0;
   lua_pushboolean(L, http_should_keep_alive(p));
   emit(h, "done");
@@ -377,75 +349,22 @@ static int l_gc(lua_State *L) {
 static int l_parser(lua_State *L) {
   lua_Integer max = 65536;
   hparser *h;
-  int i;
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "max_header");
     if (!lua_isnil(L, -1)) max = luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
   luaL_argcheck(L, max > 0, 1, "max_header must be positive");
-  h = lua_newuserdatauv(L, sizeof *h, 4);
+  h = lua_newuserdatauv(L, sizeof *h, 2);
   memset(h, 0, sizeof *h);
   if (lua_istable(L, 1)) {
-    static const char *const mts[] = {"request_mt", "headers_mt"};
-    for (i = 0; i < 2; i++) {
-      if (lua_getfield(L, 1, mts[i]) != LUA_TTABLE && !lua_isnil(L, -1))
-        return luaL_error(L, "%s must be a table", mts[i]);
-      lua_setiuservalue(L, -2, UV_REQUEST_MT + i);
-    }
+    if (lua_getfield(L, 1, "request_mt") != LUA_TTABLE && !lua_isnil(L, -1))
+      return luaL_error(L, "request_mt must be a table");
+    lua_setiuservalue(L, -2, UV_REQUEST_MT);
   }
   http_parser_init(&h->p, HTTP_REQUEST);
   h->max_header = (size_t)max;
   luaL_setmetatable(L, PARSER_MT);
-  return 1;
-}
-
-/* Walks a packed field list: the field at *at, advancing it; 0 at the end
- * (or at bytes that are not a packed list). */
-static int next_packed(const char *raw, size_t len, size_t *at, const char **name,
-                       size_t *name_len, const char **value, size_t *value_len) {
-  uint32_t lens[2];
-  if (*at + sizeof lens > len) return 0;
-  memcpy(lens, raw + *at, sizeof lens);
-  if (lens[0] > len - *at - sizeof lens || lens[1] > len - *at - sizeof lens - lens[0]) return 0;
-  *name = raw + *at + sizeof lens;
-  *name_len = lens[0];
-  *value = *name + lens[0];
-  *value_len = lens[1];
-  *at += sizeof lens + lens[0] + lens[1];
-  return 1;
-}
-
-/* _raw_find(packed, name) -> the first field's value of that name (any
- * case), or nil. */
-static int l_raw_find(lua_State *L) {
-  size_t len, want_len, at = 0, nl, vl;
-  const char *raw = luaL_checklstring(L, 1, &len);
-  const char *want = luaL_checklstring(L, 2, &want_len);
-  const char *name, *value;
-  while (next_packed(raw, len, &at, &name, &nl, &value, &vl)) {
-    if (nl == want_len && strncasecmp(name, want, nl) == 0) {
-      lua_pushlstring(L, value, vl);
-      return 1;
-    }
-  }
-  lua_pushnil(L);
-  return 1;
-}
-
-/* _raw_fields(packed) -> {name, value, ...} */
-static int l_raw_fields(lua_State *L) {
-  size_t len, at = 0, nl, vl;
-  const char *raw = luaL_checklstring(L, 1, &len);
-  const char *name, *value;
-  lua_Integer n = 0;
-  lua_createtable(L, 16, 0);
-  while (next_packed(raw, len, &at, &name, &nl, &value, &vl)) {
-    lua_pushlstring(L, name, nl);
-    lua_rawseti(L, -2, ++n);
-    lua_pushlstring(L, value, vl);
-    lua_rawseti(L, -2, ++n);
-  }
   return 1;
 }
 
@@ -461,8 +380,4 @@ void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_parser);
   lua_setfield(L, -2, "_http_parser");
-  lua_pushcfunction(L, l_raw_find);
-  lua_setfield(L, -2, "_raw_find");
-  lua_pushcfunction(L, l_raw_fields);
-  lua_setfield(L, -2, "_raw_fields");
 }

@@ -9,7 +9,7 @@
 -- statuses are responses like any other.
 local core = require "moonlet.core"
 local server = require "moonlet.http_server"
-local Headers = require "moonlet.headers"
+local new_headers, headers_mt = core._headers, core._headers_mt
 local lines = require "moonlet.lines"
 local json = require "moonlet.json"
 local argcheck = require("moonlet.args").check
@@ -22,7 +22,7 @@ local M = {
   reasons = server.reasons,
   parse_query = server.parse_query,
   unescape = server.unescape,
-  Headers = Headers.new,
+  Headers = new_headers,
   url = H.url,
   curl_version = H.curl_version,
 }
@@ -59,16 +59,9 @@ local Response = {}
 -- The header block is parsed on first use of resp.headers or resp.reason.
 Response.__index = function(self, k)
   if k == "headers" or k == "reason" then
-    local f, reason = {}, nil
-    for line in self._head:gmatch("[^\r\n]+") do
-      if not reason then
-        reason = line:match("^HTTP/%S+%s+%d+%s*(.-)%s*$") or ""
-      else
-        local name, value = line:match("^([^:%s]+)%s*:%s*(.-)%s*$")
-        if name then f[#f + 1], f[#f + 2] = name, value end
-      end
-    end
-    rawset(self, "headers", Headers.new(f))
+    local head = self._head
+    local reason = head:match("^[^\r\n]*"):match("^HTTP/%S+%s+%d+%s*(.-)%s*$")
+    rawset(self, "headers", core._headers_parse(head))
     rawset(self, "reason", (reason and reason ~= "" and reason) or server.reasons[self.status] or "")
     return rawget(self, k)
   end
@@ -192,7 +185,7 @@ function M.client(opts)
     _c = H.client { max_connections = opts.max_connections, max_per_host = opts.max_per_host,
                     cookies = cookies },
     user_agent = opts.user_agent or ("moonlet (" .. H.curl_version .. ")"),
-    headers = Headers.new(opts.headers),
+    headers = new_headers(opts.headers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     max_body = opts.max_body or M.MAX_BODY, decompress = opts.decompress ~= false,
   }, Client)
@@ -219,9 +212,9 @@ local TIME_OPTIONS = { "timeout", "connect_timeout" }
 -- client's headers, the request's over them, then the body's type.
 local function header_lines(self, r, body, content_type)
   local headers = self.headers
-  if r.headers ~= nil or content_type or getmetatable(headers) ~= Headers._mt then
-    headers = Headers.new(headers)
-    for name, value in Headers.new(r.headers):each() do headers:set(name, value) end
+  if r.headers ~= nil or content_type or getmetatable(headers) ~= headers_mt then
+    headers = new_headers(headers)
+    for name, value in new_headers(r.headers):each() do headers:set(name, value) end
     if content_type and not headers:get("content-type") then headers:set("Content-Type", content_type) end
   end
   local list

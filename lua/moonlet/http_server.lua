@@ -4,7 +4,6 @@
 -- handler(req, res) for each.
 local core = require "moonlet.core"
 local net = require "moonlet.net"
-local Headers = require "moonlet.headers"
 local lines = require "moonlet.lines"
 local argcheck = require("moonlet.args").check
 local expect = require("moonlet.args").expect
@@ -103,12 +102,14 @@ local function refuse(c, status, text)
   if not ok and getmetatable(err) == Cancelled then error(err, 0) end
 end
 
+local new_headers = core._headers
+
 local Request = {}
 -- req.trailers is made when first asked for (most requests have none).
 Request.__index = function(self, k)
   local method = Request[k]
   if method ~= nil or k ~= "trailers" then return method end
-  local t = Headers.new()
+  local t = new_headers()
   rawset(self, "trailers", t)
   return t
 end
@@ -125,7 +126,7 @@ function Request:read()
   end
   local kind, v, code = next_event(c)
   if kind == "trailers" then
-    self.trailers = Headers.new(v)
+    self.trailers = v
     kind, v, code = next_event(c)
   end
   if kind == "body" then
@@ -215,7 +216,7 @@ local function head(self, body_len)
     if not self.reason then status_lines[status] = line end
   end
   local no_body = no_body_status(status)
-  local out, chunked, keep_alive = http_head(line, Headers._fields(self.headers), body_len, no_body,
+  local out, chunked, keep_alive = http_head(line, self.headers, body_len, no_body,
     req.version == "1.1", self._keep_alive)
   -- Flags are set only when true: the response table stays at eight fields.
   if no_body or req.method == "HEAD" then self._no_body = true end
@@ -319,7 +320,7 @@ local function serve_one(c, handler, kind, v, code)
   -- head_sent, finished, and the flags _no_body, _chunked and _broken
   -- are absent (false) until set.
   local res = setmetatable({
-    status = 200, headers = Headers.new(), _req = req, _c = c, _keep_alive = req.keep_alive,
+    status = 200, headers = new_headers(), _req = req, _c = c, _keep_alive = req.keep_alive,
   }, Response)
   req._res = res
   local ok, err, traceback = call_traced(handler, req, res)
@@ -354,7 +355,7 @@ end
 local function serve_conn(stream, handler, opts)
   local c = {
     stream = stream,
-    parser = core._http_parser { max_header = opts.max_header, request_mt = Request, headers_mt = Headers._mt },
+    parser = core._http_parser { max_header = opts.max_header, request_mt = Request },
     out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()), deadline = false,
   }
   stream:set_timeout(opts.timeout) -- next_event puts it back after a deadline
