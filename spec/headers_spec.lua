@@ -81,6 +81,7 @@ describe("header lists", function()
     assert.is_false(ok)
     assert.matches('bad header name "Bad Name"', err, 1, true)
     ok, err = pcall(h.set, h, "X\0Y", "v")
+    assert.is_false(ok)
     assert.matches('bad header name "X\\0Y"', err, 1, true)
     for _, value in ipairs({ "a\rb", "a\nb", "a\0b" }) do
       assert.has_error(function() h:set("X-A", value) end, "header value of 'X-A' contains CR, LF or NUL")

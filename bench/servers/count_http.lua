@@ -1,8 +1,10 @@
 -- The plaintext answer served N times, then the process exits: for
 -- counting instructions per request under callgrind (bench/http_instructions.sh).
---   lua5.4 bench/servers/count_http.lua http|raw N PORTFILE
--- http: m.http.listen (one header, res:finish); raw: m.tcp streams
--- answering each request head with a fixed response, as
+--   lua5.4 bench/servers/count_http.lua http|realistic|raw N PORTFILE
+-- http: m.http.listen (one header, res:finish); realistic: the same
+-- server answering bench/servers/realistic.lua's request as
+-- hello_http.lua does (three header fields, a 1 KB JSON body); raw: m.tcp
+-- streams answering each request head with a fixed response, as
 -- examples/hello_server.lua does.
 local m = require "moonlet"
 
@@ -14,10 +16,20 @@ local function count(k)
 end
 
 local srv
+local FILLER = ("x"):rep(1000)
 if mode == "http" then
   srv = assert(m.http.listen("127.0.0.1", 0, function(_, res)
     res.headers:set("Content-Type", "text/plain")
     res:finish("Hello, World!")
+    count(1)
+  end))
+elseif mode == "realistic" then
+  srv = assert(m.http.listen("127.0.0.1", 0, function(req, res)
+    local id = req.query:match("id=([^&]*)") or ""
+    res.headers:set("Content-Type", "application/json")
+    res.headers:set("Cache-Control", "no-store")
+    res.headers:set("X-Request-Id", req.headers["x-request-id"] or "")
+    res:finish('{"id":"' .. id .. '","items":"' .. FILLER .. '"}')
     count(1)
   end))
 else

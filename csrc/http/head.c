@@ -57,9 +57,11 @@ static int l_head(lua_State *L) {
       if (strncasecmp(te + k, "chunked", 7) == 0) chunked = 1;
   } else if (!lua_isnoneornil(L, 3)) {
     lua_Integer body_len = luaL_checkinteger(L, 3);
+    char digits[24], *d = digits + sizeof digits;
+    lua_Unsigned v = body_len < 0 ? 0 : (lua_Unsigned)body_len;
+    do *--d = (char)('0' + v % 10); while ((v /= 10) != 0); /* no printf: it costs more than the head */
     luaL_addstring(&b, "Content-Length: ");
-    lua_pushinteger(L, body_len);
-    luaL_addvalue(&b);
+    luaL_addlstring(&b, d, (size_t)(digits + sizeof digits - d));
     luaL_addlstring(&b, "\r\n", 2);
   } else if (http11) {
     luaL_addstring(&b, "Transfer-Encoding: chunked\r\n");

@@ -40,10 +40,12 @@ enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
 
 typedef struct hparser {
   http_parser p;
-  lua_State *L;           /* during feed: head table in uservalue 1 */
+  lua_State *L;           /* during feed */
   int out, n;             /* event table's stack index and length */
   char *tok;              /* the URL, name or value being received */
   size_t tok_len, tok_cap;
+  char *url;              /* the complete URL */
+  size_t url_len, url_cap;
   char *field;            /* the complete name waiting for its value */
   size_t field_len, field_cap;
   char *pack;             /* the head's fields, packed (see pack_field) */
@@ -53,14 +55,34 @@ typedef struct hparser {
   int too_large, dead;
   int in_trailers;        /* the fields now arriving are trailers */
   int nfields;            /* fields packed (trailers: any at all) */
+  int done_told;          /* the request was made with _done = true */
   uint64_t chunk_left;    /* bytes of the current chunk not yet seen */
   int crlf_need;          /* bytes of a chunk's closing CRLF not yet seen */
   const char *end;        /* during feed: the end of the data */
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
 
-/* Uservalues: the head being built and the metatable of requests. */
-enum { UV_HEAD = 1, UV_REQUEST_MT = 2 };
+/* Uservalue: the metatable of requests. */
+enum { UV_REQUEST_MT = 1 };
+
+/* The strings a request and the events are made of, made once: feed's
+ * upvalue holds them at these indexes (and methods' names after them, as
+ * they are first seen). */
+enum {
+  K_TARGET = 1, K_HEADERS, K_METHOD, K_VERSION, K_KEEP_ALIVE, K_BODY_CHUNKED,
+  K_UPGRADE, K_PATH, K_QUERY, K_BODY_LENGTH, K_DONE_FIELD, K_HEAD, K_BODY,
+  K_TRAILERS, K_DONE, K_V10, K_V11, K_EMPTY, K_METHODS
+};
+static const char *const key_names[] = {
+  NULL, "target", "headers", "method", "version", "keep_alive", "_body_chunked",
+  "upgrade", "path", "query", "_body_length", "_done", "head", "body",
+  "trailers", "done", "1.0", "1.1", ""
+};
+#define KEYS lua_upvalueindex(1)
+
+static void push_key(lua_State *L, int k) {
+  lua_rawgeti(L, KEYS, k);
+}
 
 static int violation(hparser *h, const char *msg, const char *code) {
   h->bad_msg = msg;
@@ -68,15 +90,11 @@ static int violation(hparser *h, const char *msg, const char *code) {
   return -1;
 }
 
-static void emit(hparser *h, const char *kind) {
+static void emit(hparser *h, int kind) {
   lua_State *L = h->L;
-  lua_pushstring(L, kind);
+  push_key(L, kind);
   lua_rawseti(L, h->out, ++h->n);
   lua_rawseti(L, h->out, ++h->n); /* the value pushed before */
-}
-
-static void push_head(hparser *h) {
-  lua_getiuservalue(h->L, 1, UV_HEAD);
 }
 
 /* A head's fields are not made into Lua strings one by one: they are
@@ -90,15 +108,13 @@ static int pack_field(hparser *h) {
   return 0;
 }
 
-/* Moves the completed token where it goes: the URL into the head table,
- * a value (with its name) into the packed fields. */
+/* Moves the completed token where it goes: the URL aside, a value (with
+ * its name) into the packed fields. */
 static int flush(hparser *h) {
-  lua_State *L = h->L;
   if (h->last == TOK_URL) {
-    push_head(h);
-    lua_pushlstring(L, h->tok, h->tok_len);
-    lua_setfield(L, -2, "target");
-    lua_pop(L, 1);
+    if (moonlet__grow(&h->url, &h->url_cap, h->tok_len) != 0) return -1;
+    memcpy(h->url, h->tok, h->tok_len);
+    h->url_len = h->tok_len;
   } else if (h->last == TOK_VALUE) {
     if (pack_field(h) != 0) return -1;
   }
@@ -148,7 +164,6 @@ static int on_value(http_parser *p, const char *at, size_t len) {
 
 static int on_begin(http_parser *p) {
   hparser *h = (hparser *)p;
-  lua_State *L = h->L;
   h->head_bytes = 0;
   h->last = TOK_NONE;
   h->tok_len = 0;
@@ -157,32 +172,46 @@ static int on_begin(http_parser *p) {
   h->crlf_need = 0;
   h->nfields = 0;
   h->pack_len = 0;
-  lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
-  lua_setiuservalue(L, 1, UV_HEAD);
+  h->url_len = 0;
+  h->done_told = 0;
   return 0;
 }
 
-/* The request on the stack gets path and query from its target: the path
- * ends at the first '?' or '#', the query runs from after a '?' to a '#'. */
-static void split_target(lua_State *L) {
-  size_t len, path_len, q_end;
-  const char *t;
-  lua_getfield(L, -1, "target");
-  t = lua_tolstring(L, -1, &len);
-  if (!t) t = "/", len = 1;
-  path_len = strcspn(t, "?#");
-  if (path_len > len) path_len = len;
-  lua_pushlstring(L, t, path_len);
-  lua_setfield(L, -3, "path");
+/* Sets field k of the request below the value on top. */
+static void set_field(lua_State *L, int k) {
+  push_key(L, k);
+  lua_insert(L, -2);
+  lua_rawset(L, -3);
+}
+
+/* The request on the stack gets target, and path and query from it: the
+ * path ends at the first '?' or '#', the query runs from after a '?' to a
+ * '#'. */
+static void split_target(hparser *h) {
+  lua_State *L = h->L;
+  const char *t = h->url ? h->url : "";
+  size_t len = h->url_len, path_len, q_end;
+  lua_pushlstring(L, t, len);
+  set_field(L, K_TARGET);
+  for (path_len = 0; path_len < len && t[path_len] != '?' && t[path_len] != '#'; path_len++) {}
+  if (path_len == 0) push_key(L, K_EMPTY);
+  else lua_pushlstring(L, t, path_len);
+  set_field(L, K_PATH);
   if (path_len < len && t[path_len] == '?') {
-    q_end = path_len + 1 + strcspn(t + path_len + 1, "#");
-    if (q_end > len) q_end = len;
+    for (q_end = path_len + 1; q_end < len && t[q_end] != '#'; q_end++) {}
     lua_pushlstring(L, t + path_len + 1, q_end - path_len - 1);
   } else {
-    lua_pushliteral(L, "");
+    push_key(L, K_EMPTY);
   }
-  lua_setfield(L, -3, "query");
+  set_field(L, K_QUERY);
+}
+
+static void push_method(lua_State *L, unsigned method) {
+  if (lua_rawgeti(L, KEYS, K_METHODS + (int)method) == LUA_TSTRING) return;
   lua_pop(L, 1);
+  lua_pushstring(L, http_method_str((enum http_method)method));
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, KEYS, K_METHODS + (int)method);
 }
 
 static int on_headers(http_parser *p) {
@@ -191,34 +220,40 @@ static int on_headers(http_parser *p) {
   if (h->last == TOK_FIELD) take(p, TOK_VALUE, "", 0); /* "Name:" at the end */
   if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
-  push_head(h);
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)LUA_MAXINTEGER)
+    return violation(h, "request body too large", "BODY_TOO_LARGE");
+  lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
   moonlet__push_headers(L, h->pack, h->pack_len);
-  lua_setfield(L, -2, "headers");
-  lua_pushstring(L, http_method_str((enum http_method)p->method));
-  lua_setfield(L, -2, "method");
+  set_field(L, K_HEADERS);
+  push_method(L, p->method);
+  set_field(L, K_METHOD);
   if (p->http_major == 1 && p->http_minor <= 1)
-    lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
+    push_key(L, p->http_minor ? K_V11 : K_V10);
   else
     lua_pushfstring(L, "%d.%d", (int)p->http_major, (int)p->http_minor);
-  lua_setfield(L, -2, "version");
+  set_field(L, K_VERSION);
   lua_pushboolean(L, http_should_keep_alive(p));
-  lua_setfield(L, -2, "keep_alive");
+  set_field(L, K_KEEP_ALIVE);
   lua_pushboolean(L, (p->flags & F_CHUNKED) != 0);
-  lua_setfield(L, -2, "_body_chunked");
+  set_field(L, K_BODY_CHUNKED);
   lua_pushboolean(L, p->upgrade);
-  lua_setfield(L, -2, "upgrade");
+  set_field(L, K_UPGRADE);
   if (p->flags & F_CONTENTLENGTH) {
-    if (p->content_length > (uint64_t)LUA_MAXINTEGER) {
-      lua_pop(L, 1);
-      return violation(h, "request body too large", "BODY_TOO_LARGE");
-    }
     lua_pushinteger(L, (lua_Integer)p->content_length);
-    lua_setfield(L, -2, "_body_length");
+    set_field(L, K_BODY_LENGTH);
   }
-  split_target(L);
+  /* Without a body the message ends with its head: the request says so
+   * and no "done" follows. */
+  if (!(p->flags & F_CHUNKED) && !p->upgrade &&
+      (!(p->flags & F_CONTENTLENGTH) || p->content_length == 0)) {
+    lua_pushboolean(L, 1);
+    set_field(L, K_DONE_FIELD);
+    h->done_told = 1;
+  }
+  split_target(h);
   lua_getiuservalue(L, 1, UV_REQUEST_MT);
   lua_setmetatable(L, -2);
-  emit(h, "head");
+  emit(h, K_HEAD);
   /* Fields after this are trailers (http-parser reports them the same). */
   h->in_trailers = 1;
   h->head_bytes = 0;
@@ -243,7 +278,7 @@ static int on_chunk_header(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t len) {
   hparser *h = (hparser *)p;
   lua_pushlstring(h->L, at, len);
-  emit(h, "body");
+  emit(h, K_BODY);
   if ((p->flags & F_CHUNKED) && h->chunk_left > 0) {
     h->chunk_left -= len < h->chunk_left ? len : h->chunk_left;
     if (h->chunk_left == 0) {
@@ -261,11 +296,12 @@ static int on_complete(http_parser *p) {
   h->last = TOK_NONE;
   if (h->in_trailers && h->nfields > 0) {
     moonlet__push_headers(L, h->pack, h->pack_len);
-    emit(h, "trailers");
+    emit(h, K_TRAILERS);
   }
   h->in_trailers = 0;
+  if (h->done_told) return 0;
   lua_pushboolean(L, http_should_keep_alive(p));
-  emit(h, "done");
+  emit(h, K_DONE);
   return 0;
 }
 
@@ -327,7 +363,7 @@ static int l_feed(lua_State *L) {
     /* The connection now speaks another protocol: hand on the rest. */
     h->L = L;
     lua_pushlstring(L, data + done, len - done);
-    emit(h, "upgrade");
+    emit(h, K_UPGRADE);
     h->L = NULL;
     h->dead = 1;
   }
@@ -340,8 +376,9 @@ static int l_gc(lua_State *L) {
   free(h->tok);
   free(h->field);
   free(h->pack);
-  h->tok = h->field = h->pack = NULL;
-  h->tok_cap = h->field_cap = h->pack_cap = 0;
+  free(h->url);
+  h->tok = h->field = h->pack = h->url = NULL;
+  h->tok_cap = h->field_cap = h->pack_cap = h->url_cap = 0;
   return 0;
 }
 
@@ -355,7 +392,7 @@ static int l_parser(lua_State *L) {
     lua_pop(L, 1);
   }
   luaL_argcheck(L, max > 0, 1, "max_header must be positive");
-  h = lua_newuserdatauv(L, sizeof *h, 2);
+  h = lua_newuserdatauv(L, sizeof *h, 1);
   memset(h, 0, sizeof *h);
   if (lua_istable(L, 1)) {
     if (lua_getfield(L, 1, "request_mt") != LUA_TTABLE && !lua_isnil(L, -1))
@@ -369,10 +406,17 @@ static int l_parser(lua_State *L) {
 }
 
 void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
-  static const luaL_Reg methods[] = {{"feed", l_feed}, {NULL, NULL}};
+  int k;
   (void)lp;
   if (luaL_newmetatable(L, PARSER_MT)) {
-    luaL_newlib(L, methods);
+    lua_createtable(L, 0, 1);
+    lua_createtable(L, K_METHODS + 40, 0);
+    for (k = 1; k < K_METHODS; k++) {
+      lua_pushstring(L, key_names[k]);
+      lua_rawseti(L, -2, k);
+    }
+    lua_pushcclosure(L, l_feed, 1);
+    lua_setfield(L, -2, "feed");
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_gc);
     lua_setfield(L, -2, "__gc");

@@ -80,10 +80,12 @@ local function next_event(c, reading_head)
       c.io_failed = true
       return nil, err or "connection closed", code or "EOF"
     end
-    if reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
     local n
     n, err, code = c.parser:feed(data, c.out)
     if not n then return nil, err, code end
+    -- A head begun and not complete: its deadline runs from these bytes.
+    -- (A head complete in one read needs none.)
+    if n == 0 and reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
     c.i, c.n = 1, n
   end
   local out, i = c.out, c.i
@@ -118,7 +120,7 @@ end
 -- code when the body is too large or the connection fails).
 function Request:read()
   if self._done then return nil end
-  local c = self._c
+  local c = self._res._c
   if self._continue then
     self._continue = false
     local ok, err, code = c.stream:write("HTTP/1.1 100 Continue\r\n\r\n")
@@ -153,7 +155,7 @@ end
 -- the stream and the bytes that followed the head in the same packet. The
 -- server sends nothing more on it and closes it when the handler returns.
 function Request:hijack()
-  local c = self._c
+  local c = self._res._c
   if not self.upgrade then error("hijack: not an Upgrade or CONNECT request", 2) end
   if c.hijacked then error("hijack: the connection was already taken", 2) end
   local rest = ""
@@ -301,21 +303,25 @@ local function serve_one(c, handler, kind, v, code)
     elseif not c.io_failed then refuse(c, failed_status(code), v) end
     return false
   end
-  local req = v -- made by the parser, path, query and headers included
-  req.remote, req._c, req._got = c.remote, c, 0
-  req._done, req._continue, req._failed = false, false, false
-  local length = req._body_length
-  if length and length > c.opts.max_body then
-    refuse(c, 413)
-    return false
-  end
-  if length or req._body_chunked then
-    c.deadline = core.now() + c.opts.body_timeout
-    local expectation = req.headers:get("expect")
-    req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
-  elseif c.out[c.i] == "done" then -- the parser saw the end with the head
-    next_event(c)
-    req._done = true
+  -- Made by the parser, path, query and headers included, and _done
+  -- when the request has no body (the common case: nothing more to set).
+  local req = v
+  req.remote = c.remote
+  if not req._done then
+    local length = req._body_length
+    if length and length > c.opts.max_body then
+      refuse(c, 413)
+      return false
+    end
+    req._got, req._done, req._continue, req._failed = 0, false, false, false
+    if length or req._body_chunked then
+      c.deadline = core.now() + c.opts.body_timeout
+      local expectation = req.headers:get("expect")
+      req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
+    elseif c.out[c.i] == "done" then -- an upgrade without a body
+      next_event(c)
+      req._done = true
+    end
   end
   -- head_sent, finished, and the flags _no_body, _chunked and _broken
   -- are absent (false) until set.
@@ -331,7 +337,7 @@ local function serve_one(c, handler, kind, v, code)
     return false
   end
   if res._broken or c.hijacked then return false end
-  if req._failed then
+  if not req._done and req._failed then
     if not res.head_sent and not c.io_failed then
       refuse(c, c.timed_out and 408 or failed_status(req._failed))
     end
