@@ -39,9 +39,18 @@ typedef struct headers {
 
 static char headers_key; /* the metatable, in the registry */
 
-int moonlet__is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+/* RFC 9110 token characters: what a header name may contain. */
+static const unsigned char tchars[256] = {
+  ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+  ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+  ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
+int moonlet__is_token(const char *s, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++)
+    if (!tchars[(unsigned char)s[i]]) return 0;
+  return 1;
 }
 
 size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl) {
@@ -147,9 +156,7 @@ static void add_quoted(luaL_Buffer *b, const char *s, size_t len) {
 
 static const char *check_name(lua_State *L, int idx, size_t *len) {
   const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, len) : NULL;
-  size_t i, ok = name && *len > 0;
-  for (i = 0; ok && i < *len; i++) ok = moonlet__is_tchar((unsigned char)name[i]);
-  if (!ok) {
+  if (!name || *len == 0 || !moonlet__is_token(name, *len)) {
     luaL_Buffer b;
     size_t tl;
     const char *text = luaL_tolstring(L, idx, &tl);

@@ -14,7 +14,7 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp);
 
 /* Header lists (headers.c). A field packed is two uint32_t, the lengths
  * of its name and value, then the bytes of both. */
-int moonlet__is_tchar(unsigned char c);
+int moonlet__is_token(const char *s, size_t len); /* RFC 9110 (len 0: yes) */
 size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl);
 int moonlet__next_field(const char *raw, size_t len, size_t *at, const char **name,
                         size_t *nl, const char **value, size_t *vl);

@@ -151,11 +151,8 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return take(p, TOK_URL, at, len);
 }
 static int on_field(http_parser *p, const char *at, size_t len) {
-  size_t i;
-  for (i = 0; i < len; i++)
-    if (!moonlet__is_tchar((unsigned char)at[i]))
-      return violation((hparser *)p, "invalid character in header name",
-                       "INVALID_HEADER_TOKEN");
+  if (!moonlet__is_token(at, len))
+    return violation((hparser *)p, "invalid character in header name", "INVALID_HEADER_TOKEN");
   return take(p, TOK_FIELD, at, len);
 }
 static int on_value(http_parser *p, const char *at, size_t len) {
@@ -177,12 +174,8 @@ static int on_begin(http_parser *p) {
   return 0;
 }
 
-/* Sets field k of the request below the value on top. */
-static void set_field(lua_State *L, int k) {
-  push_key(L, k);
-  lua_insert(L, -2);
-  lua_rawset(L, -3);
-}
+
+/* Fields are set as key (made once), value, rawset. */
 
 /* The request on the stack gets target, and path and query from it: the
  * path ends at the first '?' or '#', the query runs from after a '?' to a
@@ -191,19 +184,22 @@ static void split_target(hparser *h) {
   lua_State *L = h->L;
   const char *t = h->url ? h->url : "";
   size_t len = h->url_len, path_len, q_end;
+  push_key(L, K_TARGET);
   lua_pushlstring(L, t, len);
-  set_field(L, K_TARGET);
+  lua_rawset(L, -3);
   for (path_len = 0; path_len < len && t[path_len] != '?' && t[path_len] != '#'; path_len++) {}
+  push_key(L, K_PATH);
   if (path_len == 0) push_key(L, K_EMPTY);
   else lua_pushlstring(L, t, path_len);
-  set_field(L, K_PATH);
+  lua_rawset(L, -3);
+  push_key(L, K_QUERY);
   if (path_len < len && t[path_len] == '?') {
     for (q_end = path_len + 1; q_end < len && t[q_end] != '#'; q_end++) {}
     lua_pushlstring(L, t + path_len + 1, q_end - path_len - 1);
   } else {
     push_key(L, K_EMPTY);
   }
-  set_field(L, K_QUERY);
+  lua_rawset(L, -3);
 }
 
 static void push_method(lua_State *L, unsigned method) {
@@ -223,31 +219,39 @@ static int on_headers(http_parser *p) {
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)LUA_MAXINTEGER)
     return violation(h, "request body too large", "BODY_TOO_LARGE");
   lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
+  push_key(L, K_HEADERS);
   moonlet__push_headers(L, h->pack, h->pack_len);
-  set_field(L, K_HEADERS);
+  lua_rawset(L, -3);
+  push_key(L, K_METHOD);
   push_method(L, p->method);
-  set_field(L, K_METHOD);
+  lua_rawset(L, -3);
+  push_key(L, K_VERSION);
   if (p->http_major == 1 && p->http_minor <= 1)
     push_key(L, p->http_minor ? K_V11 : K_V10);
   else
     lua_pushfstring(L, "%d.%d", (int)p->http_major, (int)p->http_minor);
-  set_field(L, K_VERSION);
+  lua_rawset(L, -3);
+  push_key(L, K_KEEP_ALIVE);
   lua_pushboolean(L, http_should_keep_alive(p));
-  set_field(L, K_KEEP_ALIVE);
+  lua_rawset(L, -3);
+  push_key(L, K_BODY_CHUNKED);
   lua_pushboolean(L, (p->flags & F_CHUNKED) != 0);
-  set_field(L, K_BODY_CHUNKED);
+  lua_rawset(L, -3);
+  push_key(L, K_UPGRADE);
   lua_pushboolean(L, p->upgrade);
-  set_field(L, K_UPGRADE);
+  lua_rawset(L, -3);
   if (p->flags & F_CONTENTLENGTH) {
+    push_key(L, K_BODY_LENGTH);
     lua_pushinteger(L, (lua_Integer)p->content_length);
-    set_field(L, K_BODY_LENGTH);
+    lua_rawset(L, -3);
   }
   /* Without a body the message ends with its head: the request says so
    * and no "done" follows. */
   if (!(p->flags & F_CHUNKED) && !p->upgrade &&
       (!(p->flags & F_CONTENTLENGTH) || p->content_length == 0)) {
+    push_key(L, K_DONE_FIELD);
     lua_pushboolean(L, 1);
-    set_field(L, K_DONE_FIELD);
+    lua_rawset(L, -3);
     h->done_told = 1;
   }
   split_target(h);
