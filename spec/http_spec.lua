@@ -602,6 +602,31 @@ describe("moonlet.http server", function()
     assert.equal("Empty: \nConnection: close\nX-A: replaced", seen.text)
   end)
 
+  it("answers 500 for a status that is not an integer from 100 to 999, and takes 200.0 as 200", function()
+    local statuses = { ["/string"] = "200", ["/low"] = 99, ["/high"] = 1000, ["/fraction"] = 200.5,
+                       ["/table"] = {}, ["/nan"] = 0 / 0, ["/float"] = 200.0, ["/odd"] = 299 }
+    local errors = {}
+    local _, port = serve(function(req, res)
+      res.status = statuses[req.path]
+      local ok, err = pcall(res.finish, res, "x")
+      if not ok then
+        errors[#errors + 1] = err
+        error(err, 0)
+      end
+    end)
+    for _, path in ipairs({ "/string", "/low", "/high", "/fraction", "/table", "/nan" }) do
+      local out = raw(port, "GET " .. path .. " HTTP/1.1\r\nHost: h\r\n\r\n")
+      assert.matches("^HTTP/1.1 500 Internal Server Error\r\n", out)
+    end
+    assert.equal(6, #errors)
+    for _, err in ipairs(errors) do assert.matches("bad response status", err, 1, true) end
+    -- the status is checked before the cache of status lines is looked up
+    local close = "Host: h\r\nConnection: close\r\n\r\n"
+    assert.matches("^HTTP/1.1 200 OK\r\n", raw(port, "GET /float HTTP/1.1\r\n" .. close))
+    assert.matches("^HTTP/1.1 299 Unknown\r\n", raw(port, "GET /odd HTTP/1.1\r\n" .. close))
+    assert.matches("^HTTP/1.1 500 ", raw(port, "GET /string HTTP/1.1\r\nHost: h\r\n\r\n"))
+  end)
+
   it("sends a plain table put in res.headers as a header list, and answers 500 for anything else", function()
     local _, port = serve(function(req, res)
       if req.path == "/table" then

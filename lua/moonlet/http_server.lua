@@ -196,28 +196,31 @@ Response.__index = Response
 local status_lines = {}
 local http_head = core._http_head
 
-local function no_body_status(s)
-  return s == 204 or s == 304 or (s >= 100 and s < 200)
+-- The status line of a response that has no line made yet (checked, and
+-- remembered when the reason is the standard one). A status that is an
+-- integral float (200.0) is that integer, as everywhere in Lua.
+local function status_line(status, reason)
+  if type(status) ~= "number" or math.tointeger(status) == nil or status < 100 or status > 999 then
+    error("bad response status " .. tostring(status), 4)
+  end
+  status = math.tointeger(status)
+  local standard = not reason
+  reason = reason or M.reasons[status] or "Unknown"
+  if type(reason) ~= "string" or reason:find("[\r\n%z]") then
+    error("bad response reason " .. string.format("%q", tostring(reason)) .. " (a string without CR, LF or NUL expected)", 4)
+  end
+  local line = ("HTTP/1.1 %d %s\r\n"):format(status, reason)
+  if standard then status_lines[status] = line end
+  return line
 end
 
 -- The status line and headers; body_len is the whole body's length when
 -- finish() sends it at once, nil when the body is streamed.
 local function head(self, body_len)
+  local status, reason = self.status, self.reason
+  local line = not reason and status_lines[status] or status_line(status, reason)
   local req = self._req
-  local status = self.status
-  if math.type(status) ~= "integer" or status < 100 or status > 999 then
-    error("bad response status " .. tostring(status), 3)
-  end
-  local line = not self.reason and status_lines[status]
-  if not line then
-    local reason = self.reason or M.reasons[status] or "Unknown"
-    if type(reason) ~= "string" or reason:find("[\r\n%z]") then
-      error("bad response reason " .. string.format("%q", tostring(reason)) .. " (a string without CR, LF or NUL expected)", 3)
-    end
-    line = ("HTTP/1.1 %d %s\r\n"):format(status, reason)
-    if not self.reason then status_lines[status] = line end
-  end
-  local no_body = no_body_status(status)
+  local no_body = status < 200 or status == 204 or status == 304
   local out, chunked, keep_alive = http_head(line, self.headers, body_len, no_body,
     req.version == "1.1", self._keep_alive)
   -- Flags are set only when true: the response table stays at eight fields.
@@ -228,10 +231,8 @@ local function head(self, body_len)
   return out
 end
 
-local function send(self, data, more)
-  local stream = self._c.stream
-  local ok, err, code
-  if more then ok, err, code = stream:write(data, more) else ok, err, code = stream:write(data) end
+local function send(self, data)
+  local ok, err, code = self._c.stream:write(data)
   if not ok then
     self._broken = true
     return nil, err, code
@@ -249,8 +250,8 @@ end
 function Response:write(data)
   if type(data) ~= "string" then expect(data, "string", 1, "write") end
   if self.finished then error("response already finished", 2) end
-  local out = frame(self, data)
-  if not self.head_sent then out = head(self, nil) .. frame(self, data) end
+  local out = not self.head_sent and head(self, nil) or ""
+  out = out .. frame(self, data)
   if out == "" then return true end
   return send(self, out)
 end
@@ -262,17 +263,17 @@ function Response:finish(data)
   if self.finished then return true end
   self.finished = true
   data = data or ""
-  local out
+  local out = ""
   if not self.head_sent then
     out = head(self, #data)
-    if not self._no_body and not self._chunked then
+    if not self._no_body and not self._chunked and data ~= "" then
       -- The common case: the head and a whole body, in one write.
-      return send(self, out, data ~= "" and data or nil)
+      local ok, err, code = self._c.stream:write(out, data)
+      if not ok then self._broken = true end
+      return ok, err, code
     end
-    out = out .. frame(self, data)
-  else
-    out = frame(self, data)
   end
+  out = out .. frame(self, data)
   if self._chunked and not self._no_body then out = out .. "0\r\n\r\n" end
   if out == "" then return true end
   return send(self, out)
