@@ -5,10 +5,13 @@
  * may arrive in any split and pipelined.
  *
  *   p = core._http_parser{max_header = bytes, request_mt =}
- *   n = p:feed(data, out)   -- out[1..n]: kind, value, kind, value, ...
+ *   n, kind, value = p:feed(data, out)
+ *     the first event the data completed (or nil), and out[1..n] the
+ *     others: kind, value, kind, value, ... Events:
  *     "head", the request: {method=, target=, path=, query=, version=,
  *              headers=, keep_alive=, upgrade=, _body_length=,
- *              _body_chunked=} with request_mt as its metatable, its
+ *              _body_chunked=, and _done = true when there is no
+ *              body, no "done" following} with request_mt as its metatable, its
  *              headers a header list (csrc/http/headers.c) made from
  *              the fields packed as they arrived, in one copy
  *     "body", string
@@ -41,7 +44,7 @@ enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
 typedef struct hparser {
   http_parser p;
   lua_State *L;           /* during feed */
-  int out, n;             /* event table's stack index and length */
+  int first, n;           /* a first event was given; entries in the table */
   char *tok;              /* the URL, name or value being received */
   size_t tok_len, tok_cap;
   char *url;              /* the complete URL */
@@ -79,6 +82,7 @@ static const char *const key_names[] = {
   "trailers", "done", "1.0", "1.1", ""
 };
 #define KEYS lua_upvalueindex(1)
+enum { OUT = 3, FIRST_KIND = 4, FIRST_VALUE = 5 }; /* feed's stack */
 
 static void push_key(lua_State *L, int k) {
   lua_rawgeti(L, KEYS, k);
@@ -90,11 +94,21 @@ static int violation(hparser *h, const char *msg, const char *code) {
   return -1;
 }
 
+/* The value of the event is on top. The first event of a feed is
+ * returned as feed's results (most feeds complete one request), the rest
+ * go to the table. */
 static void emit(hparser *h, int kind) {
   lua_State *L = h->L;
+  if (!h->first) {
+    lua_replace(L, FIRST_VALUE);
+    push_key(L, kind);
+    lua_replace(L, FIRST_KIND);
+    h->first = 1;
+    return;
+  }
   push_key(L, kind);
-  lua_rawseti(L, h->out, ++h->n);
-  lua_rawseti(L, h->out, ++h->n); /* the value pushed before */
+  lua_rawseti(L, OUT, ++h->n);
+  lua_rawseti(L, OUT, ++h->n);
 }
 
 /* A head's fields are not made into Lua strings one by one: they are
@@ -324,7 +338,7 @@ static hparser *check_parser(lua_State *L) {
   return luaL_checkudata(L, 1, PARSER_MT);
 }
 
-/* p:feed(data, out) -> n | nil, message, code */
+/* p:feed(data, out) -> n, kind, value | nil, message, code */
 static int l_feed(lua_State *L) {
   hparser *h = check_parser(L);
   size_t len, done;
@@ -332,9 +346,9 @@ static int l_feed(lua_State *L) {
   enum http_errno e;
   luaL_checktype(L, 3, LUA_TTABLE);
   if (h->dead) return luaL_error(L, "HTTP parser used after a parse error");
-  lua_settop(L, 3);
+  lua_settop(L, FIRST_VALUE);
   h->L = L;
-  h->out = 3;
+  h->first = 0;
   h->n = 0;
   h->end = data + len;
   /* The rest of a chunk's CRLF that the last data ended before. */
@@ -372,7 +386,9 @@ static int l_feed(lua_State *L) {
     h->dead = 1;
   }
   lua_pushinteger(L, h->n);
-  return 1;
+  lua_pushvalue(L, FIRST_KIND);
+  lua_pushvalue(L, FIRST_VALUE);
+  return 3;
 }
 
 static int l_gc(lua_State *L) {

@@ -54,7 +54,15 @@ end
 -- consumed. reading_head: the bytes read start a head, whose deadline runs
 -- from its first bytes.
 local function next_event(c, reading_head)
-  while c.i > c.n do
+  local i = c.i
+  if i <= c.n then -- parsed before
+    local out = c.out
+    local kind, v = out[i], out[i + 1]
+    out[i], out[i + 1] = nil, nil
+    c.i = i + 2
+    return kind, v
+  end
+  while true do
     -- Within the request's deadline (head, then body), if it has one.
     -- When the deadline is nearer than the stream's own timeout, a read
     -- that times out is the request timing out (the loop's timers go by
@@ -80,19 +88,14 @@ local function next_event(c, reading_head)
       c.io_failed = true
       return nil, err or "connection closed", code or "EOF"
     end
-    local n
-    n, err, code = c.parser:feed(data, c.out)
-    if not n then return nil, err, code end
+    local n, kind, v = c.parser:feed(data, c.out)
+    if not n then return nil, kind, v end
+    if n > 0 then c.i, c.n = 1, n end
+    if kind then return kind, v end
     -- A head begun and not complete: its deadline runs from these bytes.
     -- (A head complete in one read needs none.)
-    if n == 0 and reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
-    c.i, c.n = 1, n
+    if reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
   end
-  local out, i = c.out, c.i
-  local kind, v = out[i], out[i + 1]
-  out[i], out[i + 1] = nil, nil
-  c.i = i + 2
-  return kind, v
 end
 
 -- A bare error answer on a connection that will be closed.
