@@ -5,9 +5,10 @@
  * may arrive in any split and pipelined.
  *
  *   p = core._http_parser{max_header = bytes, request_mt =}
- *   n, kind, value = p:feed(data, out)
+ *   n, kind, value, out = p:feed(data[, out])
  *     the first event the data completed (or nil), and out[1..n] the
- *     others: kind, value, kind, value, ... Events:
+ *     others: kind, value, kind, value, ... (out made when first needed,
+ *     if none was given). Events:
  *     "head", the request: {method=, target=, path=, query=, version=,
  *              headers=, keep_alive=, upgrade=, _body_length=,
  *              _body_chunked=, and _done = true when there is no
@@ -41,18 +42,40 @@
 
 enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
 
+/* The buffers a message is parsed in: lent to a parser from a message's
+ * first byte to its end, so that an idle connection's parser holds none.
+ * Spares wait in a free list per Lua state, at most MAX_SPARES. */
+typedef struct scratch {
+  struct scratch *next;
+  char *tok, *field, *pack, *url;
+  size_t tok_cap, field_cap, pack_cap, url_cap;
+} scratch;
+
+typedef struct scratch_pool {
+  scratch *spares;
+  int n;
+} scratch_pool;
+
+#define MAX_SPARES 256
+
+static void free_scratch(scratch *s) {
+  free(s->tok);
+  free(s->field);
+  free(s->pack);
+  free(s->url);
+  free(s);
+}
+
 typedef struct hparser {
   http_parser p;
   lua_State *L;           /* during feed */
   int first, n;           /* a first event was given; entries in the table */
-  char *tok;              /* the URL, name or value being received */
-  size_t tok_len, tok_cap;
-  char *url;              /* the complete URL */
-  size_t url_len, url_cap;
-  char *field;            /* the complete name waiting for its value */
-  size_t field_len, field_cap;
-  char *pack;             /* the head's fields, packed (see pack_field) */
-  size_t pack_len, pack_cap;
+  scratch *s;             /* during a message: its buffers */
+  scratch_pool *pool;     /* where they come from (kept by uservalue) */
+  size_t tok_len;         /* s->tok: the URL, name or value being received */
+  size_t url_len;         /* s->url: the complete URL */
+  size_t field_len;       /* s->field: the name waiting for its value */
+  size_t pack_len;        /* s->pack: the head's fields, packed */
   int last;               /* TOK_* that tok holds */
   size_t head_bytes, max_header;
   int too_large, dead;
@@ -65,8 +88,8 @@ typedef struct hparser {
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
 
-/* Uservalue: the metatable of requests. */
-enum { UV_REQUEST_MT = 1 };
+/* Uservalues: the metatable of requests, the scratch pool. */
+enum { UV_REQUEST_MT = 1, UV_POOL = 2 };
 
 /* The strings a request and the events are made of, made once: feed's
  * upvalue holds them at these indexes (and methods' names after them, as
@@ -106,6 +129,10 @@ static void emit(hparser *h, int kind) {
     h->first = 1;
     return;
   }
+  if (h->n == 0 && !lua_istable(L, OUT)) { /* made when first needed */
+    lua_createtable(L, 4, 0);
+    lua_replace(L, OUT);
+  }
   push_key(L, kind);
   lua_rawseti(L, OUT, ++h->n);
   lua_rawseti(L, OUT, ++h->n);
@@ -115,9 +142,10 @@ static void emit(hparser *h, int kind) {
  * packed as header lists keep them (csrc/http/headers.c), and the list is
  * made from the packed bytes in one copy when the head is complete. */
 static int pack_field(hparser *h) {
+  scratch *s = h->s;
   size_t need = h->pack_len + 2 * sizeof(uint32_t) + h->field_len + h->tok_len;
-  if (moonlet__grow(&h->pack, &h->pack_cap, need) != 0) return -1;
-  h->pack_len += moonlet__pack_field(h->pack + h->pack_len, h->field, h->field_len, h->tok, h->tok_len);
+  if (moonlet__grow(&s->pack, &s->pack_cap, need) != 0) return -1;
+  h->pack_len += moonlet__pack_field(s->pack + h->pack_len, s->field, h->field_len, s->tok, h->tok_len);
   h->nfields++;
   return 0;
 }
@@ -126,8 +154,8 @@ static int pack_field(hparser *h) {
  * its name) into the packed fields. */
 static int flush(hparser *h) {
   if (h->last == TOK_URL) {
-    if (moonlet__grow(&h->url, &h->url_cap, h->tok_len) != 0) return -1;
-    memcpy(h->url, h->tok, h->tok_len);
+    if (moonlet__grow(&h->s->url, &h->s->url_cap, h->tok_len) != 0) return -1;
+    memcpy(h->s->url, h->s->tok, h->tok_len);
     h->url_len = h->tok_len;
   } else if (h->last == TOK_VALUE) {
     if (pack_field(h) != 0) return -1;
@@ -146,8 +174,8 @@ static int take(http_parser *p, int kind, const char *at, size_t len) {
   }
   if (h->last != kind) {
     if (kind == TOK_VALUE && h->last == TOK_FIELD) {
-      if (moonlet__grow(&h->field, &h->field_cap, h->tok_len) != 0) return -1;
-      memcpy(h->field, h->tok, h->tok_len);
+      if (moonlet__grow(&h->s->field, &h->s->field_cap, h->tok_len) != 0) return -1;
+      memcpy(h->s->field, h->s->tok, h->tok_len);
       h->field_len = h->tok_len;
       h->tok_len = 0;
     } else if (flush(h) != 0) {
@@ -155,8 +183,8 @@ static int take(http_parser *p, int kind, const char *at, size_t len) {
     }
     h->last = kind;
   }
-  if (moonlet__grow(&h->tok, &h->tok_cap, h->tok_len + len) != 0) return -1;
-  memcpy(h->tok + h->tok_len, at, len);
+  if (moonlet__grow(&h->s->tok, &h->s->tok_cap, h->tok_len + len) != 0) return -1;
+  memcpy(h->s->tok + h->tok_len, at, len);
   h->tok_len += len;
   return 0;
 }
@@ -175,6 +203,16 @@ static int on_value(http_parser *p, const char *at, size_t len) {
 
 static int on_begin(http_parser *p) {
   hparser *h = (hparser *)p;
+  scratch_pool *pool = h->pool;
+  if (!h->s) {
+    if (pool->spares) {
+      h->s = pool->spares;
+      pool->spares = h->s->next;
+      pool->n--;
+    } else if (!(h->s = calloc(1, sizeof *h->s))) {
+      return -1;
+    }
+  }
   h->head_bytes = 0;
   h->last = TOK_NONE;
   h->tok_len = 0;
@@ -196,7 +234,7 @@ static int on_begin(http_parser *p) {
  * '#'. */
 static void split_target(hparser *h) {
   lua_State *L = h->L;
-  const char *t = h->url ? h->url : "";
+  const char *t = h->s->url ? h->s->url : "";
   size_t len = h->url_len, path_len, q_end;
   push_key(L, K_TARGET);
   lua_pushlstring(L, t, len);
@@ -234,7 +272,7 @@ static int on_headers(http_parser *p) {
     return violation(h, "request body too large", "BODY_TOO_LARGE");
   lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
   push_key(L, K_HEADERS);
-  moonlet__push_headers(L, h->pack, h->pack_len);
+  moonlet__push_headers(L, h->s->pack, h->pack_len);
   lua_rawset(L, -3);
   push_key(L, K_METHOD);
   push_method(L, p->method);
@@ -307,15 +345,30 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* The message is over: its buffers go back to the pool. */
+static void give_back(hparser *h) {
+  scratch_pool *pool = h->pool;
+  if (!h->s) return;
+  if (pool->n < MAX_SPARES) {
+    h->s->next = pool->spares;
+    pool->spares = h->s;
+    pool->n++;
+  } else {
+    free_scratch(h->s);
+  }
+  h->s = NULL;
+}
+
 static int on_complete(http_parser *p) {
   hparser *h = (hparser *)p;
   lua_State *L = h->L;
   if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
   if (h->in_trailers && h->nfields > 0) {
-    moonlet__push_headers(L, h->pack, h->pack_len);
+    moonlet__push_headers(L, h->s->pack, h->pack_len);
     emit(h, K_TRAILERS);
   }
+  give_back(h);
   h->in_trailers = 0;
   if (h->done_told) return 0;
   lua_pushboolean(L, http_should_keep_alive(p));
@@ -338,13 +391,13 @@ static hparser *check_parser(lua_State *L) {
   return luaL_checkudata(L, 1, PARSER_MT);
 }
 
-/* p:feed(data, out) -> n, kind, value | nil, message, code */
+/* p:feed(data[, out]) -> n, kind, value, out | nil, message, code */
 static int l_feed(lua_State *L) {
   hparser *h = check_parser(L);
   size_t len, done;
   const char *data = luaL_checklstring(L, 2, &len);
   enum http_errno e;
-  luaL_checktype(L, 3, LUA_TTABLE);
+  if (lua_toboolean(L, OUT)) luaL_checktype(L, OUT, LUA_TTABLE);
   if (h->dead) return luaL_error(L, "HTTP parser used after a parse error");
   lua_settop(L, FIRST_VALUE);
   h->L = L;
@@ -388,17 +441,25 @@ static int l_feed(lua_State *L) {
   lua_pushinteger(L, h->n);
   lua_pushvalue(L, FIRST_KIND);
   lua_pushvalue(L, FIRST_VALUE);
-  return 3;
+  lua_pushvalue(L, OUT);
+  return 4;
 }
 
 static int l_gc(lua_State *L) {
   hparser *h = check_parser(L);
-  free(h->tok);
-  free(h->field);
-  free(h->pack);
-  free(h->url);
-  h->tok = h->field = h->pack = h->url = NULL;
-  h->tok_cap = h->field_cap = h->pack_cap = h->url_cap = 0;
+  if (h->s) free_scratch(h->s);
+  h->s = NULL;
+  return 0;
+}
+
+static int pool_gc(lua_State *L) {
+  scratch_pool *pool = lua_touserdata(L, 1);
+  while (pool->spares) {
+    scratch *s = pool->spares;
+    pool->spares = s->next;
+    free_scratch(s);
+  }
+  pool->n = 0;
   return 0;
 }
 
@@ -412,8 +473,11 @@ static int l_parser(lua_State *L) {
     lua_pop(L, 1);
   }
   luaL_argcheck(L, max > 0, 1, "max_header must be positive");
-  h = lua_newuserdatauv(L, sizeof *h, 1);
+  h = lua_newuserdatauv(L, sizeof *h, 2);
   memset(h, 0, sizeof *h);
+  h->pool = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setiuservalue(L, -2, UV_POOL);
   if (lua_istable(L, 1)) {
     if (lua_getfield(L, 1, "request_mt") != LUA_TTABLE && !lua_isnil(L, -1))
       return luaL_error(L, "request_mt must be a table");
@@ -442,6 +506,11 @@ void moonlet__open_http_parse(lua_State *L, moonlet_loop *lp) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_parser);
+  memset(lua_newuserdatauv(L, sizeof(scratch_pool), 0), 0, sizeof(scratch_pool));
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, pool_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, l_parser, 1);
   lua_setfield(L, -2, "_http_parser");
 }

@@ -38,6 +38,7 @@ enum { F_OPEN, F_FILL, F_WRITE, F_SIZE };
 
 typedef struct file_job {
   moonlet_op base;     /* first: a pool job (op.h) */
+  uv_work_t work;
   int op;
   mfile *f;            /* NULL for F_OPEN */
   int fd, flags;
@@ -213,7 +214,7 @@ static int l_open(lua_State *L) {
   j = job_begin(L, lp, NULL, F_OPEN);
   j->flags = flags;
   if (!(j->path = strdup(path))) return no_memory(L, j);
-  return moonlet__op_queue(L, &j->base, open_k);
+  return moonlet__op_queue(L, &j->base, &j->work, open_k);
 }
 
 /* --- read ---------------------------------------------------------------- */
@@ -235,7 +236,7 @@ static int read_step(lua_State *L, mfile *f) {
   j->len = want < FILL_SIZE ? FILL_SIZE : want;
   if (!(j->buf = malloc(j->len))) return no_memory(L, j);
   j->off = f->pos;
-  return moonlet__op_queue(L, &j->base, read_k);
+  return moonlet__op_queue(L, &j->base, &j->work, read_k);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
@@ -326,7 +327,7 @@ static int f_write(lua_State *L) {
   j->len = len;
   j->off = f->pos;
   f->pos += (off_t)len;
-  return moonlet__op_queue(L, &j->base, done_k);
+  return moonlet__op_queue(L, &j->base, &j->work, done_k);
 }
 
 /* f:seek([whence[, offset]]) -> position | nil, msg, code */
@@ -339,7 +340,10 @@ static int f_seek(lua_State *L) {
   if (op == 2) {
     lua_settop(L, 2);
     lua_pushinteger(L, off);
-    return moonlet__op_queue(L, &job_begin(L, f->io.lp, f, F_SIZE)->base, done_k);
+  {
+    file_job *j = job_begin(L, f->io.lp, f, F_SIZE);
+    return moonlet__op_queue(L, &j->base, &j->work, done_k);
+  }
   }
   where = (op == 0 ? 0 : (lua_Integer)f->pos) + off;
   if (where < 0) return moonlet__push_failure(L, UV_EINVAL, NULL);

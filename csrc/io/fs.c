@@ -24,6 +24,7 @@ typedef struct fs_entry {
 
 typedef struct fs_job {
   moonlet_op base;         /* first: a pool job (op.h) */
+  uv_work_t work;
   int op;
   int flag;          /* write: append; mkdir: parents */
   char *path, *path2;
@@ -286,7 +287,7 @@ static int start(lua_State *L, int op, const char *path, const char *path2,
     return luaL_error(L, "not enough memory");
   }
   if (op == OP_READ) j->len = 0;
-  return moonlet__op_queue(L, &j->base, fs_k);
+  return moonlet__op_queue(L, &j->base, &j->work, fs_k);
 }
 
 static const char *check_path(lua_State *L, int idx) {

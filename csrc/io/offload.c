@@ -13,6 +13,7 @@
 
 typedef struct offload_job {
   moonlet_op base;           /* first: a pool job (op.h) */
+  uv_work_t work;
   moonlet_work_fn fn;
   int status;
   moonlet_work_call call;
@@ -119,7 +120,7 @@ static int l_work(lua_State *L) {
     j->call.nargs = i + 1;
   }
   lua_settop(L, 1); /* the name, for error messages */
-  return moonlet__op_queue(L, &j->base, offload_k);
+  return moonlet__op_queue(L, &j->base, &j->work, offload_k);
 }
 
 /* --- built-in work functions --------------------------------------------- */

@@ -120,11 +120,11 @@ static void job_done(uv_work_t *req, int status) {
   moonlet__op_finish(op, status != 0 ? status : op->status);
 }
 
-int moonlet__op_queue(lua_State *L, moonlet_op *op, lua_KFunction k) {
+int moonlet__op_queue(lua_State *L, moonlet_op *op, uv_work_t *work, lua_KFunction k) {
   int r;
   moonlet__check(op->is_request && op->run);
-  op->work.data = op;
-  r = uv_queue_work(op->lp->uv, &op->work, job_run, job_done);
+  work->data = op;
+  r = uv_queue_work(op->lp->uv, work, job_run, job_done);
   if (r != 0) {
     moonlet__op_abandon(op);
     return luaL_error(L, "cannot queue work: %s", uv_strerror(r));

@@ -58,7 +58,6 @@ struct moonlet_op {
   void (*on_abandon)(moonlet_op *op);
   /* A pool job: its work, on a pool thread (no Lua there). */
   void (*run)(moonlet_op *op);
-  uv_work_t work;         /* a pool job's libuv request */
   /* For task dumps: what the waiter does ("read", "connect", ...), the
    * I/O object it works on (which describes itself), and details of its
    * own, added to the table on top of L. */
@@ -88,9 +87,10 @@ void moonlet__op_abandon(moonlet_op *op);
  * calls moonlet__op_end(L, ctx, ...). */
 int moonlet__op_await(lua_State *L, moonlet_op *op, uint64_t ms,
                       lua_KFunction k);
-/* A pool job: queues op->run on libuv's thread pool and awaits it; its
- * status is a libuv error from the pool, or what run left in it. */
-int moonlet__op_queue(lua_State *L, moonlet_op *op, lua_KFunction k);
+/* A pool job: queues op->run on libuv's thread pool with work (the job's
+ * own, beside its op: handle ops and other requests need none) and awaits
+ * it; its status is a libuv error from the pool, or what run left in it. */
+int moonlet__op_queue(lua_State *L, moonlet_op *op, uv_work_t *work, lua_KFunction k);
 
 /* The completion: records status, wakes the waiter. A request nobody
  * waits for any more is freed; a handle op nobody waits in is left alone. */

@@ -51,9 +51,40 @@ function M.parse_query(q)
 end
 
 -- A connection: its stream, its parser and the events parsed but not yet
--- consumed. reading_head: the bytes read start a head, whose deadline runs
--- from its first bytes.
-local function next_event(c, reading_head)
+-- consumed.
+
+-- The connection's next bytes, within the request's deadline (head, then
+-- body) if it has one, or nil, message, code. When the deadline is nearer
+-- than the stream's own timeout, a read that times out is the request
+-- timing out (the loop's timers go by its cached clock, which may fire
+-- them a little before core.now() says the deadline is reached).
+local function read_more(c)
+  local deadline, by_deadline = c.deadline, false
+  if deadline then
+    local left = deadline - core.now()
+    if left <= 0 then
+      c.timed_out = true
+      return core._fail("ETIMEDOUT", "request timed out")
+    end
+    by_deadline = left <= c.opts.timeout
+    c.stream:set_timeout(math.min(left, c.opts.timeout))
+  end
+  local data, err, code = c.stream:read()
+  if deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
+  if not data then
+    if code == "ETIMEDOUT" and by_deadline then
+      c.timed_out = true
+      return core._fail("ETIMEDOUT", "request timed out")
+    end
+    c.io_failed = true
+    return nil, err or "connection closed", code or "EOF"
+  end
+  return data
+end
+
+-- The next event. reading_head: the bytes read start a head, whose
+-- deadline runs from its first bytes; data: bytes serve_conn read already.
+local function next_event(c, reading_head, data)
   local i = c.i
   if i <= c.n then -- parsed before
     local out = c.out
@@ -63,38 +94,19 @@ local function next_event(c, reading_head)
     return kind, v
   end
   while true do
-    -- Within the request's deadline (head, then body), if it has one.
-    -- When the deadline is nearer than the stream's own timeout, a read
-    -- that times out is the request timing out (the loop's timers go by
-    -- its cached clock, which may fire them a little before core.now()
-    -- says the deadline is reached).
-    local deadline, by_deadline = c.deadline, false
-    if deadline then
-      local left = deadline - core.now()
-      if left <= 0 then
-        c.timed_out = true
-        return core._fail("ETIMEDOUT", "request timed out")
-      end
-      by_deadline = left <= c.opts.timeout
-      c.stream:set_timeout(math.min(left, c.opts.timeout))
-    end
-    local data, err, code = c.stream:read()
-    if deadline then c.stream:set_timeout(c.opts.timeout) end -- for writes
     if not data then
-      if code == "ETIMEDOUT" and by_deadline then
-        c.timed_out = true
-        return core._fail("ETIMEDOUT", "request timed out")
-      end
-      c.io_failed = true
-      return nil, err or "connection closed", code or "EOF"
+      local err, code
+      data, err, code = read_more(c)
+      if not data then return nil, err, code end
     end
-    local n, kind, v = c.parser:feed(data, c.out)
+    local n, kind, v, out = c.parser:feed(data, c.out)
+    data = nil
     if not n then return nil, kind, v end
-    if n > 0 then c.i, c.n = 1, n end
+    if n > 0 then c.out, c.i, c.n = out, 1, n end
     if kind then return kind, v end
     -- A head begun and not complete: its deadline runs from these bytes.
     -- (A head complete in one read needs none.)
-    if reading_head and not deadline then c.deadline = core.now() + c.opts.header_timeout end
+    if reading_head and not c.deadline then c.deadline = core.now() + c.opts.header_timeout end
   end
 end
 
@@ -322,7 +334,7 @@ local function serve_one(c, handler, kind, v, code)
       c.deadline = core.now() + c.opts.body_timeout
       local expectation = req.headers:get("expect")
       req._continue = expectation and expectation:lower() == "100-continue" and req.version == "1.1"
-    elseif c.out[c.i] == "done" then -- an upgrade without a body
+    elseif c.i <= c.n and c.out[c.i] == "done" then -- an upgrade without a body
       next_event(c)
       req._done = true
     end
@@ -359,17 +371,30 @@ local function serve_one(c, handler, kind, v, code)
   return true
 end
 
--- An idle keep-alive connection waits for its next head here, on a short
--- stack, holding no request objects. c has eight fields (a ninth would
--- double its hash part): the rare flags of a failure come only at its end.
+-- An idle keep-alive connection waits for its next head here, holding no
+-- request objects, on the shortest stack: the collector shrinks a
+-- thread's stack to twice what it uses only when it holds more than three
+-- times that, and what a request grew is most of an idle connection's
+-- memory. c has eight fields (a ninth would double its hash part): the
+-- rare flags of a failure come only at its end. It is the connection's
+-- task (net's direct handler): it closes the stream; handlers' errors are
+-- caught around each call.
 local function serve_conn(stream, handler, opts)
+  local _ <close> = stream
   local c = {
     stream = stream,
     parser = core._http_parser { max_header = opts.max_header, request_mt = Request },
-    out = {}, i = 1, n = 0, opts = opts, remote = (stream:peer()), deadline = false,
+    out = false, i = 1, n = 0, opts = opts, remote = (stream:peer()), deadline = false,
   }
   stream:set_timeout(opts.timeout) -- next_event puts it back after a deadline
-  repeat c.deadline = false until not serve_one(c, handler, next_event(c, true))
+  repeat
+    c.deadline = false
+    local data
+    if c.i > c.n then -- nothing parsed is waiting: wait for the peer
+      data = stream:read()
+      if not data then return end -- gone, or idle too long: nothing to answer
+    end
+  until not serve_one(c, handler, next_event(c, true, data))
 end
 
 -- Below the descriptor limit, with room for what handlers open: at the
@@ -410,7 +435,7 @@ function M.listen(host, port, handler, opts)
   }
   return net.tcp.listen(host, port, function(stream)
     return serve_conn(stream, handler, o)
-  end, { backlog = opts.backlog or 1024, max_connections = opts.max_connections or default_max_connections() })
+  end, { backlog = opts.backlog or 1024, max_connections = opts.max_connections or default_max_connections() }, true)
 end
 
 return M

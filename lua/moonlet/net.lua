@@ -71,9 +71,19 @@ M._call_traced = call_traced
 
 -- The task of each connection of a server: handler(conn), then the
 -- connection closed and done() called. Made once per server, so that a
--- connection costs its task and nothing more.
-local function connection_task(handler, where, done)
+-- connection costs its task and nothing more. A direct handler closes the
+-- connection and handles its errors itself (the HTTP server's does): it
+-- runs with nothing around it, so that a connection waiting for its peer
+-- holds the fewest frames (an idle connection's memory is mostly its
+-- task's stack).
+local function connection_task(handler, where, done, direct)
   local finished = setmetatable({}, { __close = done })
+  if direct then
+    return function(conn)
+      local _ <close> = finished
+      handler(conn)
+    end
+  end
   return function(conn)
     local _ <close> = finished
     local ok, err, tb = call_traced(handler, conn)
@@ -106,13 +116,13 @@ end
 -- kernel's backlog holds the next clients meanwhile). Errors (out of
 -- descriptors, out of memory) are reported once per streak and waited out:
 -- the server goes on.
-local function serve(self, handler, where, max)
+local function serve(self, handler, where, max, direct)
   local srv = self._srv
   local slot = core.channel(1) -- a handler finished while we waited
   local run = connection_task(handler, where, function()
     self._active = self._active - 1
     slot:try_send(true)
-  end)
+  end, direct)
   self._task = core.spawn(function()
     local failing = false
     while not self._closed do
@@ -157,9 +167,9 @@ local function serve(self, handler, where, max)
 end
 
 -- Every listen returns a Server; one made with a handler serves it.
-local function listening(srv, handler, where, max)
+local function listening(srv, handler, where, max, direct)
   local self = setmetatable({ _srv = srv, _active = 0 }, Server)
-  if handler then return serve(self, handler, where or ("tcp server %s:%d"):format(srv:address()), max) end
+  if handler then return serve(self, handler, where or ("tcp server %s:%d"):format(srv:address()), max, direct) end
   return self
 end
 
@@ -217,8 +227,9 @@ end
 
 --- Listens on host:port and returns a server. With a handler, runs
 -- handler(stream) in a task for every connection; without one, the caller
--- runs server:accept().
-function M.tcp.listen(host, port, handler, opts)
+-- runs server:accept(). (direct: moonlet's own servers' handlers, see
+-- connection_task.)
+function M.tcp.listen(host, port, handler, opts, direct)
   expect(host, "string", 1, "listen")
   port = checkport(port, 2, "listen")
   expect(handler, "function?", 3, "listen")
@@ -228,7 +239,7 @@ function M.tcp.listen(host, port, handler, opts)
   local srv
   srv, err, code = core._tcp_listen(ip, port, opts)
   if not srv then return nil, err, code end
-  return listening(srv, handler, nil, max)
+  return listening(srv, handler, nil, max, direct)
 end
 
 --- A datagram socket bound to host:port (port 0: any free port).
