@@ -47,8 +47,13 @@ enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
  * Spares wait in a free list per Lua state, at most MAX_SPARES. */
 typedef struct scratch {
   struct scratch *next;
-  char *tok, *field, *pack, *url;
-  size_t tok_cap, field_cap, pack_cap, url_cap;
+  char *tok;              /* the URL, name or value being received */
+  char *url;              /* the complete URL */
+  char *field;            /* the name waiting for its value */
+  char *pack;             /* the head's fields, packed */
+  size_t tok_len, url_len, field_len, pack_len;
+  size_t tok_cap, url_cap, field_cap, pack_cap;
+  size_t head_bytes;      /* of the head, or of the trailers */
 } scratch;
 
 typedef struct scratch_pool {
@@ -69,21 +74,18 @@ static void free_scratch(scratch *s) {
 typedef struct hparser {
   http_parser p;
   lua_State *L;           /* during feed */
-  int first, n;           /* a first event was given; entries in the table */
+  int n;                  /* entries in the event table */
+  int nfields;            /* fields packed (trailers: any at all) */
   scratch *s;             /* during a message: its buffers */
   scratch_pool *pool;     /* where they come from (kept by uservalue) */
-  size_t tok_len;         /* s->tok: the URL, name or value being received */
-  size_t url_len;         /* s->url: the complete URL */
-  size_t field_len;       /* s->field: the name waiting for its value */
-  size_t pack_len;        /* s->pack: the head's fields, packed */
-  int last;               /* TOK_* that tok holds */
-  size_t head_bytes, max_header;
-  int too_large, dead;
-  int in_trailers;        /* the fields now arriving are trailers */
-  int nfields;            /* fields packed (trailers: any at all) */
-  int done_told;          /* the request was made with _done = true */
+  size_t max_header;
   uint64_t chunk_left;    /* bytes of the current chunk not yet seen */
-  int crlf_need;          /* bytes of a chunk's closing CRLF not yet seen */
+  uint8_t first;          /* a first event was given */
+  uint8_t last;           /* TOK_* that tok holds */
+  uint8_t too_large, dead;
+  uint8_t in_trailers;    /* the fields now arriving are trailers */
+  uint8_t done_told;      /* the request was made with _done = true */
+  uint8_t crlf_need;      /* bytes of a chunk's closing CRLF not yet seen */
   const char *end;        /* during feed: the end of the data */
   const char *bad_msg, *bad_code; /* a violation found by a callback */
 } hparser;
@@ -143,9 +145,9 @@ static void emit(hparser *h, int kind) {
  * made from the packed bytes in one copy when the head is complete. */
 static int pack_field(hparser *h) {
   scratch *s = h->s;
-  size_t need = h->pack_len + 2 * sizeof(uint32_t) + h->field_len + h->tok_len;
+  size_t need = h->s->pack_len + 2 * sizeof(uint32_t) + h->s->field_len + h->s->tok_len;
   if (moonlet__grow(&s->pack, &s->pack_cap, need) != 0) return -1;
-  h->pack_len += moonlet__pack_field(s->pack + h->pack_len, s->field, h->field_len, s->tok, h->tok_len);
+  h->s->pack_len += moonlet__pack_field(s->pack + h->s->pack_len, s->field, h->s->field_len, s->tok, h->s->tok_len);
   h->nfields++;
   return 0;
 }
@@ -154,38 +156,38 @@ static int pack_field(hparser *h) {
  * its name) into the packed fields. */
 static int flush(hparser *h) {
   if (h->last == TOK_URL) {
-    if (moonlet__grow(&h->s->url, &h->s->url_cap, h->tok_len) != 0) return -1;
-    memcpy(h->s->url, h->s->tok, h->tok_len);
-    h->url_len = h->tok_len;
+    if (moonlet__grow(&h->s->url, &h->s->url_cap, h->s->tok_len) != 0) return -1;
+    memcpy(h->s->url, h->s->tok, h->s->tok_len);
+    h->s->url_len = h->s->tok_len;
   } else if (h->last == TOK_VALUE) {
     if (pack_field(h) != 0) return -1;
   }
-  h->tok_len = 0;
+  h->s->tok_len = 0;
   return 0;
 }
 
 /* Appends to the token of kind, flushing the previous one first. */
 static int take(http_parser *p, int kind, const char *at, size_t len) {
   hparser *h = (hparser *)p;
-  h->head_bytes += len;
-  if (h->head_bytes > h->max_header) {
+  h->s->head_bytes += len;
+  if (h->s->head_bytes > h->max_header) {
     h->too_large = 1;
     return -1;
   }
   if (h->last != kind) {
     if (kind == TOK_VALUE && h->last == TOK_FIELD) {
-      if (moonlet__grow(&h->s->field, &h->s->field_cap, h->tok_len) != 0) return -1;
-      memcpy(h->s->field, h->s->tok, h->tok_len);
-      h->field_len = h->tok_len;
-      h->tok_len = 0;
+      if (moonlet__grow(&h->s->field, &h->s->field_cap, h->s->tok_len) != 0) return -1;
+      memcpy(h->s->field, h->s->tok, h->s->tok_len);
+      h->s->field_len = h->s->tok_len;
+      h->s->tok_len = 0;
     } else if (flush(h) != 0) {
       return -1;
     }
     h->last = kind;
   }
-  if (moonlet__grow(&h->s->tok, &h->s->tok_cap, h->tok_len + len) != 0) return -1;
-  memcpy(h->s->tok + h->tok_len, at, len);
-  h->tok_len += len;
+  if (moonlet__grow(&h->s->tok, &h->s->tok_cap, h->s->tok_len + len) != 0) return -1;
+  memcpy(h->s->tok + h->s->tok_len, at, len);
+  h->s->tok_len += len;
   return 0;
 }
 
@@ -213,15 +215,15 @@ static int on_begin(http_parser *p) {
       return -1;
     }
   }
-  h->head_bytes = 0;
+  h->s->head_bytes = 0;
   h->last = TOK_NONE;
-  h->tok_len = 0;
+  h->s->tok_len = 0;
   h->in_trailers = 0;
   h->chunk_left = 0;
   h->crlf_need = 0;
   h->nfields = 0;
-  h->pack_len = 0;
-  h->url_len = 0;
+  h->s->pack_len = 0;
+  h->s->url_len = 0;
   h->done_told = 0;
   return 0;
 }
@@ -235,7 +237,7 @@ static int on_begin(http_parser *p) {
 static void split_target(hparser *h) {
   lua_State *L = h->L;
   const char *t = h->s->url ? h->s->url : "";
-  size_t len = h->url_len, path_len, q_end;
+  size_t len = h->s->url_len, path_len, q_end;
   push_key(L, K_TARGET);
   lua_pushlstring(L, t, len);
   lua_rawset(L, -3);
@@ -272,7 +274,7 @@ static int on_headers(http_parser *p) {
     return violation(h, "request body too large", "BODY_TOO_LARGE");
   lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
   push_key(L, K_HEADERS);
-  moonlet__push_headers(L, h->s->pack, h->pack_len);
+  moonlet__push_headers(L, h->s->pack, h->s->pack_len);
   lua_rawset(L, -3);
   push_key(L, K_METHOD);
   push_method(L, p->method);
@@ -312,9 +314,9 @@ static int on_headers(http_parser *p) {
   emit(h, K_HEAD);
   /* Fields after this are trailers (http-parser reports them the same). */
   h->in_trailers = 1;
-  h->head_bytes = 0;
+  h->s->head_bytes = 0;
   h->nfields = 0;
-  h->pack_len = 0;
+  h->s->pack_len = 0;
   return 0;
 }
 
@@ -365,7 +367,7 @@ static int on_complete(http_parser *p) {
   if (flush(h) != 0) return -1;
   h->last = TOK_NONE;
   if (h->in_trailers && h->nfields > 0) {
-    moonlet__push_headers(L, h->s->pack, h->pack_len);
+    moonlet__push_headers(L, h->s->pack, h->s->pack_len);
     emit(h, K_TRAILERS);
   }
   give_back(h);
