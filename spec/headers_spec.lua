@@ -22,6 +22,8 @@ describe("header lists", function()
     assert.is_nil(h.missing)
     assert.is_nil(h[1])
     assert.equal("X-A: 1\nContent-Type: text/plain\nx-a: 2", tostring(h))
+    assert.equal(3, #h)
+    assert.equal(0, #Headers())
   end)
 
   it("sets over every field of a name, removes them all, and indexes like a table", function()

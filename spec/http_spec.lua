@@ -328,6 +328,48 @@ describe("moonlet.http client", function()
     assert.equal("X-Pad,X-Empty,X-Odd(name),x-pad,Content-Length,Connection", table.concat(names, ","))
   end)
 
+  it("goes through the proxy the environment names when the client is made, and straight without one", function()
+    -- A proxy that answers every request itself with the request line it got.
+    local proxy = assert(m.tcp.listen(LOCAL, 0, function(s)
+      local line = s:read("l")
+      repeat local l = s:read("l") until not l or l == "" or l == "\r"
+      local body = "via proxy: " .. line:gsub("\r$", "")
+      s:write(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"):format(#body, body))
+      s:close()
+    end))
+    local _, pport = proxy:address()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local m = require "moonlet"
+      m.run(function()
+        local c = m.http.client {}
+        local r = assert(c:get(arg[1]))
+        io.write(r.body)
+        c:close()
+      end)
+    ]])
+    f:close()
+    local function child(extra_env)
+      local env = m.process.environ()
+      for _, k in ipairs({ "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" }) do
+        env[k] = nil
+      end
+      env.LUA_PATH = "./lua/?.lua;./lua/?/init.lua;;"
+      env.LUA_CPATH = "./" .. U.build .. "/?.so;;"
+      for k, v in pairs(extra_env) do env[k] = v end
+      local out, err, code = m.process.run({ "lua5.4", script, base .. "/hello" }, { env = env, timeout = 20 })
+      assert(code == 0, err)
+      return out
+    end
+    assert.equal("hello", child({}))
+    assert.equal("via proxy: GET " .. base .. "/hello HTTP/1.1",
+      child({ http_proxy = ("http://%s:%d"):format(LOCAL, pport) }))
+    assert.equal("hello", child({ http_proxy = ("http://%s:%d"):format(LOCAL, pport), no_proxy = LOCAL }))
+    os.remove(script)
+    proxy:close()
+  end)
+
   it("reports a transfer that fails after its headers to the reader", function()
     local r = assert(client:get(base .. "/slow?s=5", { stream = true, timeout = 1 }))
     assert.equal("first\n", r:read())

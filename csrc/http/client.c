@@ -34,6 +34,7 @@ typedef struct http_client {
   moonlet_io io;
   CURLM *multi;
   CURLSH *share;
+  int env_proxy;          /* the environment names proxies (env_proxy) */
   uv_timer_t timer;
   /* curl work that must not run on a task's stack (it may do TLS and
    * HTTP/2 at once) waits for this timer: unpausing transfers, removing
@@ -102,6 +103,25 @@ static void notify(http_xfer *x) {
   if (ready) moonlet__op_finish(&x->waiter, 0);
 }
 
+/* The body's buffer is made once for the whole body when its length is
+ * known (up to FIRST_BODY_MAX; for a compressed body that is a start),
+ * else of FIRST_BODY bytes: growing from a few bytes by doubling cost
+ * more than the transfer's own work. The head's starts at HEAD_BUFFER. */
+#define FIRST_BODY (16u << 10)
+#define FIRST_BODY_MAX (1u << 20)
+#define HEAD_BUFFER 512
+
+static int first_body_buffer(http_xfer *x, size_t len) {
+  curl_off_t known = -1;
+  size_t cap = FIRST_BODY;
+  curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &known);
+  if (known > 0 && (uint64_t)known <= FIRST_BODY_MAX) cap = (size_t)known;
+  if (cap < len) cap = len;
+  if (!(x->body = malloc(cap))) return -1;
+  x->body_cap = cap;
+  return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   http_xfer *x = ud;
   size_t len = size * n;
@@ -117,6 +137,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     x->too_large = 1;
     return 0;
   }
+  if (!x->body_cap && first_body_buffer(x, len) != 0) return 0;
   if (moonlet__grow(&x->body, &x->body_cap, x->body_len + len) != 0) return 0;
   memcpy(x->body + x->body_len, p, len);
   x->body_len += len;
@@ -143,6 +164,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     return len;
   } else if (len > 9 && strncasecmp(p, "location:", 9) == 0) {
     x->location = 1;
+  }
+  if (!x->head_cap) {
+    if (!(x->head = malloc(HEAD_BUFFER))) return 0;
+    x->head_cap = HEAD_BUFFER;
   }
   if (moonlet__grow(&x->head, &x->head_cap, x->head_len + len) != 0) return 0;
   memcpy(x->head + x->head_len, p, len);
@@ -338,6 +363,13 @@ static int on_close(void *ud, curl_socket_t fd) {
 /* What every transfer of the client has: set once per easy handle. */
 static void configure(http_client *c, CURL *e) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  /* Without proxy variables in the environment (looked at once, when the
+   * client was made, as Go's client does), curl is told so: it would
+   * otherwise read the environment for every transfer. */
+  if (!c->env_proxy) {
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
@@ -456,6 +488,17 @@ static void init_version(void) {
   curl_version_string = curl_version_info(CURLVERSION_NOW)->version;
 }
 
+/* Whether the environment names a proxy, or hosts not to proxy, for
+ * the schemes a client speaks (curl's variables). */
+static int env_proxy(void) {
+  static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                      "ALL_PROXY", "no_proxy", "NO_PROXY"};
+  size_t i;
+  for (i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (getenv(names[i])) return 1;
+  return 0;
+}
+
 /* _client{max_connections=, max_per_host=, cookies=true|path} */
 static int l_client(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
@@ -477,6 +520,7 @@ static int l_client(lua_State *L) {
   if (!(c = calloc(1, sizeof *c))) return luaL_error(L, "not enough memory");
   mq_init(&c->socks);
   mq_init(&c->xfers);
+  c->env_proxy = env_proxy();
   c->multi = curl_multi_init();
   c->share = curl_share_init();
   if (cookie_file) c->cookie_file = strdup(cookie_file);
@@ -532,11 +576,20 @@ static const char *arg_string(lua_State *L, int idx, const char *k) {
   return NULL;
 }
 
+/* Whether the table at idx has anything in it (a plain get's has not:
+ * its options are all defaults, and none is looked up). */
+static int has_options(lua_State *L, int idx) {
+  lua_pushnil(L);
+  if (!lua_next(L, idx)) return 0;
+  lua_pop(L, 2);
+  return 1;
+}
+
 /* Stack: client, request, then what moonlet/http.lua worked out from it:
  * url, method, header lines, body, timeout, connect_timeout, user_agent,
  * max_body, decompress (3..11). The other options come from the request
- * table. */
-static void setup_easy(lua_State *L, http_xfer *x) {
+ * table, when it has any (opts). */
+static void setup_easy(lua_State *L, http_xfer *x, int opts) {
   enum { req = 2 };
   CURL *e = x->easy;
   const char *url = arg_string(L, 3, "url");
@@ -544,7 +597,7 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   const char *s;
   size_t body_len = 0;
   const char *body;
-  lua_Integer max_redirects = moonlet__opt_int(L, req, "max_redirects", 10);
+  lua_Integer max_redirects = opts ? moonlet__opt_int(L, req, "max_redirects", 10) : 10;
   uint64_t timeout = moonlet__check_timeout(L, 7);
   uint64_t connect_timeout = moonlet__check_timeout(L, 8);
   lua_Integer i, n;
@@ -560,7 +613,7 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
 
-  x->follow = moonlet__opt_bool(L, req, "follow", 1);
+  x->follow = opts ? moonlet__opt_bool(L, req, "follow", 1) : 1;
   x->max_body = lua_isinteger(L, 10) ? (uint64_t)lua_tointeger(L, 10) : 0;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)x->follow);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)max_redirects);
@@ -568,20 +621,21 @@ static void setup_easy(lua_State *L, http_xfer *x) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout);
   curl_easy_setopt(e, CURLOPT_USERAGENT, arg_string(L, 9, "user_agent"));
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, lua_toboolean(L, 11) ? "" : NULL);
-  if (!moonlet__opt_bool(L, req, "verify", 1)) {
+  if (opts && !moonlet__opt_bool(L, req, "verify", 1)) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     dirty = 1;
   }
-  if ((s = opt_string(L, req, "ca_file"))) {
+  if (opts && (s = opt_string(L, req, "ca_file"))) {
     curl_easy_setopt(e, CURLOPT_CAINFO, s);
     dirty = 1;
   }
-  if ((s = opt_string(L, req, "proxy"))) {
+  if (opts && (s = opt_string(L, req, "proxy"))) {
     curl_easy_setopt(e, CURLOPT_PROXY, s);
     dirty = 1;
   }
-  lua_getfield(L, req, "http2");
+  if (opts) lua_getfield(L, req, "http2");
+  else lua_pushnil(L);
   if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "prior") == 0)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   else if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
@@ -670,16 +724,28 @@ static const moonlet_retry perform_retry = {
 /* client:_perform(request, url, method, headers, body, timeout,
  *                  connect_timeout, user_agent, max_body, decompress)
  *   -> transfer (with its headers; with its whole body unless streamed)
- *   | nil, message, code */
+ *   | nil, message, code ("BAD_URL": a URL that libcurl would cut short at
+ *   a NUL, or that would split the request line at a CR or LF) */
 static int l_perform(lua_State *L) {
   http_client *c = check_client(L, 1);
   moonlet_loop *lp = c->io.lp;
   http_xfer *x;
   CURLMcode mc;
+  int opts;
   luaL_checktype(L, 2, LUA_TTABLE);
   moonlet__checkpoint(L, lp);
   lua_settop(L, 11);
   if (!arg_string(L, 3, "url")) return luaL_error(L, "request has no url");
+  {
+    size_t len;
+    const char *url = lua_tolstring(L, 3, &len);
+    if (memchr(url, '\0', len) || memchr(url, '\r', len) || memchr(url, '\n', len)) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "URL contains NUL, CR or LF");
+      lua_pushliteral(L, "BAD_URL");
+      return 3;
+    }
+  }
   moonlet__io_reserve(L);
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");
   x->c = c;
@@ -689,9 +755,10 @@ static int l_perform(lua_State *L) {
   x->easy = c->nidle > 0 ? c->idle[--c->nidle] : new_easy(c);
   moonlet__io_fill(L, lp, &x->io, MOONLET_MT_HTTP_XFER);
   if (!x->easy) return luaL_error(L, "not enough memory");
-  x->stream = moonlet__opt_bool(L, 2, "stream", 0);
+  opts = has_options(L, 2);
+  x->stream = opts ? moonlet__opt_bool(L, 2, "stream", 0) : 0;
   x->state = XS_DONE; /* not in the multi handle until added */
-  setup_easy(L, x);
+  setup_easy(L, x, opts);
   lua_replace(L, 3); /* the transfer, where perform_step keeps it */
   lua_settop(L, 3);
   if ((mc = curl_multi_add_handle(c->multi, x->easy)) != CURLM_OK)
@@ -760,12 +827,38 @@ static http_xfer *check_xfer(lua_State *L, int idx) {
   return (http_xfer *)moonlet__io_check(L, idx, MOONLET_MT_HTTP_XFER);
 }
 
+/* The strings a response table is made of, made once per Lua state (in
+ * the registry, at &response_keys). */
+static char response_keys;
+enum {
+  RK_STATUS = 1, RK_OK, RK_HTTP_VERSION, RK_URL, RK_REDIRECTS, RK_ELAPSED, RK_HEAD,
+  RK_IP, RK_BODY, RK_V10, RK_V11, RK_V2, RK_V3, RK_EMPTY, RK_N
+};
+static const char *const response_key_names[RK_N] = {
+  NULL, "status", "ok", "http_version", "url", "redirects", "elapsed", "_head",
+  "ip", "body", "1.0", "1.1", "2", "3", ""
+};
+
+/* Pushes the table of those strings. */
+static void push_response_keys(lua_State *L) {
+  int k;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &response_keys) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, RK_N - 1, 0);
+  for (k = 1; k < RK_N; k++) {
+    lua_pushstring(L, response_key_names[k]);
+    lua_rawseti(L, -2, k);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &response_keys);
+}
+
 /* transfer:response(whole) -> {status=, ok=, http_version=, url=,
  * redirects=, elapsed=, ip=, _head=, and body= when whole}: the response
  * table moonlet/http.lua gives out; whole takes the body buffered. */
 static int x_response(lua_State *L) {
   http_xfer *x = check_xfer(L, 1);
-  int whole = lua_toboolean(L, 2);
+  int whole = lua_toboolean(L, 2), keys, version_key;
   long code = 0, redirects = 0, version = 0;
   char *url = NULL, *ip = NULL;
   curl_off_t us = 0;
@@ -775,30 +868,35 @@ static int x_response(lua_State *L) {
   curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
   curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip);
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &us);
+  lua_settop(L, 2);
+  push_response_keys(L);
+  keys = lua_gettop(L);
+  version_key = version == CURL_HTTP_VERSION_2_0 ? RK_V2
+              : version == CURL_HTTP_VERSION_3 ? RK_V3
+              : version == CURL_HTTP_VERSION_1_0 ? RK_V10 : RK_V11;
   lua_createtable(L, 0, 10); /* room for headers and reason, made on use */
-  lua_pushinteger(L, code);
-  lua_setfield(L, -2, "status");
-  lua_pushboolean(L, code >= 200 && code < 300);
-  lua_setfield(L, -2, "ok");
-  lua_pushstring(L, version == CURL_HTTP_VERSION_2_0 ? "2"
-                    : version == CURL_HTTP_VERSION_3 ? "3"
-                    : version == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
-  lua_setfield(L, -2, "http_version");
-  lua_pushstring(L, url ? url : "");
-  lua_setfield(L, -2, "url");
-  lua_pushinteger(L, redirects);
-  lua_setfield(L, -2, "redirects");
-  lua_pushnumber(L, (lua_Number)us / 1e6);
-  lua_setfield(L, -2, "elapsed");
-  lua_pushlstring(L, x->head ? x->head : "", x->head_len);
-  lua_setfield(L, -2, "_head");
-  lua_pushstring(L, ip ? ip : "");
-  lua_setfield(L, -2, "ip");
+#define KEY(k) lua_rawgeti(L, keys, (k))
+#define SET() lua_rawset(L, -3)
+  KEY(RK_STATUS); lua_pushinteger(L, code); SET();
+  KEY(RK_OK); lua_pushboolean(L, code >= 200 && code < 300); SET();
+  KEY(RK_HTTP_VERSION); KEY(version_key); SET();
+  KEY(RK_URL);
+  if (url) lua_pushstring(L, url); else KEY(RK_EMPTY);
+  SET();
+  KEY(RK_REDIRECTS); lua_pushinteger(L, redirects); SET();
+  KEY(RK_ELAPSED); lua_pushnumber(L, (lua_Number)us / 1e6); SET();
+  KEY(RK_HEAD); lua_pushlstring(L, x->head ? x->head : "", x->head_len); SET();
+  KEY(RK_IP);
+  if (ip) lua_pushstring(L, ip); else KEY(RK_EMPTY);
+  SET();
   if (whole) {
+    KEY(RK_BODY);
     lua_pushlstring(L, x->body ? x->body : "", x->body_len);
     x->body_len = 0;
-    lua_setfield(L, -2, "body");
+    SET();
   }
+#undef KEY
+#undef SET
   return 1;
 }
 

@@ -6,6 +6,7 @@
  *   h["content-type"], h:get("Content-Type")   first value, or nil
  *   h:get_all("set-cookie")                    every value, in order
  *   for name, value in h:each() do ... end     every field (pairs(h) too)
+ *   #h                                         the number of fields
  *   h:add(name, value), h:set(name, value), h:remove(name)
  *   h[name] = value, h[name] = nil             set, remove
  *
@@ -292,6 +293,17 @@ static int h_newindex(lua_State *L) {
   return h_set(L);
 }
 
+/* #h: the number of fields. */
+static int h_len(lua_State *L) {
+  headers *h = check_headers(L, 1);
+  size_t at = 0, nl, vl;
+  const char *name, *value;
+  lua_Integer n = 0;
+  while (moonlet__next_field(h->data, h->len, &at, &name, &nl, &value, &vl)) n++;
+  lua_pushinteger(L, n);
+  return 1;
+}
+
 static int h_tostring(lua_State *L) {
   headers *h = check_headers(L, 1);
   size_t at = 0, nl, vl;
@@ -459,6 +471,8 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp) {
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, h_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, h_len);
+    lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, h_each);
     lua_setfield(L, -2, "__pairs");
     lua_pushvalue(L, -1);

@@ -218,9 +218,11 @@ local function header_lines(self, r, body, content_type)
     if content_type and not headers:get("content-type") then headers:set("Content-Type", content_type) end
   end
   local list
-  for name, value in headers:each() do
-    list = list or {}
-    list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
+  if #headers > 0 then
+    list = {}
+    for name, value in headers:each() do
+      list[#list + 1] = value == "" and (name .. ";") or (name .. ": " .. value)
+    end
   end
   -- curl would otherwise wait for "100 Continue" before larger bodies.
   if body and not headers:get("expect") then
@@ -228,12 +230,6 @@ local function header_lines(self, r, body, content_type)
     list[#list + 1] = "Expect:"
   end
   return list
-end
-
--- A URL that libcurl would cut short at a NUL, or that would split the
--- request line at a CR or LF.
-local function bad_url(url)
-  return url:find("\r", 1, true) or url:find("\n", 1, true) or url:find("\0", 1, true)
 end
 
 -- Checks the request and works out what csrc/http/client.c takes beside
@@ -246,7 +242,6 @@ local function build(self, r)
   end
   rcheck(type(r.url) == "string", "option 'url' must be a string")
   local url = r.url
-  rcheck(not bad_url(url), "URL contains NUL, CR or LF")
   rcheck(r.method == nil or type(r.method) == "string", "option 'method' must be a string")
   rcheck(r.body == nil or type(r.body) == "string", "option 'body' must be a string")
   rcheck(r.query == nil or type(r.query) == "table", "option 'query' must be a table")
@@ -297,7 +292,12 @@ end
 function Client:request(r)
   expect(r, "table", 1, "request")
   local x, err, code = self._c:_perform(r, build(self, r))
-  if not x then return nil, err, code end
+  if not x then
+    -- A URL libcurl would cut short at a NUL, or that would split the
+    -- request line at a CR or LF (found in C, before anything is done).
+    if code == "BAD_URL" then error("bad argument #1 to 'request' (" .. err .. ")", 2) end
+    return nil, err, code
+  end
   return new_response(x, r.stream)
 end
 
@@ -314,11 +314,14 @@ local NO_OPTIONS = {}
 function Client:get(url, opts)
   expect(url, "string", 1, "get")
   if opts ~= nil then return self:request(with(opts, { url = url, method = "GET" }, "get", 2)) end
-  -- A plain get: the client's defaults, nothing to check but the URL.
-  if bad_url(url) then return self:request({ url = url }) end -- raises as request does
+  -- A plain get: the client's defaults, nothing to check but the URL
+  -- (in C: a bad one comes back as BAD_URL, and request raises for it).
   local x, err, code = self._c:_perform(NO_OPTIONS, url, "GET", header_lines(self, NO_OPTIONS),
     nil, self.timeout, self.connect_timeout, self.user_agent, self.max_body, self.decompress)
-  if not x then return nil, err, code end
+  if not x then
+    if code == "BAD_URL" then return self:request({ url = url }) end
+    return nil, err, code
+  end
   return new_response(x, false)
 end
 
