@@ -19,8 +19,9 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
   -Werror=implicit-function-declaration
 # Deferred (=) so that pkg-config runs after deps.sh installed it.
 DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libuv libcurl)
-# http-parser ships no pkg-config file.
-DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv libcurl) -lhttp_parser
+# http-parser ships no pkg-config file. libcurl is not linked: the HTTP
+# client loads it (csrc/http/curl_api.h says why).
+DEP_LIBS ?= $(shell $(PKG_CONFIG) --libs libuv) -lhttp_parser -ldl
 SWITCH_FLAGS_asm =
 SWITCH_FLAGS_ucontext = -DMOONLET_SWITCH_UCONTEXT
 CHECKS ?= -DMOONLET_CHECKS

@@ -31,7 +31,8 @@ build = {
     CFLAGS = "$(CFLAGS)",
     LIBFLAG = "$(LIBFLAG)",
     DEP_CFLAGS = "-I$(LUA_INCDIR) -I$(LIBUV_INCDIR) -I$(CURL_INCDIR) -I$(HTTP_PARSER_INCDIR)",
-    DEP_LIBS = "-L$(LIBUV_LIBDIR) -luv -L$(CURL_LIBDIR) -lcurl -L$(HTTP_PARSER_LIBDIR) -lhttp_parser",
+    -- libcurl is loaded at run time (csrc/http/curl_api.h), not linked.
+    DEP_LIBS = "-L$(LIBUV_LIBDIR) -luv -L$(HTTP_PARSER_LIBDIR) -lhttp_parser -ldl",
   },
   install_target = "install-module",
   install_variables = {

@@ -328,6 +328,32 @@ describe("moonlet.http client", function()
     assert.equal("X-Pad,X-Empty,X-Odd(name),x-pad,Content-Length,Connection", table.concat(names, ","))
   end)
 
+  it("loads libcurl only when HTTP is first used, and says why when it cannot", function()
+    local code, out, err = U.run_script([[
+      local m = require "moonlet"
+      local loaded = false
+      for line in io.lines("/proc/self/maps") do
+        if line:find("libcurl", 1, true) then loaded = true end
+      end
+      print("before", loaded)
+      m.run(function() m.sleep(0.01) end) -- the rest of moonlet works without it
+      for _, f in ipairs({ function() return m.http.client {} end, function() return m.http.curl_version end,
+                           function() return m.http.url("http://h/") end, function() return m.http.get("http://h/") end }) do
+        local ok, e = pcall(f)
+        print(ok, e)
+      end
+    ]], "MOONLET_LIBCURL=/nonexistent/libcurl.so")
+    assert.equal(0, code, err)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("before\tfalse", lines[1])
+    assert.equal(5, #lines)
+    for i = 2, 5 do
+      assert.matches("^false\t.*moonlet.http: cannot load libcurl: /nonexistent/libcurl.so", lines[i])
+    end
+    assert.matches("^libcurl/%d", http.curl_version) -- here it loads
+  end)
+
   it("goes through the proxy the environment names when the client is made, and straight without one", function()
     -- A proxy that answers every request itself with the request line it got.
     local proxy = assert(m.tcp.listen(LOCAL, 0, function(s)

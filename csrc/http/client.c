@@ -12,7 +12,6 @@
  * its headers, for more body or for its end. lua/moonlet/http.lua builds
  * requests and responses around these objects.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "http/curl_api.h"
 #include "http/http.h"
 #include "io/io.h"
 
@@ -488,6 +488,21 @@ static void init_version(void) {
   curl_version_string = curl_version_info(CURLVERSION_NOW)->version;
 }
 
+/* Raises unless libcurl could be loaded (it is, the first time). */
+static void need_curl(lua_State *L) {
+  const char *failed = moonlet__curl_load();
+  if (failed) luaL_error(L, "moonlet.http: %s", failed);
+}
+
+/* _http.curl_version() -> "libcurl/x.y.z". (curl_version() would
+ * initialise LDAP and SASL, which never free.) */
+static int l_curl_version(lua_State *L) {
+  need_curl(L);
+  pthread_once(&version_once, init_version);
+  lua_pushfstring(L, "libcurl/%s", curl_version_string);
+  return 1;
+}
+
 /* Whether the environment names a proxy, or hosts not to proxy, for
  * the schemes a client speaks (curl's variables). */
 static int env_proxy(void) {
@@ -514,6 +529,7 @@ static int l_client(lua_State *L) {
     if (lua_type(L, -1) == LUA_TSTRING) cookie_file = lua_tostring(L, -1), cookies = 1;
     else cookies = lua_toboolean(L, -1);
   }
+  need_curl(L);
   pthread_once(&curl_once, init_curl);
   if (curl_init_result != CURLE_OK) return luaL_error(L, "curl_global_init failed");
   moonlet__io_reserve(L);
@@ -986,7 +1002,9 @@ static void lowercase_host(CURLU *u) {
 static int l_url(lua_State *L) {
   const char *base = luaL_checkstring(L, 1);
   const char *rel = luaL_optstring(L, 2, NULL);
-  CURLU *u = curl_url();
+  CURLU *u;
+  need_curl(L);
+  u = curl_url();
   CURLUcode rc;
   char *port = NULL;
   if (!u) return luaL_error(L, "not enough memory");
@@ -1023,14 +1041,11 @@ void moonlet__open_http(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg xfer_methods[] = {
       {"response", x_response}, {"read", x_read}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-      {"client", l_client}, {"url", l_url}, {NULL, NULL}};
+      {"client", l_client}, {"url", l_url}, {"curl_version", l_curl_version}, {NULL, NULL}};
   moonlet__io_newmt(L, lp, MOONLET_MT_HTTP_CLIENT, "moonlet.http_client", client_methods);
   moonlet__io_newmt(L, lp, MOONLET_MT_HTTP_XFER, "moonlet.http_response", xfer_methods);
   lua_newtable(L);
   moonlet__setfuncs(L, lp, funcs);
-  /* (curl_version() would initialise LDAP and SASL, which never free) */
-  pthread_once(&version_once, init_version);
-  lua_pushfstring(L, "libcurl/%s", curl_version_string);
-  lua_setfield(L, -2, "curl_version");
+
   lua_setfield(L, -2, "_http");
 }

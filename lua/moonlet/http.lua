@@ -24,8 +24,12 @@ local M = {
   unescape = server.unescape,
   Headers = new_headers,
   url = H.url,
-  curl_version = H.curl_version,
 }
+-- libcurl is loaded when first needed (csrc/http/curl_api.h): so is the
+-- version string.
+setmetatable(M, { __index = function(_, k)
+  if k == "curl_version" then return H.curl_version() end
+end })
 
 --- Percent-encodes everything but RFC 3986's unreserved characters.
 function M.escape(s)
@@ -184,7 +188,7 @@ function M.client(opts)
   return setmetatable({
     _c = H.client { max_connections = opts.max_connections, max_per_host = opts.max_per_host,
                     cookies = cookies },
-    user_agent = opts.user_agent or ("moonlet (" .. H.curl_version .. ")"),
+    user_agent = opts.user_agent or ("moonlet (" .. H.curl_version() .. ")"),
     headers = new_headers(opts.headers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     max_body = opts.max_body or M.MAX_BODY, decompress = opts.decompress ~= false,
