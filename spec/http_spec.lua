@@ -396,6 +396,47 @@ describe("moonlet.http client", function()
     proxy:close()
   end)
 
+  it("sends exactly one User-Agent, the request's, the client's, or the one in its header lines", function()
+    -- A server that answers with every User-Agent line it got.
+    local l = assert(m.tcp.listen(LOCAL, 0, function(s)
+      while true do
+        local agents = {}
+        repeat
+          local line = s:read("l")
+          if not line then return end
+          local ua = line:match("^[Uu]ser%-[Aa]gent:(.-)\r?$")
+          if ua then agents[#agents + 1] = "[" .. ua .. "]" end
+        until line == "\r" or line == ""
+        local body = table.concat(agents, ",")
+        s:write(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"):format(#body, body))
+      end
+    end))
+    local url = ("http://%s:%d/"):format(l:address())
+    local c = http.client { user_agent = "crawler/1.0" }
+    local function agents(...) return assert(c:get(url, ...)).body end
+    assert.equal("[ crawler/1.0]", agents())
+    assert.equal("[ crawler/1.0]", agents()) -- the kept line, again
+    assert.equal("[ other/2]", agents({ user_agent = "other/2" }))
+    assert.equal("[ crawler/1.0]", agents({ headers = { ["X-A"] = "1" } }))
+    assert.equal("[ mine]", agents({ headers = { ["User-Agent"] = "mine" } }))
+    assert.equal("[ mine]", agents({ headers = { ["user-agent"] = "mine" }, user_agent = "other/2" }))
+    assert.equal("[ crawler/1.0]", assert(c:post(url, "body")).body)
+    assert.equal("[ crawler/1.0]", agents())
+    local d = http.client {}
+    assert.matches("^%[ moonlet %(libcurl/", assert(d:get(url)).body)
+    local e = http.client { user_agent = "" }
+    assert.equal("", assert(e:get(url)).body) -- none at all
+    for _, bad in ipairs({ "a\r\nX-Evil: 1", "a\nb", "a\0b" }) do
+      assert.has_error(function() c:get(url, { user_agent = bad }) end)
+      assert.has_error(function() http.client({ user_agent = bad }):get(url) end)
+    end
+    assert.equal("[ crawler/1.0]", agents()) -- nothing was lost
+    c:close()
+    d:close()
+    e:close()
+    l:close()
+  end)
+
   it("reports a transfer that fails after its headers to the reader", function()
     local r = assert(client:get(base .. "/slow?s=5", { stream = true, timeout = 1 }))
     assert.equal("first\n", r:read())
