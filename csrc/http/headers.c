@@ -249,26 +249,20 @@ static int h_each(lua_State *L) {
   return 1;
 }
 
-static int h_add(lua_State *L) {
+/* h:add(name, value) and, replacing the fields of that name, h:set. */
+static int add_field(lua_State *L, int replace) {
   headers *h = check_headers(L, 1);
   size_t nl, vl;
   const char *name = check_name(L, 2, &nl);
   const char *value = check_value(L, 3, name, &vl);
+  if (replace) remove_all(h, name, nl);
   append(L, 1, h, name, nl, value, vl);
   lua_settop(L, 1);
   return 1;
 }
 
-static int h_set(lua_State *L) {
-  headers *h = check_headers(L, 1);
-  size_t nl, vl;
-  const char *name = check_name(L, 2, &nl);
-  const char *value = check_value(L, 3, name, &vl);
-  remove_all(h, name, nl);
-  append(L, 1, h, name, nl, value, vl);
-  lua_settop(L, 1);
-  return 1;
-}
+static int h_add(lua_State *L) { return add_field(L, 0); }
+static int h_set(lua_State *L) { return add_field(L, 1); }
 
 static int h_remove(lua_State *L) {
   headers *h = check_headers(L, 1);
@@ -457,6 +451,9 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp) {
   static const luaL_Reg methods[] = {
       {"get", h_get}, {"get_all", h_get_all}, {"each", h_each}, {"add", h_add},
       {"set", h_set}, {"remove", h_remove}, {NULL, NULL}};
+  static const luaL_Reg meta[] = {
+      {"__newindex", h_newindex}, {"__tostring", h_tostring}, {"__len", h_len},
+      {"__pairs", h_each}, {NULL, NULL}};
   (void)lp;
   push_mt(L);
   if (lua_isnil(L, -1)) {
@@ -467,14 +464,7 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp) {
     luaL_newlib(L, methods);
     lua_pushcclosure(L, h_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, h_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, h_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, h_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, h_each);
-    lua_setfield(L, -2, "__pairs");
+    luaL_setfuncs(L, meta, 0);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &headers_key);
   }
