@@ -62,6 +62,16 @@ typedef struct scratch_pool {
 } scratch_pool;
 
 #define MAX_SPARES 256
+#define SPARE_BUFFER_MAX 4096 /* a spare keeps no bigger buffer: a burst of
+                               * huge heads leaves no memory behind */
+
+/* Frees the buffer at *buf if it grew beyond SPARE_BUFFER_MAX. */
+static void shrink(char **buf, size_t *cap) {
+  if (*cap <= SPARE_BUFFER_MAX) return;
+  free(*buf);
+  *buf = NULL;
+  *cap = 0;
+}
 
 static void free_scratch(scratch *s) {
   free(s->tok);
@@ -352,6 +362,10 @@ static void give_back(hparser *h) {
   scratch_pool *pool = h->pool;
   if (!h->s) return;
   if (pool->n < MAX_SPARES) {
+    shrink(&h->s->tok, &h->s->tok_cap);
+    shrink(&h->s->url, &h->s->url_cap);
+    shrink(&h->s->field, &h->s->field_cap);
+    shrink(&h->s->pack, &h->s->pack_cap);
     h->s->next = pool->spares;
     pool->spares = h->s;
     pool->n++;

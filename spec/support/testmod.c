@@ -1,9 +1,11 @@
 /*
  * testmod.c - a test-only C module for the specs: C frames between Lua and
- * a blocking call, which only native switching can suspend across.
+ * a blocking call, which only native switching can suspend across; and
+ * what malloc holds, for specs of memory kept.
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
@@ -193,11 +195,19 @@ static int t_close(lua_State *L) {
   return 1;
 }
 
+/* heap_in_use(): bytes malloc has handed out and not got back (0 where
+ * malloc is replaced, as under ASan or Valgrind). */
+static int t_heap_in_use(lua_State *L) {
+  struct mallinfo2 mi = mallinfo2();
+  lua_pushinteger(L, (lua_Integer)mi.uordblks);
+  return 1;
+}
+
 int luaopen_moonlet_testmod(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"call", t_call}, {"nest", t_nest}, {"overflow", t_overflow},
       {"pipe", t_pipe}, {"write", t_write}, {"read", t_read}, {"close", t_close},
-      {NULL, NULL}};
+      {"heap_in_use", t_heap_in_use}, {NULL, NULL}};
   moonlet_register_work(L, "test.reverse", work_reverse);
   moonlet_register_work(L, "test.fail", work_fail);
   moonlet_register_work(L, "test.sleep", work_sleep);
