@@ -674,6 +674,51 @@ describe("moonlet.http server", function()
     assert.matches("^HTTP/1.1 500 Internal Server Error\r\n", out) -- the bad reason raised
   end)
 
+  it("parses the same requests from bytes split anywhere, one at a time included", function()
+    local core = require "moonlet.core"
+    local wire = "POST /p?q=1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nEmpty:\r\nX-Long: " .. ("v"):rep(300)
+      .. "\r\nx-a: 2\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n4\r\n abc\r\n0\r\nX-T: t\r\nX-U:\r\n\r\n"
+      .. "GET /next HTTP/1.1\r\nHost: other\r\n\r\n"
+    -- What the parser makes of the chunks, as text (bodies joined).
+    local function parse(chunks)
+      local p = core._http_parser { request_mt = {} }
+      local out, body = {}, nil
+      local function event(kind, v)
+        if kind == "body" then body = (body or "") .. v return end
+        if body then out[#out + 1] = "body=" .. body; body = nil end
+        if kind == "head" then
+          local fields = {}
+          for name, value in v.headers:each() do fields[#fields + 1] = name .. "=" .. value end
+          out[#out + 1] = table.concat({ "head", v.method, v.target, v.path, v.query, v.version,
+            tostring(v._done), table.concat(fields, ",") }, " ")
+        elseif kind == "trailers" then
+          local fields = {}
+          for name, value in v:each() do fields[#fields + 1] = name .. "=" .. value end
+          out[#out + 1] = "trailers " .. table.concat(fields, ",")
+        else
+          out[#out + 1] = kind
+        end
+      end
+      for _, chunk in ipairs(chunks) do
+        local n, kind, v, events = p:feed(chunk)
+        assert(n, kind)
+        if kind then event(kind, v) end
+        for i = 1, n, 2 do event(events[i], events[i + 1]) end
+      end
+      return table.concat(out, "\n")
+    end
+    local whole = parse({ wire })
+    assert.equal("head POST /p?q=1 /p q=1 1.1 nil Host=h,X-A=1,Empty=,X-Long=" .. ("v"):rep(300)
+      .. ",x-a=2,Transfer-Encoding=chunked\nbody=hello abc\ntrailers X-T=t,X-U=\ndone\n"
+      .. "head GET /next /next  1.1 true Host=other", whole)
+    for cut = 1, #wire - 1 do
+      assert.equal(whole, parse({ wire:sub(1, cut), wire:sub(cut + 1) }), "split at " .. cut)
+    end
+    local bytes = {}
+    for i = 1, #wire do bytes[i] = wire:sub(i, i) end
+    assert.equal(whole, parse(bytes))
+  end)
+
   it("splits the target into path and query as the parser reads it", function()
     local seen = {}
     local _, port = serve(function(req, res)
