@@ -35,7 +35,6 @@ typedef struct headers {
   size_t len, cap;
 } headers;
 
-#define FIELD_HEAD (2 * sizeof(uint32_t))
 #define ROOM 128 /* an empty list's: a response's few fields fit */
 
 static char headers_key; /* the metatable, in the registry */
@@ -54,14 +53,18 @@ int moonlet__is_token(const char *s, size_t len) {
   return 1;
 }
 
-size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl) {
+void moonlet__pack_lengths(char *dst, size_t nl, size_t vl) {
   uint32_t lens[2];
   lens[0] = (uint32_t)nl;
   lens[1] = (uint32_t)vl;
   memcpy(dst, lens, sizeof lens);
-  memcpy(dst + sizeof lens, name, nl);
-  memcpy(dst + sizeof lens + nl, value, vl);
-  return sizeof lens + nl + vl;
+}
+
+static size_t pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl) {
+  moonlet__pack_lengths(dst, nl, vl);
+  memcpy(dst + MOONLET_FIELD_HEAD, name, nl);
+  memcpy(dst + MOONLET_FIELD_HEAD + nl, value, vl);
+  return MOONLET_FIELD_HEAD + nl + vl;
 }
 
 int moonlet__next_field(const char *raw, size_t len, size_t *at, const char **name,
@@ -131,8 +134,8 @@ static void reserve(lua_State *L, int idx, headers *h, size_t need) {
 
 static void append(lua_State *L, int idx, headers *h, const char *name, size_t nl,
                    const char *value, size_t vl) {
-  reserve(L, idx, h, FIELD_HEAD + nl + vl);
-  h->len += moonlet__pack_field(h->data + h->len, name, nl, value, vl);
+  reserve(L, idx, h, MOONLET_FIELD_HEAD + nl + vl);
+  h->len += pack_field(h->data + h->len, name, nl, value, vl);
 }
 
 /* Adds s quoted, for messages about what Lua code gave. */
@@ -305,7 +308,7 @@ static int h_tostring(lua_State *L) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   while (moonlet__next_field(h->data, h->len, &at, &name, &nl, &value, &vl)) {
-    if (at > FIELD_HEAD + nl + vl) luaL_addchar(&b, '\n');
+    if (at > MOONLET_FIELD_HEAD + nl + vl) luaL_addchar(&b, '\n');
     luaL_addlstring(&b, name, nl);
     luaL_addlstring(&b, ": ", 2);
     luaL_addlstring(&b, value, vl);

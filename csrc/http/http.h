@@ -5,6 +5,8 @@
 #ifndef MOONLET_HTTP_H
 #define MOONLET_HTTP_H
 
+#include <stdint.h>
+
 #include "core/loop.h"
 
 void moonlet__open_http(lua_State *L, moonlet_loop *lp);
@@ -15,7 +17,9 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp);
 /* Header lists (headers.c). A field packed is two uint32_t, the lengths
  * of its name and value, then the bytes of both. */
 int moonlet__is_token(const char *s, size_t len); /* RFC 9110 (len 0: yes) */
-size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl);
+#define MOONLET_FIELD_HEAD (2 * sizeof(uint32_t))
+/* Writes the lengths that start a packed field. */
+void moonlet__pack_lengths(char *dst, size_t nl, size_t vl);
 int moonlet__next_field(const char *raw, size_t len, size_t *at, const char **name,
                         size_t *nl, const char **value, size_t *vl);
 /* Pushes a list of the packed fields (as received: not checked). */

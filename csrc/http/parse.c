@@ -47,12 +47,12 @@ enum { TOK_NONE, TOK_URL, TOK_FIELD, TOK_VALUE };
  * Spares wait in a free list per Lua state, at most MAX_SPARES. */
 typedef struct scratch {
   struct scratch *next;
-  char *tok;              /* the URL, name or value being received */
-  char *url;              /* the complete URL */
-  char *field;            /* the name waiting for its value */
-  char *pack;             /* the head's fields, packed */
-  size_t tok_len, url_len, field_len, pack_len;
-  size_t tok_cap, url_cap, field_cap, pack_cap;
+  char *url;              /* the URL */
+  char *pack;             /* the head's fields, packed as they arrive */
+  size_t url_len, pack_len;
+  size_t url_cap, pack_cap;
+  size_t entry;           /* where the field being received starts */
+  size_t name_len, value_len; /* of that field, so far */
   size_t head_bytes;      /* of the head, or of the trailers */
 } scratch;
 
@@ -74,8 +74,6 @@ static void shrink(char **buf, size_t *cap) {
 }
 
 static void free_scratch(scratch *s) {
-  free(s->tok);
-  free(s->field);
   free(s->pack);
   free(s->url);
   free(s);
@@ -151,54 +149,63 @@ static void emit(hparser *h, int kind) {
 }
 
 /* A head's fields are not made into Lua strings one by one: they are
- * packed as header lists keep them (csrc/http/headers.c), and the list is
- * made from the packed bytes in one copy when the head is complete. */
-static int pack_field(hparser *h) {
+ * packed as they arrive, as header lists keep them (csrc/http/headers.c:
+ * the lengths of name and value, then their bytes), and the list is made
+ * from the packed bytes in one copy when the head is complete. */
+
+/* The field being received is complete: its lengths go before it. */
+static void end_field(hparser *h) {
   scratch *s = h->s;
-  size_t need = h->s->pack_len + 2 * sizeof(uint32_t) + h->s->field_len + h->s->tok_len;
-  if (moonlet__grow(&s->pack, &s->pack_cap, need) != 0) return -1;
-  h->s->pack_len += moonlet__pack_field(s->pack + h->s->pack_len, s->field, h->s->field_len, s->tok, h->s->tok_len);
+  moonlet__pack_lengths(s->pack + s->entry, s->name_len, s->value_len);
   h->nfields++;
-  return 0;
 }
 
-/* Moves the completed token where it goes: the URL aside, a value (with
- * its name) into the packed fields. */
-static int flush(hparser *h) {
-  if (h->last == TOK_URL) {
-    if (moonlet__grow(&h->s->url, &h->s->url_cap, h->s->tok_len) != 0) return -1;
-    memcpy(h->s->url, h->s->tok, h->s->tok_len);
-    h->s->url_len = h->s->tok_len;
-  } else if (h->last == TOK_VALUE) {
-    if (pack_field(h) != 0) return -1;
-  }
-  h->s->tok_len = 0;
-  return 0;
-}
-
-/* Appends to the token of kind, flushing the previous one first. */
+/* Appends the bytes of the URL, a field's name or its value where they go:
+ * the URL aside, names and values packed, a new field getting room for
+ * its lengths first. */
 static int take(http_parser *p, int kind, const char *at, size_t len) {
   hparser *h = (hparser *)p;
-  h->s->head_bytes += len;
-  if (h->s->head_bytes > h->max_header) {
+  scratch *s = h->s;
+  s->head_bytes += len;
+  if (s->head_bytes > h->max_header) {
     h->too_large = 1;
     return -1;
   }
   if (h->last != kind) {
-    if (kind == TOK_VALUE && h->last == TOK_FIELD) {
-      if (moonlet__grow(&h->s->field, &h->s->field_cap, h->s->tok_len) != 0) return -1;
-      memcpy(h->s->field, h->s->tok, h->s->tok_len);
-      h->s->field_len = h->s->tok_len;
-      h->s->tok_len = 0;
-    } else if (flush(h) != 0) {
-      return -1;
+    if (h->last == TOK_VALUE) end_field(h);
+    if (kind == TOK_FIELD || (kind == TOK_VALUE && h->last != TOK_FIELD)) {
+      if (moonlet__grow(&s->pack, &s->pack_cap, s->pack_len + MOONLET_FIELD_HEAD) != 0) return -1;
+      s->entry = s->pack_len;
+      s->pack_len += MOONLET_FIELD_HEAD;
+      s->name_len = 0;
     }
+    if (kind == TOK_VALUE) s->value_len = 0;
     h->last = kind;
   }
-  if (moonlet__grow(&h->s->tok, &h->s->tok_cap, h->s->tok_len + len) != 0) return -1;
-  memcpy(h->s->tok + h->s->tok_len, at, len);
-  h->s->tok_len += len;
+  if (kind == TOK_URL) {
+    if (moonlet__grow(&s->url, &s->url_cap, s->url_len + len) != 0) return -1;
+    memcpy(s->url + s->url_len, at, len);
+    s->url_len += len;
+    return 0;
+  }
+  if (moonlet__grow(&s->pack, &s->pack_cap, s->pack_len + len) != 0) return -1;
+  memcpy(s->pack + s->pack_len, at, len);
+  s->pack_len += len;
+  if (kind == TOK_FIELD) s->name_len += len;
+  else s->value_len += len;
   return 0;
+}
+
+/* The head (or the trailers) is complete: so is its last field. A name
+ * without a value at the end ("Name:") has an empty one. */
+static void end_fields(hparser *h) {
+  if (h->last == TOK_FIELD) {
+    h->s->value_len = 0;
+    end_field(h);
+  } else if (h->last == TOK_VALUE) {
+    end_field(h);
+  }
+  h->last = TOK_NONE;
 }
 
 static int on_url(http_parser *p, const char *at, size_t len) {
@@ -227,7 +234,6 @@ static int on_begin(http_parser *p) {
   }
   h->s->head_bytes = 0;
   h->last = TOK_NONE;
-  h->s->tok_len = 0;
   h->in_trailers = 0;
   h->chunk_left = 0;
   h->crlf_need = 0;
@@ -277,9 +283,7 @@ static void push_method(lua_State *L, unsigned method) {
 static int on_headers(http_parser *p) {
   hparser *h = (hparser *)p;
   lua_State *L = h->L;
-  if (h->last == TOK_FIELD) take(p, TOK_VALUE, "", 0); /* "Name:" at the end */
-  if (flush(h) != 0) return -1;
-  h->last = TOK_NONE;
+  end_fields(h);
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > (uint64_t)LUA_MAXINTEGER)
     return violation(h, "request body too large", "BODY_TOO_LARGE");
   lua_createtable(L, 0, 16);   /* the request, with room for the server's fields */
@@ -362,9 +366,7 @@ static void give_back(hparser *h) {
   scratch_pool *pool = h->pool;
   if (!h->s) return;
   if (pool->n < MAX_SPARES) {
-    shrink(&h->s->tok, &h->s->tok_cap);
     shrink(&h->s->url, &h->s->url_cap);
-    shrink(&h->s->field, &h->s->field_cap);
     shrink(&h->s->pack, &h->s->pack_cap);
     h->s->next = pool->spares;
     pool->spares = h->s;
@@ -378,8 +380,7 @@ static void give_back(hparser *h) {
 static int on_complete(http_parser *p) {
   hparser *h = (hparser *)p;
   lua_State *L = h->L;
-  if (flush(h) != 0) return -1;
-  h->last = TOK_NONE;
+  end_fields(h);
   if (h->in_trailers && h->nfields > 0) {
     moonlet__push_headers(L, h->s->pack, h->s->pack_len);
     emit(h, K_TRAILERS);
