@@ -1003,7 +1003,11 @@ function Response:save(path) end
 ---Aborts the transfer (streamed responses).
 function Response:close() end
 
+---A header list: lookups in any case (`h["content-type"]`), fields in
+---arrival order; `#h` is the number of fields, `pairs(h)` walks them.
 ---@class moonlet.http.Headers
+---@operator len: integer
+---@field [string] string?
 local Headers = {}
 
 ---@param name string
