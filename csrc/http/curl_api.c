@@ -28,7 +28,7 @@ static void load(void) {
   }
 #define LOAD(name)                                                            \
   if (!failed && !(*(void **)&moonlet__curl.name = dlsym(lib, #name))) {      \
-    snprintf(failure, sizeof failure, "libcurl has no %s (7.62 or later needed)", #name); \
+    snprintf(failure, sizeof failure, "libcurl has no %s (too old a version)", #name); \
     failed = failure;                                                         \
   }
   MOONLET_CURL_FUNCS(LOAD)

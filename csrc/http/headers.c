@@ -134,6 +134,8 @@ static void reserve(lua_State *L, int idx, headers *h, size_t need) {
 
 static void append(lua_State *L, int idx, headers *h, const char *name, size_t nl,
                    const char *value, size_t vl) {
+  /* The packed lengths are 32 bits: refuse, with nothing changed. */
+  if (nl > UINT32_MAX || vl > UINT32_MAX) luaL_error(L, "header field too long");
   reserve(L, idx, h, MOONLET_FIELD_HEAD + nl + vl);
   h->len += pack_field(h->data + h->len, name, nl, value, vl);
 }
