@@ -6,6 +6,9 @@
 -- Medians of REPS runs, one fresh process per run. bench/crawl/curl_floor.c
 -- is the floor for any client built on libcurl, moonlet's included.
 --   lua5.4 bench/crawl.lua [REPS [N [CONC]]]   (after make bench built Go)
+-- CLIENTS=moonlet,Go,floor runs only the clients whose names contain one
+-- of the words; BASELINE_TREE=DIR adds moonlet built in another checkout
+-- (a git worktree of an earlier commit), for an A/B in the same run.
 package.path = "./bench/?.lua;" .. package.path
 local D = require "driver"
 local median, sh, pin = D.median, D.sh, D.pin
@@ -27,6 +30,21 @@ local clients = {
   { name = "Python aiohttp", cmd = "/usr/bin/python3 bench/crawl/aiohttp_client.py" },
   { name = "lua-http on cqueues", cmd = "env LUA_PATH='" .. LUA_HTTP_PATH .. "' lua5.4 bench/crawl/luahttp.lua" },
 }
+
+local tree = os.getenv("BASELINE_TREE")
+if tree then
+  table.insert(clients, 2, { name = "moonlet.http, " .. tree:match("[^/]+$"),
+    cmd = ("env LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;' "
+      .. "lua5.4 %s/bench/crawl/moonlet.lua"):format(tree, tree, tree, tree) })
+end
+local only = os.getenv("CLIENTS")
+if only then
+  for i = #clients, 1, -1 do
+    local keep = clients[i].base
+    for word in only:gmatch("[^,]+") do keep = keep or clients[i].name:find(word, 1, true) end
+    if not keep then table.remove(clients, i) end
+  end
+end
 
 local p = assert(io.popen("echo $$; exec " .. pin(1) .. "./" .. BUILD .. "/crawl-server"))
 local pid = p:read("l")

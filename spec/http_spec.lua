@@ -498,6 +498,90 @@ describe("moonlet.http client", function()
     s2:close()
   end)
 
+  -- A raw HTTP/1.1 responder that counts its connections and answers each
+  -- request with its own target, so every answer can be checked.
+  local function counting_server()
+    local state = { conns = 0 }
+    local counted = assert(m.tcp.listen(LOCAL, 0, function(s)
+      state.conns = state.conns + 1
+      local pending = ""
+      while true do
+        local d = s:read()
+        if not d then break end
+        pending = pending .. d
+        while true do
+          local head_end = pending:find("\r\n\r\n", 1, true)
+          if not head_end then break end
+          local target = pending:match("^%u+ (%S+)")
+          pending = pending:sub(head_end + 4)
+          if not s:write(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"):format(#target, target)) then
+            return
+          end
+        end
+      end
+    end))
+    finally(function() counted:close() end)
+    local _, port = counted:address()
+    state.url = ("http://%s:%d"):format(LOCAL, port)
+    return state
+  end
+
+  -- Runs n requests at once, each from its own task; checks every answer.
+  local function wave(c, url, n, tag)
+    local tasks = {}
+    for i = 1, n do
+      tasks[i] = m.spawn(function() return assert(c:get(("%s/%s/%d"):format(url, tag, i))).body end)
+    end
+    local got = m.gather(tasks)
+    for i = 1, n do assert.equal(("/%s/%d"):format(tag, i), got[i]) end
+  end
+
+  it("spreads a busy client over several connection pools within its limit", function()
+    -- 130 connections: pools of 44, 43 and 43, which together keep the limit.
+    local counted = counting_server()
+    local c = http.client { max_connections = 130 }
+    wave(c, counted.url, 300, "a")
+    assert.equal(130, counted.conns)
+    -- Every pool's connections are reused: no new ones for as many requests again.
+    wave(c, counted.url, 130, "b")
+    wave(c, counted.url, 300, "c")
+    assert.equal(130, counted.conns)
+    c:close()
+  end)
+
+  it("reuses the connections of every pool of a client without limits", function()
+    local counted = counting_server()
+    local c = http.client()
+    wave(c, counted.url, 150, "a") -- pools of 64, 64 and 22 transfers at once
+    local first = counted.conns
+    assert.is_true(first <= 150, first .. " connections for 150 requests")
+    -- Without a limit, curl keeps four idle connections per transfer still
+    -- running in a pool, so the end of a wave closes about a quarter of
+    -- them (35 here); without reuse in the second and third pools, over 100.
+    wave(c, counted.url, 150, "b")
+    assert.is_true(counted.conns - first < 50, counted.conns - first .. " new connections")
+    c:close()
+  end)
+
+  it("ends transfers in every pool when the client closes or their tasks are cancelled", function()
+    local c = http.client()
+    local tasks = {}
+    for i = 1, 150 do
+      tasks[i] = m.spawn(function() return c:get(base .. "/slow?s=5&i=" .. i) end)
+    end
+    m.sleep(0.1)
+    tasks[150]:cancel() -- its transfer is in the third pool
+    assert.is_false(pcall(tasks[150].await, tasks[150]))
+    assert.is_true(tasks[150]:cancelled())
+    assert.is_true(c:close())
+    for i = 1, 149 do
+      local ok, err = tasks[i]:await()
+      assert.is_nil(ok)
+      assert.matches("client closed during the request", err)
+    end
+    assert.has_error(function() c:get(base .. "/hello") end)
+  end)
+
   it("goes through an HTTP proxy", function()
     local seen
     local proxy = assert(http.listen(LOCAL, 0, function(req, res)

@@ -1,13 +1,16 @@
 /*
  * The crawl benchmark's floor for any client built on libcurl: N distinct
- * URLs through `conc` easy handles on one multi handle, in C, with nothing
- * above curl but epoll (no event library, no scripting): curl's socket
- * interface, as event-driven programs use it. Each handle is reused for
- * its next URL, so connections stay in the multi handle's pool. Prints its
- * wall and CPU time like the other clients.
+ * URLs through `conc` easy handles, in C, with nothing above curl but
+ * epoll (no event library, no scripting): curl's socket interface, as
+ * event-driven programs use it. Each handle is reused for its next URL, so
+ * connections stay in its multi handle's pool. As moonlet's client, the
+ * handles are spread over one multi handle per SHARD_SIZE of them (curl
+ * 7.x walks a pool's connections to the host for each transfer). Prints
+ * its wall and CPU time like the other clients.
  *   curl-floor BASE N CONC
  */
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SHARD_SIZE 64
+
+typedef struct shard {
+  CURLM *m;
+  double deadline;  /* curl's timeout, in now()'s seconds: -1 none */
+} shard;
+
 typedef struct slot {
   CURL *e;
+  shard *sh;    /* the multi handle the easy handle runs in */
   long i;       /* the page this handle is fetching */
   char body[4096];
   size_t len;   /* may exceed sizeof body: only counted beyond it */
@@ -37,33 +48,34 @@ static double cpu(void) {
 }
 
 static int ep;               /* the epoll instance */
-static long timer_ms = -1;   /* curl's timeout: -1 none */
+static shard *shards;
 
-/* curl says which sockets to watch for what. */
+/* curl says which sockets to watch for what; ud is the shard. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known) {
+  shard *sh = ud;
   struct epoll_event ev;
   (void)e;
   if (what == CURL_POLL_REMOVE) {
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-    curl_multi_assign(ud, fd, NULL);
+    curl_multi_assign(sh->m, fd, NULL);
     return 0;
   }
   memset(&ev, 0, sizeof ev);
-  ev.data.fd = fd;
+  ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)(sh - shards) << 32;
   ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
   if (known) {
     epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
   } else {
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    curl_multi_assign(ud, fd, &ep); /* any non-NULL mark */
+    curl_multi_assign(sh->m, fd, &ep); /* any non-NULL mark */
   }
   return 0;
 }
 
 static int on_timer(CURLM *m, long ms, void *ud) {
+  shard *sh = ud;
   (void)m;
-  (void)ud;
-  timer_ms = ms;
+  sh->deadline = ms < 0 ? -1 : now() + (double)ms / 1e3;
   return 0;
 }
 
@@ -76,13 +88,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   return k;
 }
 
-static void start(CURLM *m, slot *s, const char *base, long i) {
+static void start(slot *s, const char *base, long i) {
   char url[512];
   snprintf(url, sizeof url, "%s/p/%ld", base, i);
   s->i = i;
   s->len = 0;
   curl_easy_setopt(s->e, CURLOPT_URL, url); /* curl copies it */
-  curl_multi_add_handle(m, s->e);
+  curl_multi_add_handle(s->sh->m, s->e);
 }
 
 /* 1 when the response is the page asked for: 200, 2 KB, its path first. */
@@ -96,9 +108,8 @@ static int good(slot *s) {
 
 int main(int argc, char **argv) {
   const char *base;
-  long n, conc, next = 0, done = 0, bad = 0, k;
+  long n, conc, next = 0, done = 0, bad = 0, k, nshards;
   slot *slots;
-  CURLM *m;
   double t0, c0;
   if (argc != 4) {
     fprintf(stderr, "usage: curl-floor BASE N CONC\n");
@@ -108,12 +119,18 @@ int main(int argc, char **argv) {
   n = atol(argv[2]);
   conc = atol(argv[3]);
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  m = curl_multi_init();
   ep = epoll_create1(0);
-  curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conc);
-  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, m);
-  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+  nshards = (conc + SHARD_SIZE - 1) / SHARD_SIZE;
+  shards = calloc((size_t)nshards, sizeof *shards);
+  for (k = 0; k < nshards; k++) {
+    CURLM *m = shards[k].m = curl_multi_init();
+    shards[k].deadline = -1;
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conc / nshards + (k < conc % nshards));
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &shards[k]);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, &shards[k]);
+  }
   slots = calloc((size_t)conc, sizeof *slots);
   t0 = now();
   c0 = cpu();
@@ -123,38 +140,49 @@ int main(int argc, char **argv) {
     curl_easy_setopt(slots[k].e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(slots[k].e, CURLOPT_WRITEDATA, &slots[k]);
     curl_easy_setopt(slots[k].e, CURLOPT_PRIVATE, &slots[k]);
-    start(m, &slots[k], base, ++next);
+    slots[k].sh = &shards[k % nshards];
+    start(&slots[k], base, ++next);
   }
   while (done < n) {
     struct epoll_event evs[64];
     int running, left, k2, got;
+    double first = -1, t;
     CURLMsg *msg;
-    got = epoll_wait(ep, evs, 64, timer_ms < 0 ? 1000 : (int)timer_ms);
-    if (got <= 0) {
-      timer_ms = -1;
-      curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
+    for (k = 0; k < nshards; k++)
+      if (shards[k].deadline >= 0 && (first < 0 || shards[k].deadline < first))
+        first = shards[k].deadline;
+    t = first < 0 ? 1000 : (first - now()) * 1e3;
+    got = epoll_wait(ep, evs, 64, t < 0 ? 0 : (int)t);
     for (k2 = 0; k2 < got; k2++) {
       int ev = ((evs[k2].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
                ((evs[k2].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                ((evs[k2].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-      curl_multi_socket_action(m, evs[k2].data.fd, ev, &running);
+      curl_multi_socket_action(shards[evs[k2].data.u64 >> 32].m,
+                               (curl_socket_t)(uint32_t)evs[k2].data.u64, ev, &running);
     }
-    while ((msg = curl_multi_info_read(m, &left))) {
-      slot *s;
-      if (msg->msg != CURLMSG_DONE) continue;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-      if (msg->data.result != CURLE_OK || !good(s)) bad++;
-      done++;
-      curl_multi_remove_handle(m, s->e);
-      if (next < n) start(m, s, base, ++next);
-    }
+    if (first >= 0 && first <= now())
+      for (k = 0; k < nshards; k++)
+        if (shards[k].deadline >= 0 && shards[k].deadline <= now()) {
+          shards[k].deadline = -1;
+          curl_multi_socket_action(shards[k].m, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+    for (k = 0; k < nshards; k++)
+      while ((msg = curl_multi_info_read(shards[k].m, &left))) {
+        slot *s;
+        if (msg->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (msg->data.result != CURLE_OK || !good(s)) bad++;
+        done++;
+        curl_multi_remove_handle(s->sh->m, s->e);
+        if (next < n) start(s, base, ++next);
+      }
   }
   printf("ok %ld bad %ld wall %.4f cpu %.4f\n", n - bad, bad, now() - t0, cpu() - c0);
   for (k = 0; k < conc; k++)
     if (slots[k].e) curl_easy_cleanup(slots[k].e);
   free(slots);
-  curl_multi_cleanup(m);
+  for (k = 0; k < nshards; k++) curl_multi_cleanup(shards[k].m);
+  free(shards);
   curl_global_cleanup();
   close(ep);
   return bad != 0;

@@ -6,8 +6,9 @@
  * inside curl. HTTPS, HTTP/2, compression, redirects, proxies, cookies and
  * connection reuse all come from curl.
  *
- * A client is a multi handle (its connection pool) plus a share handle
- * (DNS cache, cookie jar). A transfer is an easy handle with its received
+ * A client is a share handle (DNS cache, cookie jar, TLS sessions) and
+ * one or more multi handles, its shards, each with its own connection
+ * pool. A transfer is an easy handle with its received
  * header block and the body bytes not yet taken; a task waits on it for
  * its headers, for more body or for its end. lua/moonlet/http.lua builds
  * requests and responses around these objects.
@@ -27,24 +28,48 @@
 /* Body bytes a streamed transfer buffers before curl is paused. */
 #define STREAM_LIMIT (256 * 1024)
 #define IDLE_EASY 64
+/* Transfers a shard takes before the next one is opened, and the most
+ * shards a client opens (see pick_shard). */
+#define SHARD_SIZE 64
+#define MAX_SHARDS 32
 
 typedef struct http_sock http_sock;
+typedef struct http_client http_client;
 
-typedef struct http_client {
-  moonlet_io io;
+/* A multi handle and its timer. curl 7.x looks for a connection to reuse
+ * by walking every connection to the host in the multi handle's pool, so
+ * at a thousand connections the walk would cost more than the rest of a
+ * transfer: a busy client spreads its transfers over shards. */
+typedef struct http_shard {
+  http_client *c;
   CURLM *multi;
+  uv_timer_t timer;
+  int running;              /* transfers in the multi handle */
+  int room;                 /* transfers it takes before the next shard */
+} http_shard;
+
+/* A dead (abandoned) easy handle and the shard it is still in. */
+typedef struct http_dead {
+  CURL *easy;
+  http_shard *s;
+} http_dead;
+
+struct http_client {
+  moonlet_io io;
+  http_shard *shards[MAX_SHARDS];
+  int nshards, max_shards;
+  long max_conn, per_host;  /* the client's limits, shared by its shards */
   CURLSH *share;
   int env_proxy;          /* the environment names proxies (env_proxy) */
   char *ua;               /* the first User-Agent sent, and its header */
   struct curl_slist *ua_list; /* list, kept until the client closes */
-  uv_timer_t timer;
   /* curl work that must not run on a task's stack (it may do TLS and
    * HTTP/2 at once) waits for this timer: unpausing transfers, removing
    * abandoned ones (kept in dead). */
   uv_timer_t later;
-  CURL **dead;
+  http_dead *dead;
   int ndead, capdead;
-  int handles;              /* uv handles not closed yet (timer, polls) */
+  int handles;              /* uv handles not closed yet (timers, polls) */
   mqueue socks, xfers;
   CURL *idle[IDLE_EASY];    /* easy handles kept for the next transfers */
   int nidle;
@@ -52,7 +77,7 @@ typedef struct http_client {
   http_sock **byfd;         /* connection sockets by descriptor */
   int nbyfd;
   char *cookie_file;        /* loaded at creation, saved at close */
-} http_client;
+};
 
 /* A socket curl asked us to watch. Connection sockets (opened and closed
  * through our callbacks) stay registered while their connection idles in
@@ -62,6 +87,7 @@ struct http_sock {
   uv_poll_t poll;
   mqueue node;              /* client->socks */
   http_client *c;
+  http_shard *s;            /* whose multi handle the socket belongs to */
   curl_socket_t fd;
   int events;               /* what the poll watches now */
   int conn;                 /* opened by on_open: closed by on_close */
@@ -75,6 +101,7 @@ typedef struct http_xfer {
   moonlet_io io;
   mqueue node;              /* client->xfers */
   http_client *c;
+  http_shard *s;            /* where the transfer runs */
   CURL *easy;
   struct curl_slist *req_headers;
   char *body, *head;        /* unread body; the latest header block */
@@ -187,12 +214,14 @@ static void on_later(uv_timer_t *t);
 /* An easy handle still in the multi handle whose transfer nobody wants:
  * it stops delivering to its (freed) transfer and leaves the multi handle
  * on the loop's next turn. */
-static void abandon(http_client *c, CURL *e) {
+static void abandon(http_shard *s, CURL *e) {
+  http_client *c = s->c;
   if (c->ndead == c->capdead) {
     int cap = c->capdead ? c->capdead * 2 : 16;
-    CURL **d = realloc(c->dead, (size_t)cap * sizeof *d);
+    http_dead *d = realloc(c->dead, (size_t)cap * sizeof *d);
     if (!d) { /* no memory: remove it here after all */
-      curl_multi_remove_handle(c->multi, e);
+      curl_multi_remove_handle(s->multi, e);
+      s->running--;
       recycle(c, e, 1);
       return;
     }
@@ -202,15 +231,17 @@ static void abandon(http_client *c, CURL *e) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, discard);
   curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
-  c->dead[c->ndead++] = e;
+  c->dead[c->ndead].easy = e;
+  c->dead[c->ndead++].s = s;
   uv_timer_start(&c->later, on_later, 0, 0);
 }
 
 static void bury_dead(http_client *c) {
   while (c->ndead > 0) {
-    CURL *e = c->dead[--c->ndead];
-    curl_multi_remove_handle(c->multi, e);
-    recycle(c, e, 1); /* its callbacks were changed */
+    http_dead *d = &c->dead[--c->ndead];
+    curl_multi_remove_handle(d->s->multi, d->easy);
+    d->s->running--;
+    recycle(c, d->easy, 1); /* its callbacks were changed */
   }
 }
 
@@ -219,7 +250,7 @@ static void xfer_close(moonlet_io *io) {
   moonlet__op_finish(&x->waiter, 0);
   mq_remove(&x->node);
   if (x->easy) {
-    if (x->state != XS_DONE) abandon(x->c, x->easy);
+    if (x->state != XS_DONE) abandon(x->s, x->easy);
     else recycle(x->c, x->easy, x->dirty);
   }
   curl_slist_free_all(x->req_headers);
@@ -229,17 +260,18 @@ static void xfer_close(moonlet_io *io) {
 }
 
 /* Collects finished transfers. */
-static void check_done(http_client *c) {
+static void check_done(http_shard *s) {
   CURLMsg *msg;
   int left;
-  while ((msg = curl_multi_info_read(c->multi, &left))) {
+  while ((msg = curl_multi_info_read(s->multi, &left))) {
     http_xfer *x = NULL;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
     if (!x) continue; /* abandoned: on_later removes it */
     x->result = msg->data.result;
     x->state = XS_DONE;
-    curl_multi_remove_handle(c->multi, x->easy);
+    curl_multi_remove_handle(s->multi, x->easy);
+    s->running--;
     notify(x);
   }
 }
@@ -248,7 +280,14 @@ static void check_done(http_client *c) {
 
 static void client_handle_closed(uv_handle_t *h) {
   http_client *c = h->data;
-  if (h != (uv_handle_t *)&c->timer && h != (uv_handle_t *)&c->later) free(h);
+  if (h != (uv_handle_t *)&c->later) free(h);
+  if (--c->handles == 0) moonlet__io_free(&c->io);
+}
+
+static void shard_closed(uv_handle_t *h) {
+  http_shard *s = h->data;
+  http_client *c = s->c;
+  free(s);
   if (--c->handles == 0) moonlet__io_free(&c->io);
 }
 
@@ -261,7 +300,6 @@ static void sock_close(http_sock *k) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   http_sock *k = (http_sock *)h;
-  http_client *c = k->c;
   int flags = 0, running;
   if (k->idle) { /* a pooled connection spoke or closed: curl will see */
     uv_poll_stop(h);
@@ -280,11 +318,12 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   if (status < 0 && !flags) flags = CURL_CSELECT_ERR;
-  curl_multi_socket_action(c->multi, k->fd, flags, &running);
-  check_done(c);
+  curl_multi_socket_action(k->s->multi, k->fd, flags, &running);
+  check_done(k->s);
 }
 
-static http_sock *sock_new(http_client *c, curl_socket_t fd, int conn) {
+static http_sock *sock_new(http_shard *s, curl_socket_t fd, int conn) {
+  http_client *c = s->c;
   http_sock *k = malloc(sizeof *k);
   if (!k) return NULL;
   if (uv_poll_init_socket(c->io.lp->uv, &k->poll, fd) != 0) {
@@ -293,6 +332,7 @@ static http_sock *sock_new(http_client *c, curl_socket_t fd, int conn) {
   }
   k->poll.data = c;
   k->c = c;
+  k->s = s;
   k->fd = fd;
   k->events = 0;
   k->conn = conn;
@@ -325,7 +365,7 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose,
     c->byfd = t;
     c->nbyfd = n;
   }
-  if (!(c->byfd[fd] = sock_new(c, fd, 1))) {
+  if (!(c->byfd[fd] = sock_new(x->s, fd, 1))) {
     close(fd);
     return CURL_SOCKET_BAD;
   }
@@ -366,22 +406,23 @@ static CURL *new_easy(http_client *c) {
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sp) {
-  http_client *c = ud;
+  http_shard *s = ud;
+  http_client *c = s->c;
   http_sock *k = sp;
   int events = 0;
   (void)e;
   if (!k && fd < c->nbyfd) k = c->byfd[fd];
   if (what == CURL_POLL_REMOVE) {
     if (!k) return 0;
-    curl_multi_assign(c->multi, fd, NULL);
+    curl_multi_assign(s->multi, fd, NULL);
     if (k->conn) k->idle = 1; /* watched on, until it speaks or closes */
     else sock_close(k);
     return 0;
   }
-  if (!k && !(k = sock_new(c, fd, 0))) return -1;
+  if (!k && !(k = sock_new(s, fd, 0))) return -1;
   if (k->idle) {
     k->idle = 0;
-    curl_multi_assign(c->multi, fd, k);
+    curl_multi_assign(s->multi, fd, k);
   }
   if (what & CURL_POLL_IN) events |= UV_READABLE;
   if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
@@ -391,21 +432,79 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sp) {
 }
 
 static void on_timer(uv_timer_t *t) {
-  http_client *c = t->data;
+  http_shard *s = t->data;
   int running;
-  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_done(c);
+  curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(s);
 }
 
 static int on_timeout(CURLM *m, long ms, void *ud) {
-  http_client *c = ud;
+  http_shard *s = ud;
   (void)m;
-  if (ms < 0) uv_timer_stop(&c->timer);
+  if (ms < 0) uv_timer_stop(&s->timer);
   else {
-    uv_update_time(c->timer.loop); /* curl counts from its own clock's now */
-    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+    uv_update_time(s->timer.loop); /* curl counts from its own clock's now */
+    uv_timer_start(&s->timer, on_timer, (uint64_t)ms, 0);
   }
   return 0;
+}
+
+/* --- shards -------------------------------------------------------------- */
+
+/* Shard i's share of a limit split over n shards. */
+static long share_of(long limit, int i, int n) {
+  return limit / n + (i < limit % n);
+}
+
+static http_shard *shard_new(http_client *c) {
+  int i = c->nshards;
+  long max_conn = c->max_conn ? share_of(c->max_conn, i, c->max_shards) : 0;
+  long per_host = c->per_host ? share_of(c->per_host, i, c->max_shards) : 0;
+  http_shard *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  if (!(s->multi = curl_multi_init())) {
+    free(s);
+    return NULL;
+  }
+  s->c = c;
+  s->room = max_conn ? (int)max_conn : SHARD_SIZE;
+  curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+  curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
+  curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+  curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conn);
+  curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+  if (max_conn > 0) curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, max_conn);
+  uv_timer_init(c->io.lp->uv, &s->timer);
+  s->timer.data = s;
+  c->handles++;
+  c->shards[c->nshards++] = s;
+  return s;
+}
+
+/* Where a new transfer runs: the first shard with room, so that a client
+ * with fewer than SHARD_SIZE transfers at a time keeps one pool and reuses
+ * every connection; a new shard when all are full; else the one with the
+ * fewest transfers beyond its room (curl queues them there). A client's
+ * limits are split between the shards it may open, so together they keep
+ * them. */
+static http_shard *pick_shard(http_client *c) {
+  http_shard *best = NULL, *s;
+  int i;
+  for (i = 0; i < c->nshards; i++) {
+    s = c->shards[i];
+    if (s->running < s->room) return s;
+    if (!best || s->running - s->room < best->running - best->room) best = s;
+  }
+  if (c->nshards < c->max_shards && (s = shard_new(c))) return s;
+  return best;
+}
+
+static void shard_close(http_shard *s) {
+  /* Our polls are closed by the client, not from inside curl's cleanup. */
+  curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, NULL);
+  curl_multi_cleanup(s->multi);
+  uv_close((uv_handle_t *)&s->timer, shard_closed);
 }
 
 /* --- the client ---------------------------------------------------------- */
@@ -436,9 +535,7 @@ static void client_close(moonlet_io *io) {
   free(c->dead);
   c->dead = NULL;
   while (c->nidle > 0) curl_easy_cleanup(c->idle[--c->nidle]);
-  /* Our polls are closed below, not from inside curl's cleanup. */
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, NULL);
-  curl_multi_cleanup(c->multi);
+  while (c->nshards > 0) shard_close(c->shards[--c->nshards]);
   if (c->cookie_file) save_cookies(c);
   if (c->share) curl_share_cleanup(c->share);
   free(c->cookie_file);
@@ -450,7 +547,6 @@ static void client_close(moonlet_io *io) {
   free(c->byfd);
   c->byfd = NULL;
   c->nbyfd = 0;
-  uv_close((uv_handle_t *)&c->timer, client_handle_closed);
   uv_close((uv_handle_t *)&c->later, client_handle_closed);
 }
 
@@ -519,11 +615,9 @@ static int l_client(lua_State *L) {
   mq_init(&c->socks);
   mq_init(&c->xfers);
   c->env_proxy = env_proxy();
-  c->multi = curl_multi_init();
   c->share = curl_share_init();
   if (cookie_file) c->cookie_file = strdup(cookie_file);
-  if (!c->multi || !c->share || (cookie_file && !c->cookie_file)) {
-    if (c->multi) curl_multi_cleanup(c->multi);
+  if (!c->share || (cookie_file && !c->cookie_file)) {
     if (c->share) curl_share_cleanup(c->share);
     free(c->cookie_file);
     free(c);
@@ -535,20 +629,19 @@ static int l_client(lua_State *L) {
   if (cookies) curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
   if (c->cookie_file) load_cookies(c);
   curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
-  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-  curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_conn);
-  curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
-  if (max_conn > 0) curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)max_conn);
-  uv_timer_init(lp->uv, &c->timer);
+  c->max_conn = (long)max_conn;
+  c->per_host = (long)per_host;
+  c->max_shards = MAX_SHARDS;
+  if (max_conn > 0 && (max_conn + SHARD_SIZE - 1) / SHARD_SIZE < c->max_shards)
+    c->max_shards = (int)((max_conn + SHARD_SIZE - 1) / SHARD_SIZE);
+  if (per_host > 0 && (per_host + SHARD_SIZE - 1) / SHARD_SIZE < c->max_shards)
+    c->max_shards = (int)((per_host + SHARD_SIZE - 1) / SHARD_SIZE);
   uv_timer_init(lp->uv, &c->later);
   c->later.data = c;
-  c->timer.data = c;
-  c->handles = 2;
+  c->handles = 1;
   c->io.close = client_close;
   moonlet__io_fill(L, lp, &c->io, MOONLET_MT_HTTP_CLIENT);
+  if (!shard_new(c)) return luaL_error(L, "not enough memory");
   return 1;
 }
 
@@ -797,6 +890,7 @@ static int l_perform(lua_State *L) {
   moonlet__io_reserve(L);
   if (!(x = calloc(1, sizeof *x))) return luaL_error(L, "not enough memory");
   x->c = c;
+  x->s = pick_shard(c);
   x->io.close = xfer_close;
   x->io.describe = describe_xfer;
   mq_push(&c->xfers, &x->node);
@@ -809,8 +903,9 @@ static int l_perform(lua_State *L) {
   setup_easy(L, x, opts);
   lua_replace(L, 3); /* the transfer, where perform_step keeps it */
   lua_settop(L, 3);
-  if ((mc = curl_multi_add_handle(c->multi, x->easy)) != CURLM_OK)
+  if ((mc = curl_multi_add_handle(x->s->multi, x->easy)) != CURLM_OK)
     return luaL_error(L, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+  x->s->running++;
   x->state = XS_RUNNING;
   return perform_step(L, x);
 }
@@ -951,6 +1046,7 @@ static int x_response(lua_State *L) {
 static void on_later(uv_timer_t *t) {
   http_client *c = t->data;
   mqueue *q;
+  int i;
   bury_dead(c);
   for (q = c->xfers.next; q != &c->xfers; q = q->next) {
     http_xfer *x = mq_data(q, http_xfer, node);
@@ -961,7 +1057,7 @@ static void on_later(uv_timer_t *t) {
       curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may deliver at once */
     }
   }
-  check_done(c);
+  for (i = 0; i < c->nshards; i++) check_done(c->shards[i]);
 }
 
 /* Stack: transfer, max. */
