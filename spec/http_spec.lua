@@ -803,6 +803,103 @@ describe("moonlet.http server", function()
     assert.equal(whole, parse(bytes))
   end)
 
+  it("parses whole plain heads on its own path into the same requests as http-parser", function()
+    local core = require "moonlet.core"
+    -- Each wire parsed whole (a plain head takes the fast path) and fed a
+    -- byte at a time (always http-parser): the same events or the same error.
+    local function parse(chunks, max_header)
+      local p = core._http_parser { request_mt = {}, max_header = max_header }
+      local out = {}
+      local function event(kind, v)
+        if kind == "head" then
+          local fields = {}
+          for name, value in v.headers:each() do fields[#fields + 1] = name .. "=" .. value end
+          out[#out + 1] = table.concat({ "head", v.method, v.target, v.path, v.query, v.version,
+            tostring(v.keep_alive), tostring(v.upgrade), tostring(v._body_chunked),
+            tostring(v._body_length), tostring(v._done), table.concat(fields, ",") }, " ")
+        elseif kind == "upgrade" then -- the parser is done: what follows is not its
+          out[#out + 1] = kind
+        elseif kind == "body" and out[#out]:match("^body ") then -- bodies joined
+          out[#out] = out[#out] .. v
+        else
+          out[#out + 1] = kind .. " " .. tostring(type(v) == "userdata" and #v or v)
+        end
+      end
+      for _, chunk in ipairs(chunks) do
+        if out[#out] == "upgrade" then break end
+        local n, kind, v, events = p:feed(chunk)
+        if not n then
+          out[#out + 1] = "error " .. v
+          break
+        end
+        if kind then event(kind, v) end
+        for i = 1, n, 2 do event(events[i], events[i + 1]) end
+      end
+      return table.concat(out, "\n"), p:_plain_heads()
+    end
+    local H = "Host: h\r\n"
+    local cases = { -- wire, heads the fast path takes when it comes whole
+      { "GET / HTTP/1.1\r\n" .. H .. "\r\n", 1 },
+      { "GET /a?b=1#c?d HTTP/1.1\r\n" .. H .. "X:\tb\r\nEmpty:\r\nBlank: \r\n\r\n", 1 },
+      { "GET /x HTTP/1.0\r\n" .. H .. "\r\n", 1 },
+      { "GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 },
+      { "GET /x HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n", 1 },
+      { "GET /x HTTP/1.1\r\nConnection: Close\r\n\r\n", 1 },
+      { "DELETE /x HTTP/1.1\r\n\r\nPATCH /y HTTP/1.1\r\n\r\nOPTIONS /z HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n", 4 },
+      { "PUT /u HTTP/1.1\r\nX-Name: caf\xc3\xa9 \xff!\r\n\r\n", 1 },
+      { "POST /p HTTP/1.1\r\n" .. H .. "\r\nGET /q HTTP/1.1\r\n" .. H .. "\r\n", 2 },
+      -- http-parser's, whole or not
+      { "GET /x HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\nbytes", 0 },
+      { "GET /x HTTP/1.1\r\nConnection: upgrade\r\n\r\n", 0 },
+      { "GET /x HTTP/1.1\r\nProxy-Connection: close\r\n\r\n", 0 },
+      { "GET /x HTTP/1.1\r\nX: trailing \r\n\r\n", 0 },
+      { "GET /x HTTP/1.1\r\nX: a\r\n  folded\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\nHost: h\n\n", 0 },
+      { "\r\nGET / HTTP/1.1\r\n\r\n", 0 },
+      { "GET http://h/x HTTP/1.1\r\n\r\n", 0 },
+      { "OPTIONS * HTTP/1.1\r\n\r\n", 0 },
+      { "CONNECT h:443 HTTP/1.1\r\n\r\nrest", 0 },
+      { "POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 0 },
+      { "POST /p HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello", 0 },
+      { "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\n" .. H .. "\r\nPOST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nok", 1 },
+      { "PURGE /x HTTP/1.1\r\n\r\n", 0 },
+      { "get / HTTP/1.1\r\n\r\n", 0 },
+      { "GET  / HTTP/1.1\r\n\r\n", 0 },
+      { "GET / HTTP/1.2\r\n\r\n", 0 },
+      { "GET / HTTP/2.0\r\n\r\n", 0 },
+      { "GET / http/1.1\r\n\r\n", 0 },
+      { "GET /a\1b HTTP/1.1\r\n\r\n", 0 },
+      { "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX: a\1b\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX: a\127\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX : a\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\n: a\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nNo-Colon\r\n\r\n", 0 },
+      { "GET / HTTP/1.1\r\nX: a\r\n\r", 0 },
+      { "GET / HTTP/1.1\r\nX: a\r\n", 0 },
+    }
+    for _, case in ipairs(cases) do
+      local wire, plain = case[1], case[2]
+      local whole, taken = parse({ wire })
+      local bytes = {}
+      for i = 1, #wire do bytes[i] = wire:sub(i, i) end
+      local slow, none = parse(bytes)
+      assert.equal(slow, whole, wire)
+      assert.equal(plain, taken, wire)
+      assert.equal(0, none)
+    end
+    -- Over max_header: http-parser's error, from either path.
+    local long = "GET /" .. ("a"):rep(40) .. " HTTP/1.1\r\nX-Long: " .. ("v"):rep(30) .. "\r\n\r\n"
+    local whole, taken = parse({ long }, 64)
+    assert.equal("error HEADER_TOO_LARGE", whole)
+    assert.equal(0, taken)
+    assert.equal(whole, (parse({ long:sub(1, 20), long:sub(21) }, 64)))
+    assert.equal("error HEADER_TOO_LARGE", (parse({ "GET /" .. ("a"):rep(70) .. " HTTP/1.1\r\n\r\n" }, 64)))
+  end)
+
   it("splits the target into path and query as the parser reads it", function()
     local seen = {}
     local _, port = serve(function(req, res)

@@ -39,8 +39,7 @@ typedef struct headers {
 
 static char headers_key; /* the metatable, in the registry */
 
-/* RFC 9110 token characters: what a header name may contain. */
-static const unsigned char tchars[256] = {
+const unsigned char moonlet__tchars[256] = {
   ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
   ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
   ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
@@ -49,7 +48,7 @@ static const unsigned char tchars[256] = {
 int moonlet__is_token(const char *s, size_t len) {
   size_t i;
   for (i = 0; i < len; i++)
-    if (!tchars[(unsigned char)s[i]]) return 0;
+    if (!moonlet__tchars[(unsigned char)s[i]]) return 0;
   return 1;
 }
 

@@ -17,6 +17,8 @@ void moonlet__open_http_headers(lua_State *L, moonlet_loop *lp);
 /* Header lists (headers.c). A field packed is two uint32_t, the lengths
  * of its name and value, then the bytes of both. */
 int moonlet__is_token(const char *s, size_t len); /* RFC 9110 (len 0: yes) */
+/* RFC 9110 token characters, what a header name may contain: 1, else 0. */
+extern const unsigned char moonlet__tchars[256];
 #define MOONLET_FIELD_HEAD (2 * sizeof(uint32_t))
 /* Writes the lengths that start a packed field. */
 void moonlet__pack_lengths(char *dst, size_t nl, size_t vl);
