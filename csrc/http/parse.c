@@ -462,6 +462,21 @@ static const struct {
 
 enum { CONN_CLOSE = 1, CONN_KEEP_ALIVE = 2 };
 
+#define BYTES(b) ((uint64_t)(b) * 0x0101010101010101ULL)
+
+/* Skips 8 bytes at a time while all are SP or visible ASCII (most of a
+ * value): a word with a byte below 0x20 or from 0x7F stops it (the test
+ * may stop early, never late), and the byte loop goes on from there. */
+static const unsigned char *skip_visible(const unsigned char *p, const unsigned char *end) {
+  uint64_t w;
+  while (end - p >= 8) {
+    memcpy(&w, p, 8);
+    if ((((w - BYTES(0x20)) & ~w) | (w + BYTES(0x01)) | w) & BYTES(0x80)) break;
+    p += 8;
+  }
+  return p;
+}
+
 /* Whether a field leaves the message plain: not one of those http-parser
  * reads for framing or the connection, but Connection: close or
  * keep-alive, noted in *conn. */
@@ -522,7 +537,7 @@ static size_t plain_head(hparser *h, const char *data, size_t len) {
     nl = (size_t)(p - name);
     if (nl == 0 || *p != ':') goto slow;
     for (p++; *p == ' ' || *p == '\t'; p++) {}
-    for (value = p; vchars[*p]; p++) {}
+    for (value = p, p = skip_visible(p, end); vchars[*p]; p++) {}
     vl = (size_t)(p - value);
     if (end - p < 2 || p[0] != '\r' || p[1] != '\n') goto slow;
     if (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) goto slow;
