@@ -9,7 +9,11 @@
 --    requests/s is reported too. Server and wrk are pinned to different
 --    cores when taskset is available.
 --  * TCP echo: 100 connections x TRIPS round trips in one process.
+-- The implementations take turns: each repetition runs every one once.
 --   lua5.4 bench/io.lua [REPS [SECONDS [TRIPS]]]
+-- ECHO=0 leaves out the TCP echo; BASELINE_TREE=DIR adds moonlet's HTTP
+-- server from another checkout (a git worktree of an earlier commit, built
+-- there), for an A/B in the same run.
 package.path = "./bench/?.lua;" .. package.path
 local D = require "driver"
 local median, sh, pin = D.median, D.sh, D.pin
@@ -37,10 +41,10 @@ local REALISTIC_CURL = "-H 'X-Request-Id: req-7f3a9c' -D - '%sapi/items?id=42&so
 -- One wrk run against a fresh server (a command that prints its URL):
 -- requests/s, server CPU us/request. realistic: bench/servers/realistic.lua's
 -- request instead of a bare GET /.
-local function plaintext_once(server, realistic)
+local function plaintext_once(server, realistic, env)
   -- the shell prints its pid, then becomes the server
   local p = assert(io.popen(("echo $$; exec env %s %s%s")
-    :format(ENV, pin(1), server)))
+    :format(env or ENV, pin(1), server)))
   local pid = p:read("l")
   local url = assert(p:read("l"), "server did not start"):match("(http://%S+)")
   if realistic then -- warm, and check the answer
@@ -89,38 +93,49 @@ local servers = {
   { "luv (raw callbacks)", "lua5.4 bench/servers/hello_luv.lua 0" },
   { "cqueues", "lua5.4 bench/servers/hello_cqueues.lua 0" },
 }
+local tree = os.getenv("BASELINE_TREE")
+if tree then
+  table.insert(servers, 2, { "moonlet m.http.listen, " .. tree:match("[^/]+$"),
+    tree .. "/bench/servers/hello_http.lua 0", http = true,
+    env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'"):format(tree, tree, tree) })
+  servers[2][2] = "lua5.4 " .. servers[2][2]
+end
+for _, s in ipairs(servers) do
+  s.env = s.env or (s.native and "MOONLET_FORCE_NATIVE=1 " .. ENV or ENV)
+  s.rps, s.cpu, s.real = {}, {}, {}
+end
+for _ = 1, REPS do
+  for _, s in ipairs(servers) do
+    local r, c = plaintext_once(s[2], false, s.env)
+    s.rps[#s.rps + 1], s.cpu[#s.cpu + 1] = r, c
+  end
+end
 local rps_rows, cpu_rows = {}, {}
 for _, s in ipairs(servers) do
-  local rs, cs = {}, {}
-  local saved = ENV
-  if s.native then ENV = "MOONLET_FORCE_NATIVE=1 " .. ENV end
-  for _ = 1, REPS do
-    local r, c = plaintext_once(s[2])
-    rs[#rs + 1], cs[#cs + 1] = r, c
-  end
-  ENV = saved
-  rps_rows[#rps_rows + 1] = { s[1], median(rs) }
-  cpu_rows[#cpu_rows + 1] = { s[1], median(cs) }
+  rps_rows[#rps_rows + 1] = { s[1], median(s.rps) }
+  cpu_rows[#cpu_rows + 1] = { s[1], median(s.cpu) }
 end
 report(("plaintext HTTP, wrk -t1 -c100 -d%ds: server CPU per request"):format(SECONDS),
   "server CPU µs/request", cpu_rows, false)
 report("plaintext HTTP: throughput (bounded by wrk on 2 cores)", "requests/s", rps_rows, true)
 
 -- The realistic workload, on the servers that answer it (HTTP servers).
+for _ = 1, REPS do
+  for _, s in ipairs(servers) do
+    if s.http then
+      local _, c = plaintext_once(s[2], true, s.env)
+      s.real[#s.real + 1] = c
+    end
+  end
+end
 local real_rows = {}
 for _, s in ipairs(servers) do
-  if s.http then
-    local cs = {}
-    for _ = 1, REPS do
-      local _, c = plaintext_once(s[2], true)
-      cs[#cs + 1] = c
-    end
-    real_rows[#real_rows + 1] = { s[1], median(cs) }
-  end
+  if s.http then real_rows[#real_rows + 1] = { s[1], median(s.real) } end
 end
 report(("realistic request (a query, 10 header fields; 1 KB JSON, 3 fields), wrk -t1 -c100 -d%ds: server CPU")
   :format(SECONDS), "server CPU µs/request", real_rows, false)
 
+if os.getenv("ECHO") == "0" then return end
 local echo_rows = {}
 for _, impl in ipairs({ { "moonlet (fast path)", "moonlet" },
                         { "moonlet (MOONLET_FORCE_NATIVE=1)", "moonlet", native = true },
