@@ -228,14 +228,18 @@ static int l_socket_wait(lua_State *L) {
   return wait_fd(L, writable, 1);
 }
 
-/* _socket_forget(fd): the socket is closing; its poll closes once idle. */
+/* _socket_forget(fd): the socket is closing (or its number was closed
+ * behind its back): tasks waiting on it wake with EBADF (once closed, the
+ * descriptor would never be reported ready: epoll forgets it), and the
+ * poll closes. */
 static int l_socket_forget(lua_State *L) {
   moonlet_loop *lp = moonlet__loop(L);
   lua_Integer fd = luaL_checkinteger(L, 1);
   fd_poll *p = fd >= 0 && fd < lp->npolls ? lp->polls[fd] : NULL;
   if (p && p->kept) {
-    p->kept = 0;
-    if (!p->reader && !p->writer) retire(p);
+    release(&p->reader, UV_EBADF);
+    release(&p->writer, UV_EBADF);
+    retire(p);
   }
   return 0;
 }
