@@ -624,6 +624,17 @@ describe("moonlet.http client", function()
     assert.has_error(function() http.client { max_connections = -1 } end,
       "bad argument #1 to 'client' (option 'max_connections' must be a non-negative integer)")
     assert.has_error(function() http.client { cookies = 3 } end)
+    -- a client's defaults are its fields: set wrong, they raise, none ignored
+    local bad = http.client()
+    for field, value in pairs({ timeout = "soon", connect_timeout = -1, user_agent = 5, max_body = "big" }) do
+      bad[field] = value
+      local ok, err = pcall(bad.get, bad, base .. "/hello")
+      assert.is_false(ok, field)
+      assert.matches(field, err, 1, true)
+      bad[field] = nil
+    end
+    assert.equal("hello", assert(bad:get(base .. "/hello")).body)
+    bad:close()
     local ok, _, code = client:get("not a url at all")
     assert.is_nil(ok)
     assert.is_string(code)

@@ -732,7 +732,7 @@ static void setup_easy(lua_State *L, http_xfer *x, int opts) {
   const char *body;
   lua_Integer max_redirects = opts ? moonlet__opt_int(L, req, "max_redirects", 10) : 10;
   uint64_t timeout = moonlet__check_timeout(L, 7);
-  uint64_t connect_timeout = moonlet__check_timeout(L, 8);
+  uint64_t connect_timeout = moonlet__check_timeout_as(L, 8, "connect_timeout");
   lua_Integer i, n;
   int dirty = 0, proxied = 0;
   const char *ua;
@@ -748,6 +748,8 @@ static void setup_easy(lua_State *L, http_xfer *x, int opts) {
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
 
   x->follow = opts ? moonlet__opt_bool(L, req, "follow", 1) : 1;
+  if (!lua_isnil(L, 10) && !(lua_isinteger(L, 10) && lua_tointeger(L, 10) > 0))
+    luaL_error(L, "max_body must be a positive integer"); /* a client's field set wrong */
   x->max_body = lua_isinteger(L, 10) ? (uint64_t)lua_tointeger(L, 10) : 0;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)x->follow);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)max_redirects);

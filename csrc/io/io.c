@@ -228,7 +228,7 @@ lua_Integer moonlet__opt_int(lua_State *L, int idx, const char *k,
   return v;
 }
 
-static uint64_t timeout_ms(lua_State *L, int idx, const char *what) {
+uint64_t moonlet__check_timeout_as(lua_State *L, int idx, const char *what) {
   lua_Number s;
   if (lua_isnoneornil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx)))
     return 0;
@@ -243,14 +243,14 @@ uint64_t moonlet__opt_timeout(lua_State *L, int idx, const char *k) {
   if (opt_field(L, idx, k)) {
     char what[64];
     snprintf(what, sizeof what, "option '%s'", k);
-    ms = timeout_ms(L, -1, what);
+    ms = moonlet__check_timeout_as(L, -1, what);
   }
   if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
   return ms;
 }
 
 uint64_t moonlet__check_timeout(lua_State *L, int idx) {
-  return timeout_ms(L, idx, "timeout");
+  return moonlet__check_timeout_as(L, idx, "timeout");
 }
 
 

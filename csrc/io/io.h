@@ -83,6 +83,8 @@ lua_Integer moonlet__opt_int(lua_State *L, int idx, const char *k,
 uint64_t moonlet__opt_timeout(lua_State *L, int idx, const char *k);
 /* A timeout argument in seconds (nil: none). */
 uint64_t moonlet__check_timeout(lua_State *L, int idx);
+/* The same, naming the value what in its errors. */
+uint64_t moonlet__check_timeout_as(lua_State *L, int idx, const char *what);
 
 /* A signal argument: a number, or a name like "TERM" or "SIGTERM". */
 int moonlet__check_signal(lua_State *L, int idx);
