@@ -549,6 +549,34 @@ describe("moonlet.http client", function()
     c:close()
   end)
 
+  it("runs as many transfers at once to one host as max_per_host lets, over several pools", function()
+    -- Each request is answered only once all 100 have arrived (or late).
+    local arrived, conns = 0, 0
+    local counted = assert(m.tcp.listen(LOCAL, 0, function(s)
+      conns = conns + 1
+      while true do
+        local line
+        repeat line = s:read("l") until not line or line == "" or line == "\r"
+        if not line then return end
+        arrived = arrived + 1
+        local deadline = m.now() + 2
+        while arrived < 100 and m.now() < deadline do m.sleep(0.01) end
+        local body = arrived >= 100 and "together" or "late"
+        s:write(("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"):format(#body, body))
+      end
+    end))
+    finally(function() counted:close() end)
+    local _, port = counted:address()
+    local c = http.client { max_per_host = 100 } -- two pools of 50 for this host
+    local tasks = {}
+    for i = 1, 100 do
+      tasks[i] = m.spawn(function() return assert(c:get(("http://%s:%d/%d"):format(LOCAL, port, i))).body end)
+    end
+    for i, body in ipairs(m.gather(tasks)) do assert.equal("together", body, i) end
+    assert.equal(100, conns)
+    c:close()
+  end)
+
   it("reuses the connections of every pool of a client without limits", function()
     local counted = counting_server()
     local c = http.client()

@@ -467,7 +467,10 @@ static http_shard *shard_new(http_client *c) {
     return NULL;
   }
   s->c = c;
+  /* Room by its share of the limits: a shard full of transfers to one
+   * host then runs them all, none waiting while another has room. */
   s->room = max_conn ? (int)max_conn : SHARD_SIZE;
+  if (per_host && per_host < s->room) s->room = (int)per_host;
   curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
   curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
