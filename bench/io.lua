@@ -96,9 +96,8 @@ local servers = {
 local tree = os.getenv("BASELINE_TREE")
 if tree then
   table.insert(servers, 2, { "moonlet m.http.listen, " .. tree:match("[^/]+$"),
-    tree .. "/bench/servers/hello_http.lua 0", http = true,
+    "lua5.4 " .. tree .. "/bench/servers/hello_http.lua 0", http = true,
     env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'"):format(tree, tree, tree) })
-  servers[2][2] = "lua5.4 " .. servers[2][2]
 end
 for _, s in ipairs(servers) do
   s.env = s.env or (s.native and "MOONLET_FORCE_NATIVE=1 " .. ENV or ENV)
