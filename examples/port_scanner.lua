@@ -41,7 +41,9 @@ m.run(function()
   end
   m.gather(tasks)
   table.sort(open)
-  for _, p in ipairs(open) do print(("%s:%d open"):format(host, p)) end
+  local ours = {}
+  for _, s in ipairs(own) do ours[select(2, s:address())] = true end
+  for _, p in ipairs(open) do print(("%s:%d open%s"):format(host, p, ours[p] and " (ours)" or "")) end
   print(("scanned %d ports in %.2f s: %d open, %d closed, %d filtered (timeout)")
     :format(last - first + 1, m.now() - t0, #open, refused, timed_out))
   for _, s in ipairs(own) do s:close() end

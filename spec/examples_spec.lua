@@ -62,7 +62,10 @@ describe("examples", function()
 
   it("port_scanner: finds the listeners it opened; finds ours given a range", function()
     local out = run("port_scanner")
-    assert.matches("scanned 16 ports in [%d.]+ s: [1-3] open", out)
+    -- its own listeners found (other processes may listen nearby too)
+    local _, ours = out:gsub(" open %(ours%)\n", "")
+    assert.is_true(ours >= 1 and ours <= 3, out)
+    assert.matches("scanned 16 ports in [%d.]+ s: %d+ open", out)
     local m = require "moonlet"
     local srv = assert(m.tcp.listen("127.0.0.1", 0, function() end))
     local _, port = srv:address()
