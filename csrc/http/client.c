@@ -467,9 +467,12 @@ static http_shard *shard_new(http_client *c) {
     return NULL;
   }
   s->c = c;
-  /* Room by its share of the limits: a shard full of transfers to one
-   * host then runs them all, none waiting while another has room. */
-  s->room = max_conn ? (int)max_conn : SHARD_SIZE;
+  /* Room: SHARD_SIZE, or less by its share of the limits (a shard full of
+   * transfers to one host then runs them all, none waiting while another
+   * has room). With limits above MAX_SHARDS shards' worth, the shards take
+   * SHARD_SIZE each first and the rest spread evenly, within their shares. */
+  s->room = SHARD_SIZE;
+  if (max_conn && max_conn < s->room) s->room = (int)max_conn;
   if (per_host && per_host < s->room) s->room = (int)per_host;
   curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
