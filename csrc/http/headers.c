@@ -59,7 +59,7 @@ void moonlet__pack_lengths(char *dst, size_t nl, size_t vl) {
   memcpy(dst, lens, sizeof lens);
 }
 
-static size_t pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl) {
+size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl) {
   moonlet__pack_lengths(dst, nl, vl);
   memcpy(dst + MOONLET_FIELD_HEAD, name, nl);
   memcpy(dst + MOONLET_FIELD_HEAD + nl, value, vl);
@@ -136,7 +136,7 @@ static void append(lua_State *L, int idx, headers *h, const char *name, size_t n
   /* The packed lengths are 32 bits: refuse, with nothing changed. */
   if (nl > UINT32_MAX || vl > UINT32_MAX) luaL_error(L, "header field too long");
   reserve(L, idx, h, MOONLET_FIELD_HEAD + nl + vl);
-  h->len += pack_field(h->data + h->len, name, nl, value, vl);
+  h->len += moonlet__pack_field(h->data + h->len, name, nl, value, vl);
 }
 
 /* Adds s quoted, for messages about what Lua code gave. */

@@ -22,6 +22,8 @@ extern const unsigned char moonlet__tchars[256];
 #define MOONLET_FIELD_HEAD (2 * sizeof(uint32_t))
 /* Writes the lengths that start a packed field. */
 void moonlet__pack_lengths(char *dst, size_t nl, size_t vl);
+/* Writes a whole packed field at dst; returns its size. */
+size_t moonlet__pack_field(char *dst, const char *name, size_t nl, const char *value, size_t vl);
 int moonlet__next_field(const char *raw, size_t len, size_t *at, const char **name,
                         size_t *nl, const char **value, size_t *vl);
 /* Pushes a list of the packed fields (as received: not checked). */

@@ -546,10 +546,8 @@ static size_t plain_head(hparser *h, const char *data, size_t len) {
     if (head_bytes > h->max_header) goto slow;
     if (moonlet__grow(&s->pack, &s->pack_cap, s->pack_len + MOONLET_FIELD_HEAD + nl + vl) != 0)
       goto slow;
-    moonlet__pack_lengths(s->pack + s->pack_len, nl, vl);
-    memcpy(s->pack + s->pack_len + MOONLET_FIELD_HEAD, name, nl);
-    memcpy(s->pack + s->pack_len + MOONLET_FIELD_HEAD + nl, value, vl);
-    s->pack_len += MOONLET_FIELD_HEAD + nl + vl;
+    s->pack_len += moonlet__pack_field(s->pack + s->pack_len, (const char *)name, nl,
+                                       (const char *)value, vl);
     p += 2;
   }
   if ((size_t)(p - (const unsigned char *)data) > HTTP_MAX_HEADER_SIZE ||
